@@ -1,0 +1,39 @@
+/**
+ * `neurallog <command>`: one entry for every job. Each command lives in `cli/commands/<name>.ts` and exports
+ * `run(argv): Promise<number>` (the exit code). Commands are loaded lazily so `neurallog validate` does not pay
+ * for the server's or the controller's imports.
+ */
+import { UsageError } from "./args.ts";
+
+type CommandModule = { run(argv: string[]): Promise<number> };
+
+// Add a line here when a command lands (keep the order of DESIGN.md's public contract).
+const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ["usage: neurallog <command> [options]", "", "commands:", ...lines].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name ? 0 : 1;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`neurallog: unknown command "${name}"\n\n${usage()}`);
+    return 1;
+  }
+  try {
+    return await (await command.load()).run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`neurallog ${name}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
