@@ -1,0 +1,172 @@
+/**
+ * Applies the default layers: built-ins ← plan ← tenant spec. Objects merge key by key; arrays and scalars
+ * replace (a tenant listing CIDRs means exactly those CIDRs). Assumes the files passed validation.
+ */
+import {
+  BACKUP_JOB_RESOURCES,
+  BUILTIN_DEFAULTS,
+  DEFAULT_WEBHOOK_PORTS,
+  REDIS_MAXMEMORY_SHARE,
+} from "./defaults.ts";
+import { parseQuantity } from "./quantity.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "./resolved.ts";
+import type { PlatformFile, TenantFile } from "./tenant-schema.ts";
+
+type Json = unknown;
+
+function isPlainObject(value: Json): value is Record<string, Json> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Deep merge of plain objects; later layers win; arrays and scalars are replaced, never concatenated. */
+export function mergeLayers<T>(...layers: readonly Json[]): T {
+  let result: Json = undefined;
+  for (const layer of layers) {
+    if (layer === undefined) continue;
+    if (isPlainObject(result) && isPlainObject(layer)) {
+      const merged: Record<string, Json> = { ...result };
+      for (const [key, value] of Object.entries(layer)) merged[key] = mergeLayers(merged[key], value);
+      result = merged;
+    } else {
+      result = structuredClone(layer);
+    }
+  }
+  return result as T;
+}
+
+export function tenantNamespace(tenant: TenantFile): string {
+  return tenant.spec.namespace ?? `nl-${tenant.metadata.name}`;
+}
+
+export function planOf(tenant: TenantFile, platform: PlatformFile): string {
+  return tenant.spec.plan ?? platform.spec.defaultPlan;
+}
+
+export function resolvePlatform(platform: PlatformFile): ResolvedPlatform {
+  const spec = platform.spec;
+  return {
+    images: spec.images,
+    baseDomain: spec.baseDomain,
+    ingress: { ...spec.ingress, controllerPodLabels: spec.ingress.controllerPodLabels ?? {} },
+    storageClassName: spec.storageClassName,
+    ...(spec.monitoring ? { monitoring: spec.monitoring } : {}),
+    deploymentRepo: { url: spec.deploymentRepo.url, branch: spec.deploymentRepo.branch ?? "main" },
+    argocd: { namespace: spec.argocd?.namespace ?? "argocd" },
+    controller: {
+      namespace: spec.controller?.namespace ?? "neurallog-system",
+      replicas: spec.controller?.replicas ?? 2,
+      mode: (spec.controller?.mode as "report-only" | "self-heal" | undefined) ?? "report-only",
+    },
+    defaultPlan: spec.defaultPlan,
+    planNames: Object.keys(spec.plans).sort(),
+  };
+}
+
+export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): ResolvedTenant {
+  const platform = resolvePlatform(platformFile);
+  const name = tenant.metadata.name;
+  const plan = planOf(tenant, platformFile);
+  const planSpec = platformFile.spec.plans[plan];
+  if (!planSpec) throw new Error(`tenant ${name}: unknown plan "${plan}"`);
+  const { description: _description, ...planParts } = planSpec;
+  const spec = tenant.spec;
+  const parts = mergeLayers<typeof BUILTIN_DEFAULTS & Record<string, never>>(BUILTIN_DEFAULTS, planParts, {
+    server: spec.server,
+    redis: spec.redis,
+    quota: spec.quota,
+    limitRange: spec.limitRange,
+    network: spec.network,
+    backup: spec.backup,
+  });
+  // Widen the literal types of the built-in constants: after merging, values come from any layer.
+  const server = parts.server as unknown as Required<NonNullable<TenantFile["spec"]["server"]>> & {
+    resources: ResolvedTenant["server"]["resources"];
+  };
+  const redis = parts.redis as unknown as NonNullable<TenantFile["spec"]["redis"]> & {
+    resources: ResolvedTenant["redis"]["resources"];
+  };
+  const backup = parts.backup as unknown as Omit<ResolvedTenant["backup"], "resources">;
+  const network = parts.network as unknown as NonNullable<TenantFile["spec"]["network"]>;
+
+  const replicas = server.replicas ?? BUILTIN_DEFAULTS.server.replicas;
+  const autoscaling = server.autoscaling ?? {};
+  const ingress = server.ingress ?? {};
+  const redisMemoryLimit = parseQuantity(redis.resources.limits.memory) ?? 0;
+  const maxmemory = redis.maxmemory !== undefined ? parseQuantity(redis.maxmemory) : undefined;
+
+  return {
+    name,
+    namespace: tenantNamespace(tenant),
+    plan,
+    displayName: spec.displayName ?? name,
+    owners: spec.owners,
+    suspend: spec.suspend ?? false,
+    decommission: spec.decommission ?? false,
+    labels: spec.labels ?? {},
+    annotations: spec.annotations ?? {},
+    server: {
+      replicas,
+      resources: server.resources,
+      autoscaling: {
+        enabled: autoscaling.enabled ?? false,
+        minReplicas: autoscaling.minReplicas ?? replicas,
+        maxReplicas: autoscaling.maxReplicas ?? BUILTIN_DEFAULTS.server.autoscaling.maxReplicas,
+        targetCPUUtilizationPercentage:
+          autoscaling.targetCPUUtilizationPercentage ??
+          BUILTIN_DEFAULTS.server.autoscaling.targetCPUUtilizationPercentage,
+      },
+      ingress: {
+        enabled: ingress.enabled ?? true,
+        host: ingress.host ?? `${name}.${platform.baseDomain}`,
+        tlsSecretName: ingress.tlsSecretName ?? `${name}-tls`,
+        className: ingress.className ?? platform.ingress.className,
+        annotations: ingress.annotations ?? {},
+        allowedSourceCIDRs: ingress.allowedSourceCIDRs ?? [],
+      },
+      apiKeysSecret: {
+        name: server.apiKeysSecret?.name ?? `${name}-api-keys`,
+        key: server.apiKeysSecret?.key ?? "api-keys.json",
+      },
+      logRetention: {
+        maxAge: server.logRetention?.maxAge ?? BUILTIN_DEFAULTS.server.logRetention.maxAge,
+        maxEntries: server.logRetention?.maxEntries ?? BUILTIN_DEFAULTS.server.logRetention.maxEntries,
+      },
+      rules: (server.rules ?? []) as Record<string, unknown>[],
+    },
+    redis: {
+      storage: {
+        size: redis.storage?.size ?? BUILTIN_DEFAULTS.redis.storage.size,
+        storageClassName: redis.storage?.storageClassName ?? platform.storageClassName,
+      },
+      resources: redis.resources,
+      maxmemoryBytes: Math.floor(maxmemory ?? redisMemoryLimit * REDIS_MAXMEMORY_SHARE),
+      maxmemoryPolicy: redis.maxmemoryPolicy ?? BUILTIN_DEFAULTS.redis.maxmemoryPolicy,
+      appendfsync: redis.appendfsync ?? BUILTIN_DEFAULTS.redis.appendfsync,
+      ...(redis.passwordSecret
+        ? { passwordSecret: { name: redis.passwordSecret.name, key: redis.passwordSecret.key ?? "password" } }
+        : {}),
+    },
+    quota: { hard: parts.quota.hard },
+    limitRange: parts.limitRange as unknown as ResolvedTenant["limitRange"],
+    network: {
+      apiAccess: {
+        fromNamespaces: network.apiAccess?.fromNamespaces ?? [],
+        fromCIDRs: network.apiAccess?.fromCIDRs ?? [],
+      },
+      webhookEgress: (network.webhookEgress ?? []).map((w) => ({
+        ...w,
+        ports: w.ports ?? [...DEFAULT_WEBHOOK_PORTS],
+      })),
+      extraRules: network.extraRules ?? [],
+    },
+    backup: {
+      ...backup,
+      destination: {
+        type: "volume",
+        size: backup.destination.size,
+        storageClassName: backup.destination.storageClassName ?? platform.storageClassName,
+      },
+      resources: BACKUP_JOB_RESOURCES,
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The resolved tenant: every default applied (built-ins ← plan ← tenant file), nothing optional that the
+ * renderer needs. Synth, the tenant ConfigMap (the controller's desired state) and the semantic checks read
+ * only this shape.
+ */
+import type { ExtraRuleInput, LabelSelectorInput, OwnerInput, QuotaKey } from "./tenant-schema.ts";
+
+export interface ResolvedResourceList {
+  readonly cpu: string;
+  readonly memory: string;
+}
+
+export interface ResolvedResources {
+  readonly requests: ResolvedResourceList;
+  readonly limits: ResolvedResourceList;
+}
+
+export interface ResolvedServer {
+  readonly replicas: number;
+  readonly resources: ResolvedResources;
+  readonly autoscaling: {
+    readonly enabled: boolean;
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    readonly targetCPUUtilizationPercentage: number;
+  };
+  readonly ingress: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly tlsSecretName: string;
+    readonly className: string;
+    readonly annotations: Readonly<Record<string, string>>;
+    readonly allowedSourceCIDRs: readonly string[];
+  };
+  readonly apiKeysSecret: { readonly name: string; readonly key: string };
+  readonly logRetention: { readonly maxAge: string; readonly maxEntries: number };
+  readonly rules: readonly Readonly<Record<string, unknown>>[];
+}
+
+export interface ResolvedRedis {
+  readonly storage: { readonly size: string; readonly storageClassName: string };
+  readonly resources: ResolvedResources;
+  /** Bytes, as redis.conf wants them. */
+  readonly maxmemoryBytes: number;
+  readonly maxmemoryPolicy: string;
+  readonly appendfsync: "always" | "everysec" | "no";
+  readonly passwordSecret?: { readonly name: string; readonly key: string };
+}
+
+export interface ResolvedBackup {
+  readonly enabled: boolean;
+  readonly schedule: string;
+  readonly timeZone: string;
+  readonly retention: { readonly keep: number; readonly maxAge: string };
+  readonly destination: { readonly type: "volume"; readonly size: string; readonly storageClassName: string };
+  /** The backup job's container resources (fixed by the platform: the job streams, it needs little). */
+  readonly resources: ResolvedResources;
+}
+
+export interface ResolvedNetwork {
+  readonly apiAccess: {
+    readonly fromNamespaces: readonly LabelSelectorInput[];
+    readonly fromCIDRs: readonly string[];
+  };
+  readonly webhookEgress: readonly {
+    readonly cidr: string;
+    readonly ports: readonly number[];
+    readonly description?: string;
+  }[];
+  readonly extraRules: readonly ExtraRuleInput[];
+}
+
+export interface ResolvedTenant {
+  readonly name: string;
+  readonly namespace: string;
+  readonly plan: string;
+  readonly displayName: string;
+  readonly owners: readonly OwnerInput[];
+  readonly suspend: boolean;
+  readonly decommission: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly server: ResolvedServer;
+  readonly redis: ResolvedRedis;
+  readonly quota: { readonly hard: Readonly<Partial<Record<QuotaKey, string>>> };
+  readonly limitRange: {
+    readonly default: ResolvedResourceList;
+    readonly defaultRequest: ResolvedResourceList;
+    readonly max?: Partial<ResolvedResourceList>;
+    readonly min?: Partial<ResolvedResourceList>;
+  };
+  readonly network: ResolvedNetwork;
+  readonly backup: ResolvedBackup;
+}
+
+export interface ResolvedPlatform {
+  readonly images: { readonly server: string; readonly redis: string };
+  readonly baseDomain: string;
+  readonly ingress: {
+    readonly className: string;
+    readonly controllerNamespace: string;
+    readonly controllerPodLabels: Readonly<Record<string, string>>;
+  };
+  readonly storageClassName: string;
+  readonly monitoring?: { readonly namespace: string };
+  readonly deploymentRepo: { readonly url: string; readonly branch: string };
+  readonly argocd: { readonly namespace: string };
+  readonly controller: {
+    readonly namespace: string;
+    readonly replicas: number;
+    readonly mode: "report-only" | "self-heal";
+  };
+  readonly defaultPlan: string;
+  readonly planNames: readonly string[];
+}

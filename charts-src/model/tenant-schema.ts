@@ -1,0 +1,509 @@
+/**
+ * The tenant file format: ONE source of truth for the TypeScript types (`Static`), the runtime validation (Ajv
+ * over this JSON Schema) and the published editor schema (`schemas/tenant.schema.json`, generated from here).
+ *
+ * Every optional field documents its default. Defaults come from three layers, most specific last:
+ * built-in defaults (`defaults.ts`) ← the plan named by `spec.plan` (platform file) ← the tenant's own spec.
+ */
+import Type, { type Static } from "typebox";
+
+// ---------------------------------------------------------------------------------------------- primitives
+
+/** Kubernetes resource quantity, e.g. `500m`, `2`, `512Mi`, `10Gi`. Checked precisely by `quantity.ts`. */
+export function quantity(description = "Kubernetes quantity, e.g. 500m, 2, 512Mi, 10Gi") {
+  return Type.String({
+    description,
+    pattern: "^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$",
+  });
+}
+export const Quantity = quantity();
+
+/** Duration such as `30s`, `15m`, `12h`, `7d`, `2w`. */
+export const Duration = Type.String({
+  description: "duration: a number followed by s, m, h, d or w, e.g. 7d",
+  pattern: "^[0-9]+(s|m|h|d|w)$",
+});
+
+/** A DNS-1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63 chars. */
+export function dns1123Label(
+  description = "DNS-1123 label: lowercase letters, digits and '-', at most 63 characters",
+) {
+  return Type.String({ description, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", maxLength: 63 });
+}
+export const Dns1123Label = dns1123Label();
+
+/** CIDR such as `10.0.0.0/8` or `2001:db8::/32`. Parsed by the semantic checks. */
+export const Cidr = Type.String({ description: "an IPv4 or IPv6 CIDR, e.g. 203.0.113.0/24" });
+
+export function stringMap(description = "string keys to string values") {
+  return Type.Record(Type.String(), Type.String(), { description });
+}
+export const StringMap = stringMap();
+
+export const ResourceList = Type.Object(
+  {
+    cpu: Type.Optional(Quantity),
+    memory: Type.Optional(Quantity),
+  },
+  { additionalProperties: false },
+);
+
+export const Resources = Type.Object(
+  {
+    requests: Type.Optional(ResourceList),
+    limits: Type.Optional(ResourceList),
+  },
+  {
+    additionalProperties: false,
+    description: "container requests and limits; both are always rendered (defaults from the plan)",
+  },
+);
+
+/** A reference to a Secret key. Secret values never live in git. */
+export const SecretKeyRef = Type.Object(
+  {
+    name: Dns1123Label,
+    key: Type.Optional(Type.String({ description: "key inside the Secret; default depends on the use" })),
+  },
+  { additionalProperties: false },
+);
+
+/** A label selector (matchLabels only: enough for namespace and pod selection, and easy to reason about). */
+export const LabelSelector = Type.Object({ matchLabels: StringMap }, { additionalProperties: false });
+
+// ------------------------------------------------------------------------------------------------- parts
+
+export const OwnerKind = Type.Enum(["User", "Group", "ServiceAccount"]);
+
+export const Owner = Type.Object(
+  {
+    kind: OwnerKind,
+    name: Type.String({ minLength: 1 }),
+    email: Type.Optional(Type.String({ format: "email" })),
+  },
+  {
+    additionalProperties: false,
+    description: "a person, group or service account responsible for the tenant",
+  },
+);
+
+export const Autoscaling = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: "default: from the plan" })),
+    minReplicas: Type.Optional(Type.Integer({ minimum: 1, description: "default: server.replicas" })),
+    maxReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    targetCPUUtilizationPercentage: Type.Optional(
+      Type.Integer({ minimum: 10, maximum: 100, description: "default 70" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const Ingress = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: "default true" })),
+    host: Type.Optional(
+      Type.String({
+        description: "default <tenant>.<platform baseDomain>",
+        pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        maxLength: 253,
+      }),
+    ),
+    tlsSecretName: Type.Optional(
+      Type.String({
+        description: "Secret with the TLS certificate; default <tenant>-tls (e.g. from cert-manager)",
+      }),
+    ),
+    className: Type.Optional(Type.String({ description: "default: the platform's ingress class" })),
+    annotations: Type.Optional(StringMap),
+    allowedSourceCIDRs: Type.Optional(
+      Type.Array(Cidr, {
+        description:
+          "client addresses allowed through the ingress (rendered as the ingress controller's allow-list annotation); default: any",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const LogRetention = Type.Object(
+  {
+    maxAge: Type.Optional(Duration),
+    maxEntries: Type.Optional(Type.Integer({ minimum: 1000, description: "cap of the tenant's log stream" })),
+  },
+  { additionalProperties: false, description: "logs older than maxAge or beyond maxEntries are trimmed" },
+);
+
+export const Server = Type.Object(
+  {
+    replicas: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, description: "default: from the plan" }),
+    ),
+    resources: Type.Optional(Resources),
+    autoscaling: Type.Optional(Autoscaling),
+    ingress: Type.Optional(Ingress),
+    apiKeysSecret: Type.Optional(
+      Type.Object(
+        {
+          name: Dns1123Label,
+          key: Type.Optional(Type.String({ description: "default api-keys.json" })),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "Secret holding the API keys JSON (NEURALLOG_API_KEYS_FILE); default <tenant>-api-keys, key api-keys.json",
+        },
+      ),
+    ),
+    logRetention: Type.Optional(LogRetention),
+    rules: Type.Optional(
+      Type.Array(Type.Object({}, { additionalProperties: true }), {
+        description: "alerting rules kept in git; loaded at server start and read-only through the API",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const MaxmemoryPolicy = Type.Enum(
+  [
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+  ],
+  { description: "default noeviction: logs are trimmed by retention, never evicted silently" },
+);
+
+export const Redis = Type.Object(
+  {
+    storage: Type.Optional(
+      Type.Object(
+        {
+          size: Type.Optional(Quantity),
+          storageClassName: Type.Optional(
+            Type.String({ description: "default: the platform's storage class" }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    resources: Type.Optional(Resources),
+    maxmemory: Type.Optional(quantity("Redis maxmemory; default: 75% of the Redis memory limit")),
+    maxmemoryPolicy: Type.Optional(MaxmemoryPolicy),
+    appendfsync: Type.Optional(
+      Type.Enum(["always", "everysec", "no"], {
+        description: "AOF fsync policy; default everysec",
+      }),
+    ),
+    passwordSecret: Type.Optional(
+      Type.Object(
+        { name: Dns1123Label, key: Type.Optional(Type.String({ description: "default password" })) },
+        {
+          additionalProperties: false,
+          description: "Secret with the Redis password; default: none (network policy only)",
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** ResourceQuota keys we render; anything else is a typo worth reporting. */
+export const QUOTA_KEYS = [
+  "requests.cpu",
+  "requests.memory",
+  "limits.cpu",
+  "limits.memory",
+  "requests.storage",
+  "requests.ephemeral-storage",
+  "limits.ephemeral-storage",
+  "persistentvolumeclaims",
+  "pods",
+  "services",
+  "services.loadbalancers",
+  "services.nodeports",
+  "configmaps",
+  "secrets",
+  "count/cronjobs.batch",
+  "count/jobs.batch",
+] as const;
+
+export const Quota = Type.Object(
+  {
+    hard: Type.Optional(
+      Type.Object(Object.fromEntries(QUOTA_KEYS.map((k) => [k, Type.Optional(Quantity)])), {
+        additionalProperties: false,
+        description: "ResourceQuota hard limits; default: from the plan",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const LimitRangeSpec = Type.Object(
+  {
+    default: Type.Optional(ResourceList),
+    defaultRequest: Type.Optional(ResourceList),
+    max: Type.Optional(ResourceList),
+    min: Type.Optional(ResourceList),
+  },
+  { additionalProperties: false, description: "per-container LimitRange; default: from the plan" },
+);
+
+export const PortSpec = Type.Object(
+  {
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    protocol: Type.Optional(Type.Enum(["TCP", "UDP", "SCTP"], { description: "default TCP" })),
+  },
+  { additionalProperties: false },
+);
+
+export const Peer = Type.Object(
+  {
+    cidr: Type.Optional(Cidr),
+    except: Type.Optional(Type.Array(Cidr)),
+    namespaceSelector: Type.Optional(LabelSelector),
+    podSelector: Type.Optional(LabelSelector),
+  },
+  { additionalProperties: false, description: "a NetworkPolicy peer: a CIDR, or namespace/pod selectors" },
+);
+
+export const ExtraRule = Type.Object(
+  {
+    name: Dns1123Label,
+    direction: Type.Enum(["ingress", "egress"]),
+    podSelector: Type.Optional(LabelSelector),
+    peers: Type.Array(Peer, { minItems: 1 }),
+    ports: Type.Optional(Type.Array(PortSpec)),
+  },
+  { additionalProperties: false, description: "an extra NetworkPolicy rendered as its own object" },
+);
+
+export const Network = Type.Object(
+  {
+    apiAccess: Type.Optional(
+      Type.Object(
+        {
+          fromNamespaces: Type.Optional(
+            Type.Array(LabelSelector, {
+              description: "namespaces (by label) whose pods may call the API directly",
+            }),
+          ),
+          fromCIDRs: Type.Optional(
+            Type.Array(Cidr, { description: "source ranges that may call the API directly" }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description: "who may call the server besides the ingress controller (always allowed)",
+        },
+      ),
+    ),
+    webhookEgress: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            cidr: Cidr,
+            ports: Type.Optional(
+              Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { description: "default [443]" }),
+            ),
+            description: Type.Optional(Type.String()),
+          },
+          { additionalProperties: false },
+        ),
+        { description: "destinations the server may send webhooks to; default none" },
+      ),
+    ),
+    extraRules: Type.Optional(Type.Array(ExtraRule)),
+  },
+  { additionalProperties: false },
+);
+
+export const Backup = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: "default true" })),
+    schedule: Type.Optional(
+      Type.String({ description: "cron expression (5 fields); default from the plan" }),
+    ),
+    timeZone: Type.Optional(Type.String({ description: "IANA time zone for the schedule; default Etc/UTC" })),
+    retention: Type.Optional(
+      Type.Object(
+        {
+          keep: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 1000, description: "newest backups kept" }),
+          ),
+          maxAge: Type.Optional(Duration),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    destination: Type.Optional(
+      Type.Object(
+        {
+          type: Type.Optional(
+            Type.Literal("volume", { description: "a PVC in the tenant namespace (default)" }),
+          ),
+          size: Type.Optional(Quantity),
+          storageClassName: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PLAN_PARTS = ["server", "redis", "quota", "limitRange", "network", "backup"] as const;
+
+// -------------------------------------------------------------------------------------------- the tenant
+
+export const TenantSpec = Type.Object(
+  {
+    plan: Type.Optional(
+      Type.String({ description: "a plan of the platform file; default: the platform's defaultPlan" }),
+    ),
+    displayName: Type.Optional(Type.String({ maxLength: 200 })),
+    owners: Type.Array(Owner, { minItems: 1, description: "who is responsible for this tenant" }),
+    namespace: Type.Optional(dns1123Label("default nl-<name>")),
+    suspend: Type.Optional(
+      Type.Boolean({
+        description: "scale the server to zero and pause backups; data is kept. Default false",
+      }),
+    ),
+    decommission: Type.Optional(
+      Type.Boolean({
+        description:
+          "first step of removing a tenant: server scaled to zero, data kept, a final backup runs. Default false",
+      }),
+    ),
+    labels: Type.Optional(stringMap("added to every rendered object of the tenant")),
+    annotations: Type.Optional(stringMap("added to every rendered object of the tenant")),
+    server: Type.Optional(Server),
+    redis: Type.Optional(Redis),
+    quota: Type.Optional(Quota),
+    limitRange: Type.Optional(LimitRangeSpec),
+    network: Type.Optional(Network),
+    backup: Type.Optional(Backup),
+  },
+  { additionalProperties: false },
+);
+
+export const TENANT_API_VERSION = "neurallog.io/v1alpha1";
+
+export const Tenant = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    apiVersion: Type.Literal(TENANT_API_VERSION),
+    kind: Type.Literal("Tenant"),
+    metadata: Type.Object(
+      {
+        name: dns1123Label("the tenant name; must equal the file name without .yaml"),
+      },
+      { additionalProperties: false },
+    ),
+    spec: TenantSpec,
+  },
+  { additionalProperties: false, title: "NeuralLog Tenant" },
+);
+
+/** What a plan may preset: the sizing parts of a tenant spec. */
+export const PlanSpec = Type.Object(
+  {
+    description: Type.Optional(Type.String()),
+    server: Type.Optional(Server),
+    redis: Type.Optional(Redis),
+    quota: Type.Optional(Quota),
+    limitRange: Type.Optional(LimitRangeSpec),
+    network: Type.Optional(Network),
+    backup: Type.Optional(Backup),
+  },
+  { additionalProperties: false },
+);
+
+/** An image pinned by tag and/or digest; `latest` or no tag is rejected by the semantic checks. */
+export const ImageRef = Type.String({
+  description:
+    "image reference pinned by tag or digest, e.g. ghcr.io/neurallog/server:0.1.0 or ...@sha256:...",
+});
+
+export const PlatformSpec = Type.Object(
+  {
+    images: Type.Object(
+      { server: ImageRef, redis: ImageRef },
+      { additionalProperties: false, description: "server image also runs the backup job" },
+    ),
+    baseDomain: Type.String({ description: "tenant hosts default to <tenant>.<baseDomain>" }),
+    ingress: Type.Object(
+      {
+        className: Type.String(),
+        controllerNamespace: Type.String({ description: "namespace of the ingress controller pods" }),
+        controllerPodLabels: Type.Optional(StringMap),
+      },
+      { additionalProperties: false },
+    ),
+    storageClassName: Type.String({ description: "default storage class for Redis and backup volumes" }),
+    monitoring: Type.Optional(
+      Type.Object(
+        { namespace: Type.String({ description: "namespace of Prometheus, allowed to scrape tenants" }) },
+        { additionalProperties: false },
+      ),
+    ),
+    deploymentRepo: Type.Object(
+      {
+        url: Type.String({ description: "git URL of the deployment repo Argo CD syncs" }),
+        branch: Type.Optional(Type.String({ description: "default main" })),
+      },
+      { additionalProperties: false },
+    ),
+    argocd: Type.Optional(
+      Type.Object(
+        { namespace: Type.Optional(Type.String({ description: "default argocd" })) },
+        { additionalProperties: false },
+      ),
+    ),
+    controller: Type.Optional(
+      Type.Object(
+        {
+          namespace: Type.Optional(Type.String({ description: "default neurallog-system" })),
+          replicas: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 5, description: "default 2 (leader election)" }),
+          ),
+          mode: Type.Optional(
+            Type.Enum(["report-only", "self-heal"], { description: "default report-only" }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    defaultPlan: Type.String(),
+    plans: Type.Record(Type.String({ pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }), PlanSpec),
+  },
+  { additionalProperties: false },
+);
+
+export const Platform = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    apiVersion: Type.Literal(TENANT_API_VERSION),
+    kind: Type.Literal("Platform"),
+    metadata: Type.Object({ name: Type.String() }, { additionalProperties: false }),
+    spec: PlatformSpec,
+  },
+  { additionalProperties: false, title: "NeuralLog Platform" },
+);
+
+export type TenantFile = Static<typeof Tenant>;
+export type TenantSpecInput = Static<typeof TenantSpec>;
+export type PlatformFile = Static<typeof Platform>;
+export type PlanSpecInput = Static<typeof PlanSpec>;
+export type ResourceListInput = Static<typeof ResourceList>;
+export type PeerInput = Static<typeof Peer>;
+export type ExtraRuleInput = Static<typeof ExtraRule>;
+export type LabelSelectorInput = Static<typeof LabelSelector>;
+export type OwnerInput = Static<typeof Owner>;
+export type QuotaKey = (typeof QUOTA_KEYS)[number];
