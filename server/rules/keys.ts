@@ -1,0 +1,46 @@
+/**
+ * Redis keys of rules, alerts and actions. Every key starts with `nl:{tenant}:` so all of a tenant's keys hash to
+ * one Redis Cluster slot: the Lua scripts touch many of them atomically, which Cluster only allows within a slot.
+ * The rule-state keys are built inside the Lua scripts from `prefix` (see rule-state-script.ts).
+ */
+export interface RuleKeys {
+  /** `nl:{tenant}:` — the Lua scripts derive the per-rule state keys from it. */
+  readonly prefix: string;
+  /** HASH rule id → rule JSON (rules created through the API). */
+  readonly rules: string;
+  /** PUB/SUB channel: "rules changed", so other replicas reload their rule cache. */
+  readonly rulesChanged: string;
+  /** HASH dedup key → id of the firing alert. Also the script's declared key (slot routing). */
+  readonly activeAlerts: string;
+  /** ZSET alert id by fired time (ms). */
+  readonly alerts: string;
+  /** HASH of one alert. */
+  alert(id: string): string;
+  /** STREAM of fired/resolved/notified events of one rule (capped). */
+  ruleHistory(ruleId: string): string;
+  /** HASH rule id or dedup key → silenced-until (ms). */
+  readonly silences: string;
+  /** STREAM of action jobs (consumer group `actions`). */
+  readonly actionQueue: string;
+  /** STREAM of delivery attempts (capped). */
+  readonly deliveries: string;
+  /** PUB/SUB channel for the `pubsub` action's default target. */
+  readonly alertEvents: string;
+}
+
+export function ruleKeys(tenant: string): RuleKeys {
+  const prefix = `nl:{${tenant}}:`;
+  return {
+    prefix,
+    rules: `${prefix}rules`,
+    rulesChanged: `${prefix}rules:changed`,
+    activeAlerts: `${prefix}alerts:active`,
+    alerts: `${prefix}alerts`,
+    alert: (id) => `${prefix}alert:${id}`,
+    ruleHistory: (ruleId) => `${prefix}rule:${ruleId}:history`,
+    silences: `${prefix}silences`,
+    actionQueue: `${prefix}actions`,
+    deliveries: `${prefix}deliveries`,
+    alertEvents: `${prefix}alerts:events`,
+  };
+}

@@ -1,0 +1,271 @@
+/**
+ * Evaluates rules against ingested batches. Conditions are compiled once per rule-set change and matched
+ * in-process; the per-(rule, group) aggregates of a batch then go to Redis in ONE script call, which updates the
+ * windows and decides firing atomically (see rule-state-script.ts). A timer calls `sweep()` for resolutions and
+ * for rules that fire on the absence of logs.
+ */
+import type { LogEntry, StoredLogEntry } from "../logs/log-entry.ts";
+import { compileCondition, readField, type LogPredicate } from "./condition.ts";
+import type { RuleKeys } from "./keys.ts";
+import { durationMs, type Rule } from "./rule-schema.ts";
+import type { RuleRedis } from "./rule-state-script.ts";
+
+/** Rule parameters as the Lua scripts read them (short names keep the per-batch payload small). */
+interface RuleParams {
+  r: string;
+  rev: number;
+  t: Rule["type"];
+  n: string;
+  sev: string;
+  gb: readonly string[];
+  w: number;
+  b: number;
+  th: number;
+  op: "above" | "below";
+  agg?: string;
+  pct?: number;
+  f: string;
+  dir: "up" | "down";
+  ratio: number;
+  minc: number;
+  re: number;
+  ra: number;
+  nr: boolean;
+  since: number;
+  /** The sweep checks this rule's groups for firing (absence-type rules). */
+  sw: boolean;
+  grouped: boolean;
+  /** How long a silent group is still remembered (ms). */
+  keep: number;
+}
+
+interface CompiledRule {
+  readonly rule: Rule;
+  readonly params: RuleParams;
+  readonly matches: LogPredicate;
+}
+
+/** Per-batch aggregate of one (rule, group), sent to the apply script. */
+interface BatchOp extends RuleParams {
+  g: string;
+  c: number;
+  ex?: string;
+  s?: number;
+  mx?: number;
+  mn?: number;
+  vs?: number[];
+  vals?: string[];
+  first?: string;
+  last?: string;
+  from?: string;
+  inner?: boolean;
+}
+
+const MAX_GROUP_VALUE = 200;
+const MAX_VALUES_PER_OP = 1000;
+const MAX_SAMPLES_PER_OP = 200;
+const EXAMPLE_MESSAGE_CHARS = 500;
+const DEFAULT_RESOLVE_AFTER_MS = 5 * 60_000;
+
+export function ruleParams(rule: Rule, since: number): RuleParams {
+  const w = rule.window ? durationMs(rule.window) : 60_000;
+  const op = rule.op ?? "above";
+  const dir = rule.direction ?? "up";
+  const sw =
+    rule.type === "flatline" ||
+    (rule.type === "spike" && dir === "down") ||
+    ((rule.type === "cardinality" || rule.type === "aggregate") && op === "below");
+  return {
+    r: rule.id,
+    rev: rule.updatedAt,
+    t: rule.type,
+    n: rule.name,
+    sev: rule.severity ?? "warning",
+    gb: rule.groupBy ?? [],
+    w,
+    // ~60 buckets a window: the sliding window is exact to 1/60th of its length.
+    b: Math.max(1_000, Math.floor(w / 60)),
+    th: rule.threshold ?? 1,
+    op,
+    agg: rule.aggregation,
+    pct: rule.percentile,
+    f: rule.field ?? "message",
+    dir,
+    ratio: rule.ratio ?? 3,
+    minc: rule.minCount ?? 10,
+    re: rule.realert ? durationMs(rule.realert) : 0,
+    ra: rule.resolveAfter ? durationMs(rule.resolveAfter) : rule.window ? w : DEFAULT_RESOLVE_AFTER_MS,
+    nr: rule.notifyResolved ?? true,
+    since,
+    sw,
+    grouped: (rule.groupBy?.length ?? 0) > 0,
+    keep: Math.max(10 * w, 3_600_000),
+  };
+}
+
+function scalarText(value: unknown): string {
+  return value === undefined || value === null ? "" : String(value);
+}
+
+function groupOf(entry: LogEntry, groupBy: readonly string[]): string {
+  if (groupBy.length === 0) return "";
+  return JSON.stringify(groupBy.map((name) => scalarText(readField(entry, name)).slice(0, MAX_GROUP_VALUE)));
+}
+
+function example(entry: LogEntry): string {
+  const stored = entry as Partial<StoredLogEntry>;
+  return JSON.stringify({
+    id: stored.id,
+    timestamp: entry.timestamp,
+    level: entry.level,
+    source: entry.source,
+    message:
+      entry.message.length > EXAMPLE_MESSAGE_CHARS
+        ? `${entry.message.slice(0, EXAMPLE_MESSAGE_CHARS)}…[truncated]`
+        : entry.message,
+  });
+}
+
+function numeric(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "string" && value.trim() !== "") {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/** Adds one matching entry to the batch aggregate of its (rule, group); false when the entry carries nothing for this rule type. */
+function accumulate(op: BatchOp, entry: LogEntry): boolean {
+  switch (op.t) {
+    case "new_value":
+    case "cardinality": {
+      const v = readField(entry, op.f);
+      if (v === undefined || v === null || v === "") return false;
+      const text = String(v).slice(0, MAX_GROUP_VALUE);
+      const vals = (op.vals ??= []);
+      if (vals.length < MAX_VALUES_PER_OP && !vals.includes(text)) vals.push(text);
+      return true;
+    }
+    case "change": {
+      const v = readField(entry, op.f);
+      if (v === undefined) return false;
+      const text = scalarText(v).slice(0, MAX_GROUP_VALUE);
+      if (op.first === undefined) op.first = text;
+      else if (text !== op.last && !op.inner) {
+        op.inner = true;
+        op.from = op.last;
+      }
+      op.last = text;
+      return true;
+    }
+    case "aggregate": {
+      const n = numeric(readField(entry, op.f));
+      if (n === undefined) return false;
+      op.s = (op.s ?? 0) + n;
+      op.mx = op.mx === undefined ? n : Math.max(op.mx, n);
+      op.mn = op.mn === undefined ? n : Math.min(op.mn, n);
+      const vs = (op.vs ??= []);
+      // Reservoir sample: the percentile stays representative without shipping every value.
+      if (vs.length < MAX_SAMPLES_PER_OP) vs.push(n);
+      else {
+        const j = Math.floor(Math.random() * (op.c + 1));
+        if (j < MAX_SAMPLES_PER_OP) vs[j] = n;
+      }
+      return true;
+    }
+    default:
+      return true;
+  }
+}
+
+export interface RuleEngineOptions {
+  readonly redis: RuleRedis;
+  readonly keys: RuleKeys;
+  /** Alerts kept (oldest resolved ones are trimmed by the sweep). Default 10,000. */
+  readonly maxAlerts?: number;
+}
+
+export class RuleEngine {
+  private compiled: CompiledRule[] = [];
+  private disabledIds: string[] = [];
+  private readonly redis: RuleRedis;
+  private readonly keys: RuleKeys;
+  private readonly maxAlerts: number;
+
+  constructor(options: RuleEngineOptions) {
+    this.redis = options.redis;
+    this.keys = options.keys;
+    this.maxAlerts = options.maxAlerts ?? 10_000;
+  }
+
+  /** Replaces the active rule set. `since` overrides when windows start counting (rule tests replay history). */
+  setRules(rules: readonly Rule[], since?: number): void {
+    this.disabledIds = rules.filter((rule) => rule.enabled === false).map((rule) => rule.id);
+    this.compiled = rules
+      .filter((rule) => rule.enabled !== false)
+      .map((rule) => ({
+        rule,
+        params: ruleParams(rule, since ?? rule.updatedAt),
+        matches: compileCondition(rule.when),
+      }));
+  }
+
+  get ruleCount(): number {
+    return this.compiled.length;
+  }
+
+  /** The batch's aggregates per matched (rule, group); empty when nothing matched. */
+  private batchOps(entries: readonly LogEntry[]): BatchOp[] {
+    const ops: BatchOp[] = [];
+    for (const { params, matches } of this.compiled) {
+      let byGroup: Map<string, BatchOp> | undefined;
+      for (const entry of entries) {
+        if (!matches(entry)) continue;
+        const g = groupOf(entry, params.gb);
+        byGroup ??= new Map();
+        let op = byGroup.get(g);
+        if (!op) {
+          op = { ...params, g, c: 0 };
+          byGroup.set(g, op);
+        }
+        if (!accumulate(op, entry)) continue;
+        if (op.c === 0) op.ex = example(entry);
+        op.c += 1;
+      }
+      if (byGroup) for (const op of byGroup.values()) if (op.c > 0) ops.push(op);
+    }
+    return ops;
+  }
+
+  /**
+   * Evaluates a batch; returns the ids of alerts it opened. `now` is the evaluation time in ms; 0 means the
+   * Redis server clock, so replicas with skewed clocks still agree on windows.
+   */
+  async evaluate(entries: readonly LogEntry[], now = 0): Promise<string[]> {
+    if (this.compiled.length === 0 || entries.length === 0) return [];
+    const ops = this.batchOps(entries);
+    if (ops.length === 0) return [];
+    return this.redis.nlRulesApply(
+      this.keys.activeAlerts,
+      this.keys.prefix,
+      String(now),
+      JSON.stringify(ops),
+    );
+  }
+
+  /** Resolves cleared alerts and fires absence-type rules; returns counts. */
+  async sweep(now = 0): Promise<{ fired: number; resolved: number }> {
+    const rules: Record<string, RuleParams | { off: true }> = {};
+    for (const { params } of this.compiled) rules[params.r] = params;
+    for (const id of this.disabledIds) rules[id] = { off: true };
+    const [fired = 0, resolved = 0] = await this.redis.nlRulesSweep(
+      this.keys.activeAlerts,
+      this.keys.prefix,
+      String(now),
+      JSON.stringify(rules),
+      String(this.maxAlerts),
+    );
+    return { fired, resolved };
+  }
+}
