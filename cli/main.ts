@@ -8,7 +8,16 @@ import { UsageError } from "./args.ts";
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 // Add a line here when a command lands (keep the order of DESIGN.md's public contract).
-const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {};
+const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  backup: {
+    summary: "point-in-time Redis snapshot; prints the backup file path last",
+    load: () => import("./commands/backup.ts"),
+  },
+  restore: {
+    summary: "restores a verified snapshot into a running Redis",
+    load: () => import("./commands/restore.ts"),
+  },
+};
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));

@@ -1,0 +1,186 @@
+/**
+ * Restores a verified snapshot into a running Redis, without access to its disk and without restarting it:
+ * we become its master for one full sync (see snapshot-master.ts), it loads the snapshot all-or-nothing, we
+ * check its key count while it is still a replica (so nothing has expired or been written yet), and promote it
+ * back with `REPLICAOF NO ONE`. See docs/runbooks/backup-restore.md for why this mechanism and not another.
+ *
+ * Nothing touches the target until the file passed verification (header, CRC-64, and SHA-256 and size against
+ * its manifest when there is one) and the target was checked to be a primary that can load this RDB version.
+ */
+import type { BackupStore } from "./backup-store.ts";
+import { manifestNameFor } from "./backup-naming.ts";
+import { readManifest, type BackupManifest } from "./manifest.ts";
+import { RdbInspector, RdbVerificationError, type RdbSummary } from "./rdb-inspector.ts";
+import type { RedisTarget } from "./redis-url.ts";
+import { RespConnection } from "./resp.ts";
+import { startSnapshotMaster } from "./snapshot-master.ts";
+import { keyspaceCounts } from "./snapshot-source.ts";
+
+/** Refusals: the target was not touched. */
+export class RestoreRefusedError extends Error {}
+
+export interface RestoreRequest {
+  readonly target: RedisTarget;
+  readonly store: BackupStore;
+  /** Snapshot object name in the store. */
+  readonly name: string;
+  /** The address the target connects back to. Default: our address on the connection to the target. */
+  readonly advertiseHost?: string;
+  /** The port the target connects back to. Default: a free port. */
+  readonly listenPort?: number;
+  /** Give up (and leave the target as it was) if the sync has not finished by then. Default 30 min. */
+  readonly timeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface RestoreResult {
+  readonly summary: RdbSummary;
+  readonly manifest: BackupManifest | null;
+  /** Keys per database in the target right after loading, before promotion. */
+  readonly keyspace: ReadonlyMap<number, number>;
+}
+
+/** The newest RDB format each Redis release line can load (rdb.h RDB_VERSION). */
+const RDB_VERSION_BY_RELEASE: ReadonlyArray<readonly [major: number, minor: number, rdb: number]> = [
+  [7, 4, 12],
+  [7, 2, 11],
+  [7, 0, 10],
+  [5, 0, 9],
+  [4, 0, 8],
+  [3, 2, 7],
+  [2, 6, 6],
+];
+
+/** null when the release is unknown to us (newer than this table): then we let Redis decide. */
+export function maxLoadableRdbVersion(redisVersion: string): number | null {
+  const [major = 0, minor = 0] = redisVersion.split(".").map(Number);
+  if (major >= 8) return null;
+  for (const [m, n, rdb] of RDB_VERSION_BY_RELEASE) if (major > m || (major === m && minor >= n)) return rdb;
+  return 6;
+}
+
+/** Reads the whole snapshot once: header, CRC-64, and size/SHA-256 against the manifest if there is one. */
+export async function verifyStoredSnapshot(
+  store: BackupStore,
+  name: string,
+): Promise<{ summary: RdbSummary; manifest: BackupManifest | null }> {
+  const location = store.locate(name);
+  const inspector = new RdbInspector();
+  try {
+    for await (const chunk of store.get(name)) inspector.update(chunk as Buffer);
+  } catch (error) {
+    throw new RestoreRefusedError(`cannot read ${location}: ${(error as Error).message}`, { cause: error });
+  }
+  let summary: RdbSummary;
+  try {
+    summary = inspector.finish();
+  } catch (error) {
+    if (error instanceof RdbVerificationError) {
+      throw new RestoreRefusedError(`${location} failed verification: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+  const manifestName = manifestNameFor(name);
+  const hasManifest =
+    manifestName !== name && (await store.list(manifestName)).some((o) => o.name === manifestName);
+  const manifest = hasManifest ? await readManifest(store, manifestName) : null;
+  if (manifest && (manifest.sizeBytes !== summary.sizeBytes || manifest.sha256 !== summary.sha256)) {
+    throw new RestoreRefusedError(
+      `${location} does not match its manifest (size ${summary.sizeBytes} vs ${manifest.sizeBytes}, ` +
+        `sha256 ${summary.sha256.slice(0, 12)}… vs ${manifest.sha256.slice(0, 12)}…)`,
+    );
+  }
+  if (!manifest && summary.crc64 === null) {
+    throw new RestoreRefusedError(
+      `${location} has no CRC-64 (rdbchecksum no) and no manifest: nothing proves it intact`,
+    );
+  }
+  return { summary, manifest };
+}
+
+export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreResult> {
+  const log = request.log ?? (() => {});
+  const { target } = request;
+  const { summary, manifest } = await verifyStoredSnapshot(request.store, request.name);
+  log(
+    `verified ${request.store.locate(request.name)}: ${summary.sizeBytes} bytes, RDB version ${summary.rdbVersion}`,
+  );
+
+  const control = await RespConnection.open(target);
+  try {
+    const server = await control.info("server");
+    const replication = await control.info("replication");
+    if (replication.get("role") !== "master") {
+      throw new RestoreRefusedError(
+        `${target.display} is a replica of ${replication.get("master_host")}:${replication.get("master_port")}; ` +
+          "restore into its primary",
+      );
+    }
+    const redisVersion = server.get("redis_version") ?? "unknown";
+    const loadable = maxLoadableRdbVersion(redisVersion);
+    if (loadable !== null && summary.rdbVersion > loadable) {
+      throw new RestoreRefusedError(
+        `${target.display} runs Redis ${redisVersion}, which loads RDB versions up to ${loadable}; ` +
+          `the snapshot is version ${summary.rdbVersion}`,
+      );
+    }
+    const host =
+      request.advertiseHost ?? (control.socket.localAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
+    const master = await startSnapshotMaster({
+      host,
+      port: request.listenPort ?? 0,
+      sizeBytes: summary.sizeBytes,
+      sha256: summary.sha256,
+      open: () => request.store.get(request.name),
+    });
+    let replicating = false;
+    try {
+      await control.command("REPLICAOF", master.host, String(master.port));
+      replicating = true;
+      log(`${target.display} is syncing from ${master.host}:${master.port}`);
+      await waitForSync(control, master.served, request.timeoutMs ?? 30 * 60_000);
+      const keyspace = keyspaceCounts(await control.info("keyspace"));
+      checkKeyCounts(summary, manifest, keyspace);
+      return { summary, manifest, keyspace };
+    } finally {
+      if (replicating) await control.command("REPLICAOF", "NO", "ONE");
+      await master.close();
+    }
+  } finally {
+    control.close();
+  }
+}
+
+/** Waits until the target reports a finished sync (link up), failing fast if serving failed. */
+async function waitForSync(control: RespConnection, served: Promise<void>, timeoutMs: number): Promise<void> {
+  let failure: Error | undefined;
+  served.catch((error: Error) => (failure = error));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (failure) throw failure;
+    const replication = await control.info("replication");
+    if (replication.get("master_link_status") === "up" && replication.get("master_sync_in_progress") === "0")
+      return;
+    if (Date.now() > deadline) throw new Error(`the target did not finish loading within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function checkKeyCounts(
+  summary: RdbSummary,
+  manifest: BackupManifest | null,
+  keyspace: ReadonlyMap<number, number>,
+): void {
+  const first = summary.firstDatabase;
+  if (first) {
+    const loaded = keyspace.get(first.db) ?? 0;
+    if (loaded !== first.keys) {
+      throw new Error(`restored db${first.db} holds ${loaded} keys; the snapshot has ${first.keys}`);
+    }
+  }
+  if (manifest?.keysExact) {
+    const total = [...keyspace.values()].reduce((sum, n) => sum + n, 0);
+    if (total !== manifest.keys)
+      throw new Error(`restored ${total} keys; the manifest says ${manifest.keys}`);
+  }
+}

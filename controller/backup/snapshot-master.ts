@@ -1,0 +1,169 @@
+/**
+ * A one-shot replication master that serves a snapshot file. The Redis being restored is told
+ * `REPLICAOF <us>`; it connects here, does the replica handshake (PING, REPLCONF, PSYNC), and we answer
+ * `+FULLRESYNC` followed by the file in `$<length>` framing: exactly what a real master sends. The target then
+ * loads it the way it loads any full sync, which is all-or-nothing: with the default `repl-diskless-load
+ * disabled` it first stores the whole transfer in a temp file and only flushes its old data once the transfer
+ * is complete, so a transfer we cut short leaves the target's data untouched.
+ *
+ * The file was verified before we got here; it is verified again while it is sent, and its last 8 bytes
+ * (the CRC) are held back until that second pass agrees, so a file that changed in between is never completed.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type Server, type Socket } from "node:net";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { RdbInspector, RdbVerificationError } from "./rdb-inspector.ts";
+import { parseCommand } from "./resp.ts";
+
+const TRAILER = 8;
+
+export interface SnapshotMasterOptions {
+  /** Address to listen on: the address the target reaches us at. */
+  readonly host: string;
+  /** Port to listen on; 0 picks a free one. */
+  readonly port: number;
+  readonly sizeBytes: number;
+  /** SHA-256 of the file when it was verified; the replay must match it. */
+  readonly sha256: string;
+  /** Opens the snapshot file for reading from the start. */
+  readonly open: () => Readable;
+}
+
+export interface SnapshotMaster {
+  readonly host: string;
+  readonly port: number;
+  /** Resolves once the whole file was handed to the target; rejects if serving failed. */
+  readonly served: Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startSnapshotMaster(options: SnapshotMasterOptions): Promise<SnapshotMaster> {
+  let settle!: { resolve(): void; reject(error: Error): void };
+  const served = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  served.catch(() => {}); // observed by the caller; never an unhandled rejection
+  const sockets = new Set<Socket>();
+  let sessions = 0;
+
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    // One replication session only: whoever connects after the first gets nothing to sync from.
+    if (sessions++ > 0) {
+      socket.end("-ERR this restore has already served its snapshot\r\n");
+      return;
+    }
+    serveReplica(socket, options).then(settle.resolve, (error: Error) => {
+      socket.destroy();
+      settle.reject(error);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) =>
+      reject(new Error(`cannot listen on ${options.host}:${options.port}`, { cause: error })),
+    );
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+
+  const keepalive = setInterval(() => {
+    // A master pings its replicas; without it a replica drops the link after repl-timeout (60 s by default).
+    for (const socket of sockets) if (socket.writable) socket.write("*1\r\n$4\r\nPING\r\n");
+  }, 10_000);
+
+  return {
+    host: options.host,
+    port,
+    served,
+    async close() {
+      clearInterval(keepalive);
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Runs the replica handshake on one connection and streams the snapshot after PSYNC/SYNC. */
+function serveReplica(socket: Socket, options: SnapshotMasterOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffer: Buffer = Buffer.alloc(0);
+    let streaming = false;
+    socket.on("close", () => {
+      if (!streaming)
+        reject(new Error("the target closed the replication connection before asking for a sync"));
+    });
+    socket.on("data", (chunk: Buffer) => {
+      buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+      let at = 0;
+      for (;;) {
+        let parsed;
+        try {
+          parsed = parseCommand(buffer, at);
+        } catch (error) {
+          reject(new Error("the target sent an unreadable command", { cause: error }));
+          return;
+        }
+        if (!parsed) break;
+        at = parsed.end;
+        if (streaming) continue; // REPLCONF ACKs and newlines after the sync: nothing to answer
+        const name = (parsed.args[0] ?? "").toUpperCase();
+        if (name === "") continue;
+        if (name === "PING") socket.write("+PONG\r\n");
+        else if (name === "AUTH" || name === "REPLCONF") socket.write("+OK\r\n");
+        else if (name === "PSYNC" || name === "SYNC") {
+          streaming = true;
+          const replicationId = randomBytes(20).toString("hex");
+          if (name === "PSYNC") socket.write(`+FULLRESYNC ${replicationId} 0\r\n`);
+          socket.write(`$${options.sizeBytes}\r\n`);
+          const replay = new VerifiedReplay(options.sha256);
+          pipeline(options.open(), replay, socket, { end: false }).then(resolve, (error: Error) =>
+            reject(new Error(`serving the snapshot failed: ${error.message}`, { cause: error })),
+          );
+        } else socket.write(`-ERR ${name} is not served by a restore\r\n`);
+      }
+      buffer = buffer.subarray(at);
+    });
+  });
+}
+
+/** Passes the file through, withholding its last 8 bytes until a second verification pass agrees. */
+class VerifiedReplay extends Transform {
+  readonly #inspector = new RdbInspector();
+  readonly #sha256: string;
+  #tail: Buffer = Buffer.alloc(0);
+
+  constructor(sha256: string) {
+    super();
+    this.#sha256 = sha256;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#inspector.update(chunk);
+    if (chunk.length >= TRAILER) {
+      if (this.#tail.length) this.push(this.#tail);
+      this.#tail = chunk.subarray(chunk.length - TRAILER);
+      callback(null, chunk.subarray(0, chunk.length - TRAILER));
+      return;
+    }
+    const joined = Buffer.concat([this.#tail, chunk]);
+    const cut = Math.max(0, joined.length - TRAILER);
+    this.#tail = joined.subarray(cut);
+    callback(null, joined.subarray(0, cut));
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      const summary = this.#inspector.finish();
+      if (summary.sha256 !== this.#sha256) {
+        throw new RdbVerificationError(
+          "the file changed after it was verified; the transfer was not completed",
+        );
+      }
+      callback(null, this.#tail);
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+}

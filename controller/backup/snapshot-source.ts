@@ -1,0 +1,219 @@
+/**
+ * Takes a point-in-time snapshot of a running Redis the way `redis-cli --rdb` does: connect as a replica would,
+ * `REPLCONF capa eof`, `REPLCONF rdb-only 1` (Redis ≥ 7.0 then sends the RDB and no replication stream), `SYNC`,
+ * and read the payload
+ * in either framing Redis uses:
+ *   - disk-backed sync: `$<length>\r\n` then exactly that many bytes;
+ *   - diskless sync (`repl-diskless-sync yes`): `$EOF:<40-byte mark>\r\n`, the bytes, then the same mark.
+ * Before either, Redis may send "\n" keepalives while its fork writes the snapshot.
+ * The payload comes out as a Readable with backpressure, so memory stays flat whatever the dataset size.
+ */
+import { Readable } from "node:stream";
+import type { Socket } from "node:net";
+import type { RedisTarget } from "./redis-url.ts";
+import { RedisReplyError, RespConnection } from "./resp.ts";
+
+const EOF_MARK_LENGTH = 40;
+
+export interface Snapshot {
+  /** `redis_version` from INFO server just before SYNC. */
+  readonly redisVersion: string;
+  /** Keys per database from INFO keyspace just before SYNC (writers may change it before the fork). */
+  readonly keyspace: ReadonlyMap<number, number>;
+  readonly framing: "length" | "eof-mark";
+  /** Payload length announced by disk-backed sync; null for diskless sync. */
+  readonly announcedBytes: number | null;
+  /** The RDB file's bytes, framing removed. Errors if the connection ends early. */
+  readonly payload: Readable;
+}
+
+export interface SnapshotOptions {
+  /** Fail when Redis sends nothing (not even a keepalive) for this long. Default 60 s. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** Parses `db0:keys=1,expires=0,avg_ttl=0` lines of INFO keyspace. */
+export function keyspaceCounts(info: ReadonlyMap<string, string>): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const [field, value] of info) {
+    const db = /^db(\d+)$/.exec(field);
+    const keys = /(?:^|,)keys=(\d+)/.exec(value);
+    if (db && keys) counts.set(Number(db[1]), Number(keys[1]));
+  }
+  return counts;
+}
+
+export async function openSnapshot(target: RedisTarget, options: SnapshotOptions = {}): Promise<Snapshot> {
+  const connection = await RespConnection.open(target);
+  try {
+    const server = await connection.info("server");
+    const keyspace = keyspaceCounts(await connection.info("keyspace"));
+    // `capa eof` lets a diskless master stream the snapshot straight from its fork instead of writing it to its
+    // disk first; without it the master falls back to disk-backed sync. Redis < 7.0 does not know rdb-only and
+    // then follows the RDB with the replication stream, which we never read.
+    for (const option of [
+      ["capa", "eof"],
+      ["rdb-only", "1"],
+    ]) {
+      try {
+        await connection.command("REPLCONF", ...option);
+      } catch (error) {
+        if (!(error instanceof RedisReplyError)) throw error;
+      }
+    }
+    const { socket, pending } = connection.detach();
+    const framing = await readSyncHeader(socket, pending, options.idleTimeoutMs ?? 60_000, target.display);
+    return {
+      redisVersion: server.get("redis_version") ?? "unknown",
+      keyspace,
+      framing: framing.mark ? "eof-mark" : "length",
+      announcedBytes: framing.length,
+      payload: payloadStream(socket, framing, target.display),
+    };
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
+}
+
+interface Framing {
+  readonly length: number | null;
+  readonly mark: Buffer | null;
+  /** Payload bytes that arrived together with the header line. */
+  readonly rest: Buffer;
+}
+
+function readSyncHeader(
+  socket: Socket,
+  pending: Buffer,
+  idleTimeoutMs: number,
+  display: string,
+): Promise<Framing> {
+  return new Promise((resolve, reject) => {
+    let buffer: Buffer = pending;
+    const cleanup = (): void => {
+      socket.off("data", onData);
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      socket.off("timeout", onTimeout);
+      // Hold further bytes until the payload stream is attached.
+      socket.pause();
+    };
+    const fail = (error: Error): void => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+      let start = 0;
+      while (start < buffer.length && buffer[start] === 0x0a) start++; // keepalives while the fork saves
+      buffer = buffer.subarray(start);
+      const lineEnd = buffer.indexOf("\r\n");
+      if (lineEnd === -1) {
+        if (buffer.length > 1024) fail(new Error(`${display} sent an unreadable SYNC reply`));
+        return;
+      }
+      const line = buffer.toString("latin1", 0, lineEnd);
+      const rest = buffer.subarray(lineEnd + 2);
+      if (line.startsWith("-")) {
+        fail(new Error(`${display} refused SYNC: ${line.slice(1)}`));
+      } else if (line.startsWith("$EOF:") && line.length === 5 + EOF_MARK_LENGTH) {
+        cleanup();
+        resolve({ length: null, mark: Buffer.from(line.slice(5), "latin1"), rest });
+      } else if (/^\$\d+$/.test(line)) {
+        cleanup();
+        resolve({ length: Number(line.slice(1)), mark: null, rest });
+      } else {
+        fail(new Error(`${display} sent an unexpected SYNC reply: ${JSON.stringify(line.slice(0, 80))}`));
+      }
+    };
+    const onError = (error: Error): void =>
+      fail(new Error(`connection to ${display} failed during SYNC`, { cause: error }));
+    const onClose = (): void =>
+      fail(new Error(`${display} closed the connection before sending the snapshot`));
+    const onTimeout = (): void =>
+      fail(new Error(`${display} sent nothing for ${idleTimeoutMs} ms during SYNC`));
+    socket.setTimeout(idleTimeoutMs);
+    socket.on("data", onData);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+    socket.on("timeout", onTimeout);
+    socket.write("SYNC\r\n");
+    socket.resume();
+  });
+}
+
+function payloadStream(socket: Socket, framing: Framing, display: string): Readable {
+  let remaining = framing.length ?? Number.POSITIVE_INFINITY;
+  let received = 0;
+  /** In diskless mode the last 40 bytes seen may be the end mark, so they are held back until more arrive. */
+  let held: Buffer = Buffer.alloc(0);
+  let done = false;
+
+  const payload = new Readable({
+    highWaterMark: 1 << 20,
+    read() {
+      socket.resume();
+    },
+    destroy(error, callback) {
+      socket.destroy();
+      callback(error);
+    },
+  });
+
+  const emit = (bytes: Buffer): void => {
+    if (bytes.length === 0) return;
+    received += bytes.length;
+    if (!payload.push(bytes)) socket.pause();
+  };
+  const finish = (): void => {
+    done = true;
+    payload.push(null);
+    socket.destroy();
+  };
+
+  const onData = (chunk: Buffer): void => {
+    if (done) return;
+    if (framing.mark === null) {
+      const take = Math.min(chunk.length, remaining);
+      remaining -= take;
+      emit(take === chunk.length ? chunk : chunk.subarray(0, take));
+      if (remaining === 0) finish();
+      return;
+    }
+    let window: Buffer;
+    if (chunk.length >= EOF_MARK_LENGTH) {
+      emit(held);
+      emit(chunk.subarray(0, chunk.length - EOF_MARK_LENGTH));
+      window = chunk.subarray(chunk.length - EOF_MARK_LENGTH);
+    } else {
+      const joined = Buffer.concat([held, chunk]);
+      const spill = Math.max(0, joined.length - EOF_MARK_LENGTH);
+      emit(joined.subarray(0, spill));
+      window = joined.subarray(spill);
+    }
+    held = window;
+    if (held.length === EOF_MARK_LENGTH && held.equals(framing.mark)) finish();
+  };
+
+  socket.on("data", onData);
+  socket.on("error", (error) => {
+    if (!done)
+      payload.destroy(new Error(`connection to ${display} failed during the snapshot`, { cause: error }));
+  });
+  socket.on("close", () => {
+    if (!done) {
+      const expected = framing.length === null ? "" : ` of ${framing.length}`;
+      payload.destroy(
+        new Error(`${display} closed the connection after ${received}${expected} snapshot bytes`),
+      );
+    }
+  });
+  socket.on("timeout", () => {
+    if (!done) payload.destroy(new Error(`${display} stopped sending the snapshot (idle timeout)`));
+  });
+  if (framing.rest.length) onData(framing.rest);
+  if (framing.length === 0 && !done) finish();
+  return payload;
+}
