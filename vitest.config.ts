@@ -2,9 +2,23 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["**/*.test.ts"],
     exclude: ["node_modules/**", "dist/**"],
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    // One `npx vitest run` runs both; only the cluster project starts the Kubernetes test cluster (its
+    // globalSetup runs only when one of its files is selected, e.g. not for `npx vitest run server/`).
+    projects: [
+      { extends: true, test: { name: "unit", include: ["**/*.test.ts"], exclude: ["**/*.cluster.test.ts"] } },
+      {
+        extends: true,
+        test: {
+          name: "cluster",
+          include: ["**/*.cluster.test.ts"],
+          globalSetup: ["test/cluster/global-setup.ts"],
+          // Waiting for controllers (rollouts, quota status, volume binding) takes seconds, not milliseconds.
+          testTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

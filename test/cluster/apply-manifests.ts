@@ -1,0 +1,183 @@
+/**
+ * Server-side apply as Argo CD's `ServerSideApply=true` and `kubectl apply --server-side` do it, but strict:
+ * `fieldValidation=Strict` (an unknown or duplicated field is an error, never silently dropped), `force=false`
+ * (a field owned by another manager is a conflict, not taken over), and any admission warning fails the apply.
+ * Shared by the cluster tests and the GitOps sync stand-in, so both judge manifests the same way.
+ *
+ * Why not `KubernetesObjectApi.patch()`: it serializes the object through the typed model of its kind, which drops
+ * every field the model does not know, so a misspelled field would be pruned on the client before the API server
+ * could reject it; it also has no `fieldValidation` parameter and discards response headers (the warnings). This
+ * module reuses its discovery (resource paths, cached per API version) and its auth, and sends the object as is.
+ */
+import {
+  ApiException,
+  HttpMethod,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubeConfig,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+
+export interface ApplyOptions {
+  /** The field manager that owns what this apply sets; the GitOps sync uses one name for all its applies. */
+  readonly fieldManager: string;
+  /** Validate and admit without persisting (`dryRun=All`). Default: false. */
+  readonly dryRun?: boolean;
+}
+
+export interface AppliedObject {
+  readonly ref: string;
+  /** The object as the API server stored it (or would have, on a dry run). */
+  readonly live: KubernetesObject;
+}
+
+/** Which object an apply was about: `Kind namespace/name` or `Kind name`. */
+export function objectRef(object: KubernetesObject): string {
+  const { namespace, name } = object.metadata ?? {};
+  return `${object.kind ?? "?"} ${namespace ? `${namespace}/` : ""}${name ?? "?"}`;
+}
+
+/** The API server refused an object; `message` is the server's own, prefixed with the object it concerns. */
+export class ApplyRejectedError extends Error {
+  readonly ref: string;
+  readonly status: number;
+  readonly reason: string | undefined;
+  readonly serverMessage: string;
+  constructor(
+    ref: string,
+    status: number,
+    reason: string | undefined,
+    serverMessage: string,
+    cause?: unknown,
+  ) {
+    super(`${ref}: ${serverMessage}`, { cause });
+    this.name = "ApplyRejectedError";
+    this.ref = ref;
+    this.status = status;
+    this.reason = reason;
+    this.serverMessage = serverMessage;
+  }
+}
+
+/**
+ * The API server accepted an object but warned (deprecated API, unknown field under Warn, Pod Security `warn`,
+ * ...). The object IS stored (unless dry run); the apply still fails, because a warning today is a rejection or
+ * a silent drift tomorrow.
+ */
+export class AdmissionWarningError extends Error {
+  readonly ref: string;
+  readonly warnings: readonly string[];
+  constructor(ref: string, warnings: readonly string[]) {
+    super(`${ref}: admission warnings: ${warnings.join("; ")}`);
+    this.name = "AdmissionWarningError";
+    this.ref = ref;
+    this.warnings = warnings;
+  }
+}
+
+/**
+ * `Warning` response headers (RFC 7234 form, `299 - "text"`). Several headers arrive joined with ", ", and the
+ * text itself may contain commas, so split only where a new `299 - "` begins.
+ */
+export function parseWarningHeader(header: string | undefined): string[] {
+  if (!header) return [];
+  return header
+    .split(/,\s*(?=\d{3} [^ ]+ ")/)
+    .map((part) => {
+      const match = /^\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"/.exec(part.trim());
+      return match?.[1] !== undefined ? match[1].replace(/\\(.)/g, "$1") : part.trim();
+    })
+    .filter((text) => text !== "");
+}
+
+interface ApiStatus {
+  readonly message?: string;
+  readonly reason?: string;
+}
+
+function parseStatus(body: string): ApiStatus {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === "object" && parsed !== null ? (parsed as ApiStatus) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** KubernetesObjectApi with one more verb: a strict server-side apply that reports warnings. */
+class StrictApplyApi extends KubernetesObjectApi {
+  static forConfig(kc: KubeConfig): StrictApplyApi {
+    const api = kc.makeApiClient(StrictApplyApi);
+    api.setDefaultNamespace(kc);
+    return api;
+  }
+
+  async applyStrict(
+    object: KubernetesObject,
+    options: ApplyOptions,
+  ): Promise<{ status: number; body: string; warnings: string[] }> {
+    // specUriPath fills in apiVersion and a default namespace on the object it is given: hand it a copy, and
+    // refuse below if a namespaced object relied on that default.
+    const probe = structuredClone(object);
+    const path = await this.specUriPath(probe, "patch");
+    if (probe.metadata?.namespace !== object.metadata?.namespace) {
+      throw new ApplyRejectedError(
+        objectRef(object),
+        0,
+        "NoNamespace",
+        "namespaced object without metadata.namespace",
+      );
+    }
+    let context = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
+    context.setHeaderParam("Accept", "application/json");
+    context.setHeaderParam("Content-Type", PatchStrategy.ServerSideApply);
+    context.setQueryParam("fieldManager", options.fieldManager);
+    context.setQueryParam("fieldValidation", "Strict");
+    context.setQueryParam("force", "false");
+    if (options.dryRun) context.setQueryParam("dryRun", "All");
+    // JSON is valid YAML, which is what application/apply-patch+yaml expects.
+    context.setBody(JSON.stringify(object));
+    await this.configuration.authMethods.default?.applySecurityAuthentication(context);
+    for (const middleware of this.configuration.middleware)
+      context = await middleware.pre(context).toPromise();
+    const response = await this.configuration.httpApi.send(context).toPromise();
+    return {
+      status: response.httpStatusCode,
+      body: await response.body.text(),
+      warnings: parseWarningHeader(response.headers["warning"]),
+    };
+  }
+}
+
+/**
+ * Applies the objects one by one, in the order given (the caller orders by sync wave and kind), and stops at the
+ * first rejection or warning, throwing ApplyRejectedError or AdmissionWarningError.
+ */
+export async function applyManifests(
+  kc: KubeConfig,
+  objects: readonly KubernetesObject[],
+  options: ApplyOptions,
+): Promise<AppliedObject[]> {
+  const api = StrictApplyApi.forConfig(kc);
+  const applied: AppliedObject[] = [];
+  for (const object of objects) {
+    const ref = objectRef(object);
+    let result: Awaited<ReturnType<StrictApplyApi["applyStrict"]>>;
+    try {
+      result = await api.applyStrict(object, options);
+    } catch (error) {
+      if (error instanceof ApplyRejectedError) throw error;
+      // Discovery failures (an unknown kind, e.g. a CRD not installed yet) come back as ApiException or Error.
+      const status = error instanceof ApiException ? error.code : 0;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new ApplyRejectedError(ref, status, undefined, message, error);
+    }
+    if (result.status < 200 || result.status > 299) {
+      const status = parseStatus(result.body);
+      throw new ApplyRejectedError(ref, result.status, status.reason, status.message ?? result.body);
+    }
+    if (result.warnings.length > 0) throw new AdmissionWarningError(ref, result.warnings);
+    applied.push({ ref, live: JSON.parse(result.body) as KubernetesObject });
+  }
+  return applied;
+}

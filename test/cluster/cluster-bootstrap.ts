@@ -1,0 +1,95 @@
+/**
+ * What a fresh test cluster gets before anyone uses it: the fake nodes KWOK manages, the default StorageClass
+ * that KWOK provisions volumes for, and the real Argo CD CRDs (so Applications, ApplicationSets and AppProjects
+ * are checked against Argo CD's own schemas).
+ */
+import { readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ApiextensionsV1Api, CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
+import { applyManifests } from "./apply-manifests.ts";
+import { readManifestFile } from "./manifest-files.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export const BOOTSTRAP_FIELD_MANAGER = "neurallog-test-cluster";
+export const NODE_LABEL_SELECTOR = "type=kwok";
+const ZONES = ["zone-a", "zone-b", "zone-c"];
+
+/**
+ * The Argo CD CRDs (v3.5.1, unmodified, see SOURCE.md there). They live in the team's shared folder, which CI
+ * lays beside the clone, so the path is taken relative to the repository, not absolute.
+ */
+export function argoCdCrdDir(): string {
+  return resolve(here, "../../../shared/schemas/argocd");
+}
+
+function fakeNode(index: number): V1Node {
+  const name = `kwok-node-${index}`;
+  const zone = ZONES[index % ZONES.length] ?? "zone-a";
+  const capacity = { cpu: "16", memory: "64Gi", pods: "110", "ephemeral-storage": "200Gi" };
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      // kwok --manage-nodes-with-annotation-selector picks nodes by this annotation.
+      annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+      labels: {
+        type: "kwok",
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "topology.kubernetes.io/zone": zone,
+      },
+    },
+    // Deliberately no taint: the rendered workloads must schedule as they would on ordinary nodes.
+    spec: {},
+    status: { capacity, allocatable: capacity },
+  };
+}
+
+async function waitForCrdsEstablished(
+  kc: KubeConfig,
+  names: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
+  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (const name of names) {
+    for (;;) {
+      const crd = await api.readCustomResourceDefinition({ name });
+      if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+export interface BootstrapOptions {
+  readonly nodes: number;
+}
+
+export async function bootstrapCluster(kc: KubeConfig, options: BootstrapOptions): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  // Created, not applied: a Node's status (its capacity) is kept on create, and KWOK keeps what it finds.
+  for (let i = 0; i < options.nodes; i++) await core.createNode({ body: fakeNode(i) });
+
+  await applyManifests(kc, readManifestFile(join(here, "kwok/storage-class.yaml")), {
+    fieldManager: BOOTSTRAP_FIELD_MANAGER,
+  });
+
+  const crdDir = argoCdCrdDir();
+  const crdFiles = readdirSync(crdDir)
+    .filter((file) => file.endsWith("-crd.yaml"))
+    .sort();
+  if (crdFiles.length === 0) throw new Error(`no Argo CD CRDs (*-crd.yaml) in ${crdDir}`);
+  const crds = crdFiles.flatMap((file) => readManifestFile(join(crdDir, file)));
+  // Server-side: the ApplicationSet CRD is larger than client-side apply's last-applied annotation allows.
+  await applyManifests(kc, crds, { fieldManager: BOOTSTRAP_FIELD_MANAGER });
+  await waitForCrdsEstablished(
+    kc,
+    crds.map((crd) => crd.metadata?.name ?? ""),
+    30_000,
+  );
+}

@@ -1,0 +1,336 @@
+/**
+ * The test control plane, no Docker: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler
+ * (built by build-binaries.sh), and KWOK standing in for the kubelets of a few fake nodes. Everything listens on
+ * loopback only, on free ports, with its state in one run directory:
+ *
+ *   kubeconfig        admin credentials for tests and people (a static bearer token, member of system:masters)
+ *   pids              one process group per component, for stop() / `cluster:down` / the watchdog
+ *   logs/<name>.log   each component's output
+ *   pki/, etcd/, ...  the API server's self-signed serving certificate, etcd's data, service-account keys
+ *
+ * The API server generates its own serving certificate (cert-dir), so nothing here needs openssl; the kubeconfig
+ * trusts exactly that certificate.
+ */
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CoreV1Api, Health, KubeConfig } from "@kubernetes/client-node";
+import { stringify } from "yaml";
+import { freePort } from "../support/redis-server.ts";
+import type { ClusterBinaries } from "./binaries.ts";
+import { bootstrapCluster } from "./cluster-bootstrap.ts";
+import {
+  anyProcessRunning,
+  pidsFile,
+  startProcess,
+  stopProcessGroups,
+  type StartedProcess,
+} from "./process-groups.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export interface ControlPlaneOptions {
+  readonly binaries: ClusterBinaries;
+  /** Where the cluster keeps its state; created if missing. Must not hold a running cluster. */
+  readonly runDir: string;
+  /** Fake nodes managed by KWOK. Default: 3. */
+  readonly nodes?: number;
+  /**
+   * A process whose death tears the cluster down (the vitest main process), so that even a SIGKILLed test run
+   * leaves nothing behind. Default: none (the cluster lives until `cluster:down`).
+   */
+  readonly ownerPid?: number;
+  /** Progress lines. Default: none. */
+  readonly log?: (line: string) => void;
+}
+
+export interface ControlPlane {
+  readonly runDir: string;
+  readonly kubeconfigPath: string;
+  readonly server: string;
+  /** Milliseconds from the first process start to a ready cluster. */
+  readonly startMs: number;
+  /** Stops every process and removes the run directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export const ADMIN_USER = "neurallog-test-admin";
+const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
+
+/** The kubeconfig of the cluster in `runDir`. */
+export function kubeconfigPath(runDir: string): string {
+  return join(runDir, "kubeconfig");
+}
+
+function writeCredentials(runDir: string): string {
+  const token = randomBytes(24).toString("hex");
+  // token,user,uid,"groups": the static token file format of --token-auth-file.
+  writeFileSync(join(runDir, "tokens.csv"), `${token},${ADMIN_USER},${ADMIN_USER},"system:masters"\n`, {
+    mode: 0o600,
+  });
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  writeFileSync(join(runDir, "sa.key"), privateKey, { mode: 0o600 });
+  writeFileSync(join(runDir, "sa.pub"), publicKey);
+  return token;
+}
+
+function writeKubeconfig(runDir: string, server: string, token: string, caPem: string): string {
+  const path = kubeconfigPath(runDir);
+  const config = {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [
+      {
+        name: "neurallog-test",
+        cluster: { server, "certificate-authority-data": Buffer.from(caPem).toString("base64") },
+      },
+    ],
+    users: [{ name: ADMIN_USER, user: { token } }],
+    contexts: [{ name: "neurallog-test", context: { cluster: "neurallog-test", user: ADMIN_USER } }],
+    "current-context": "neurallog-test",
+  };
+  writeFileSync(path, stringify(config), { mode: 0o600 });
+  return path;
+}
+
+/** KWOK's own fast node and pod stages (nodes Ready with lease heartbeats; pods Running and Ready, Jobs
+ * complete, deletions finish), plus our volume provisioner stage. */
+function writeKwokConfig(runDir: string, binaries: ClusterBinaries): string {
+  const stageFiles = [
+    join(binaries.stagesDir, "node/fast/node-initialize.yaml"),
+    join(binaries.stagesDir, "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml"),
+    join(binaries.stagesDir, "pod/fast/pod-ready.yaml"),
+    join(binaries.stagesDir, "pod/fast/pod-complete.yaml"),
+    join(binaries.stagesDir, "pod/fast/pod-delete.yaml"),
+    join(here, "kwok/volume-provision.yaml"),
+  ];
+  const path = join(runDir, "kwok.yaml");
+  writeFileSync(path, stageFiles.map((file) => readFileSync(file, "utf8").trim()).join("\n---\n") + "\n");
+  return path;
+}
+
+function tail(path: string, lines = 15): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/**
+ * Polls `check` every `intervalMs` until it returns true; fails early, with the component's log, if one of
+ * `processes` exits meanwhile.
+ */
+async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  processes: readonly StartedProcess[],
+  intervalMs = 200,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const dead = processes.find((p) => p.exitStatus() !== null);
+    if (dead) {
+      throw new Error(
+        `${dead.name} exited (${dead.exitStatus()}) while waiting for ${what}:\n${tail(dead.logPath)}`,
+      );
+    }
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+function startWatchdog(runDir: string, ownerPid: number): number {
+  const child = spawn(
+    "bash",
+    [join(here, "watchdog.sh"), String(ownerPid), runDir, process.execPath, join(here, "cluster-cli.ts")],
+    { detached: true, stdio: "ignore" },
+  );
+  child.unref();
+  if (child.pid === undefined) throw new Error("could not start the cluster watchdog");
+  return child.pid;
+}
+
+async function etcdHealthy(clientUrl: string): Promise<boolean> {
+  const response = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+  const body = (await response.json()) as { health?: string };
+  return response.ok && body.health === "true";
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const { binaries, runDir } = options;
+  const log = options.log ?? (() => {});
+  if (anyProcessRunning(runDir)) throw new Error(`a cluster is already running in ${runDir}`);
+  await rm(runDir, { recursive: true, force: true });
+  for (const sub of ["logs", "pki", "etcd", "home"]) mkdirSync(join(runDir, sub), { recursive: true });
+  writeFileSync(pidsFile(runDir), "");
+
+  const watchdogPid = options.ownerPid === undefined ? undefined : startWatchdog(runDir, options.ownerPid);
+  let stopped = false;
+  const stop = async (keepRunDir = false): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    const killed = await stopProcessGroups(runDir);
+    if (killed.length > 0) log(`cluster: ${killed.join(", ")} needed SIGKILL`);
+    if (watchdogPid !== undefined) {
+      try {
+        process.kill(watchdogPid, "SIGTERM");
+      } catch {
+        // It already noticed and exited.
+      }
+    }
+    if (!keepRunDir) await rm(runDir, { recursive: true, force: true });
+  };
+
+  const started = Date.now();
+  try {
+    const token = writeCredentials(runDir);
+    // Components find no ~/.kube or ~/.kwok of the person running the tests.
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: join(runDir, "home") };
+    const [etcdClientPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+
+    const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
+    const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
+    const etcd = startProcess(
+      runDir,
+      "etcd",
+      binaries.path("etcd"),
+      [
+        "--name=neurallog-test",
+        `--data-dir=${join(runDir, "etcd")}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=neurallog-test=${peerUrl}`,
+        // Test data is thrown away with the run directory; fsync would only slow every write on a shared disk.
+        "--unsafe-no-fsync",
+        "--log-level=warn",
+      ],
+      env,
+    );
+    await waitUntil("etcd", () => etcdHealthy(etcdUrl), 20_000, [etcd]);
+    log(`cluster: etcd ready on ${etcdUrl}`);
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const apiserver = startProcess(
+      runDir,
+      "kube-apiserver",
+      binaries.path("kube-apiserver"),
+      [
+        `--etcd-servers=${etcdUrl}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${apiPort}`,
+        `--cert-dir=${join(runDir, "pki")}`,
+        `--token-auth-file=${join(runDir, "tokens.csv")}`,
+        "--authorization-mode=RBAC",
+        `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+        `--service-account-key-file=${join(runDir, "sa.pub")}`,
+        `--service-account-signing-key-file=${join(runDir, "sa.key")}`,
+        "--service-cluster-ip-range=10.96.0.0/16",
+        // As on real clusters: privileged pods are Pod Security's call per namespace, not a global ban, so a
+        // rejected privileged pod in a tenant namespace carries the Pod Security message.
+        "--allow-privileged=true",
+        "--profiling=false",
+      ],
+      env,
+    );
+    const servingCert = join(runDir, "pki", "apiserver.crt");
+    await waitUntil("the API server's serving certificate", async () => existsSync(servingCert), 60_000, [
+      apiserver,
+    ]);
+    const kubeconfig = writeKubeconfig(runDir, server, token, readFileSync(servingCert, "utf8"));
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const health = new Health(kc);
+    await waitUntil("kube-apiserver /readyz", () => health.readyz({ timeout: 2_000 }), 90_000, [
+      etcd,
+      apiserver,
+    ]);
+    log(`cluster: kube-apiserver ready on ${server} after ${Date.now() - started} ms`);
+
+    const controllerManager = startProcess(
+      runDir,
+      "kube-controller-manager",
+      binaries.path("kube-controller-manager"),
+      [
+        `--kubeconfig=${kubeconfig}`,
+        "--leader-elect=false",
+        // No serving endpoint at all: nothing scrapes it, and it is one port fewer to collide or leak.
+        "--secure-port=0",
+        `--service-account-private-key-file=${join(runDir, "sa.key")}`,
+        `--root-ca-file=${servingCert}`,
+        "--service-cluster-ip-range=10.96.0.0/16",
+        // Claims provisioned by KWOK bind within seconds instead of the default 15 s resync.
+        "--pvclaimbinder-sync-period=2s",
+      ],
+      env,
+    );
+    const scheduler = startProcess(
+      runDir,
+      "kube-scheduler",
+      binaries.path("kube-scheduler"),
+      [`--kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0"],
+      env,
+    );
+    const kwok = startProcess(
+      runDir,
+      "kwok",
+      binaries.path("kwok"),
+      [
+        `--kubeconfig=${kubeconfig}`,
+        `--config=${writeKwokConfig(runDir, binaries)}`,
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--node-lease-duration-seconds=40",
+        "--cidr=10.244.0.0/16",
+        "--node-ip=10.244.0.1",
+        "--server-address=",
+      ],
+      env,
+    );
+    const all = [etcd, apiserver, controllerManager, scheduler, kwok];
+
+    await bootstrapCluster(kc, { nodes: options.nodes ?? 3 });
+    const core = kc.makeApiClient(CoreV1Api);
+    await waitUntil(
+      "fake nodes Ready",
+      async () => {
+        const nodes = await core.listNode({ labelSelector: "type=kwok" });
+        return (
+          nodes.items.length === (options.nodes ?? 3) &&
+          nodes.items.every((node) =>
+            node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+          )
+        );
+      },
+      30_000,
+      all,
+    );
+    // The service account controller creates `default` in each namespace; pods cannot be admitted before.
+    await waitUntil(
+      "kube-controller-manager (default ServiceAccount)",
+      async () =>
+        (await core.readNamespacedServiceAccount({ name: "default", namespace: "default" })) !== undefined,
+      30_000,
+      all,
+    );
+    const startMs = Date.now() - started;
+    log(`cluster: ready after ${startMs} ms (KUBECONFIG=${kubeconfig})`);
+    return { runDir, kubeconfigPath: kubeconfig, server, startMs, stop: () => stop() };
+  } catch (error) {
+    const logs = join(runDir, "logs");
+    await stop(true);
+    throw new Error(`the test cluster did not start (logs kept in ${logs})`, { cause: error });
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * vitest globalSetup of the `cluster` project (only `*.cluster.test.ts` files pay for it): builds the binaries
+ * if the cache is cold, starts one control plane for the whole run and hands its kubeconfig to the tests
+ * (`inject("kubeconfig")`, see cluster-access.ts). Teardown stops it; if vitest dies without tearing down, the
+ * watchdog tied to this process does.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { ensureClusterBinaries } from "./binaries.ts";
+import { startControlPlane } from "./control-plane.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    kubeconfig: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const binaries = ensureClusterBinaries();
+  const runDir = mkdtempSync(join(tmpdir(), "nl-cluster-"));
+  const cluster = await startControlPlane({
+    binaries,
+    runDir,
+    ownerPid: process.pid,
+    log: (line) => console.log(line),
+  });
+  project.provide("kubeconfig", cluster.kubeconfigPath);
+  return () => cluster.stop();
+}

@@ -1,0 +1,129 @@
+/**
+ * Starts the cluster's processes so that nothing outlives the cluster: each one leads its own process group
+ * (`detached`), its pid is recorded in the run directory's `pids` file before anything else happens, and
+ * `stopProcessGroups` ends every recorded group (SIGTERM, then SIGKILL) whoever calls it: the owner's teardown,
+ * `npm run cluster:down`, or the watchdog when the owner died without tearing down.
+ */
+import { spawn } from "node:child_process";
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface StartedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly logPath: string;
+  /** Exit code or signal once it ended; null while it runs. */
+  exitStatus(): string | null;
+}
+
+const PIDS_FILE = "pids";
+
+export function pidsFile(runDir: string): string {
+  return join(runDir, PIDS_FILE);
+}
+
+/**
+ * Spawns `command` as the leader of a new process group, output appended to `<runDir>/logs/<name>.log`.
+ * The child is unref'd: `npm run cluster:up` exits and leaves the cluster running; its owner stops it by pid.
+ */
+export function startProcess(
+  runDir: string,
+  name: string,
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): StartedProcess {
+  const logPath = join(runDir, "logs", `${name}.log`);
+  const out = openSync(logPath, "a");
+  let status: string | null = null;
+  try {
+    const child = spawn(command, args, { cwd: runDir, env, detached: true, stdio: ["ignore", out, out] });
+    if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+    appendFileSync(pidsFile(runDir), `${child.pid} ${name}\n`);
+    child.once("exit", (code, signal) => {
+      status = signal ?? `exit ${code}`;
+    });
+    child.once("error", (error) => {
+      status = `error ${error.message}`;
+    });
+    child.unref();
+    return { name, pid: child.pid, logPath, exitStatus: () => status };
+  } finally {
+    closeSync(out);
+  }
+}
+
+interface RecordedProcess {
+  readonly pid: number;
+  readonly name: string;
+}
+
+function recordedProcesses(runDir: string): RecordedProcess[] {
+  const file = pidsFile(runDir);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => {
+      const [pid, name] = line.split(" ");
+      return { pid: Number(pid), name: name ?? "?" };
+    })
+    .filter((p) => Number.isInteger(p.pid) && p.pid > 1);
+}
+
+/**
+ * True while the group leader `pid` runs and is ours: its command line names the run directory. The check
+ * matters for a pids file read long after the fact, when the pid may belong to someone else's process now.
+ */
+function isOurs(pid: number, runDir: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return cmdline.includes(runDir);
+  } catch {
+    return false;
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+/**
+ * Ends every process group recorded in the run directory: SIGTERM, then SIGKILL after `graceMs`.
+ * Returns the names of the groups that needed SIGKILL (a slow shutdown worth knowing about, not an error).
+ */
+export async function stopProcessGroups(runDir: string, graceMs = 5_000): Promise<string[]> {
+  // Without /proc evidence that a leader is ours we leave its group alone rather than risk signalling another
+  // user's processes; our binaries do not fork, so a group never outlives its leader.
+  const ours = recordedProcesses(runDir).filter((p) => isOurs(p.pid, runDir));
+  for (const p of ours) signalGroup(p.pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && ours.some((p) => groupAlive(p.pid))) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const killed = ours.filter((p) => groupAlive(p.pid));
+  for (const p of killed) signalGroup(p.pid, "SIGKILL");
+  const killDeadline = Date.now() + 5_000;
+  while (Date.now() < killDeadline && killed.some((p) => groupAlive(p.pid))) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return killed.map((p) => p.name);
+}
+
+/** Whether any recorded group leader of this run directory still runs. */
+export function anyProcessRunning(runDir: string): boolean {
+  return recordedProcesses(runDir).some((p) => isOurs(p.pid, runDir));
+}
