@@ -1,0 +1,53 @@
+/**
+ * Backup health of one tenant, read from its backup store: when the newest good backup was taken, how old it is
+ * and how big. "Good" means its manifest is readable and the snapshot it describes is there with that size;
+ * a snapshot without a manifest (a run that died before writing it) does not count. The controller turns this
+ * into the Warning Event and metric when no good backup is younger than twice the schedule interval.
+ */
+import type { BackupStore } from "./backup-store.ts";
+import { parseBackupName } from "./backup-naming.ts";
+import { readManifest } from "./manifest.ts";
+
+export interface BackupHealth {
+  /** When the newest good backup was taken; null if there is none. */
+  readonly lastSuccessAt: Date | null;
+  readonly ageMs: number | null;
+  readonly sizeBytes: number | null;
+  /** Its snapshot object name. */
+  readonly snapshot: string | null;
+  /** Snapshots that have a manifest (not each one read). */
+  readonly count: number;
+}
+
+export async function backupHealth(store: BackupStore, prefix: string, now: Date): Promise<BackupHealth> {
+  const objects = await store.list(`${prefix}-`);
+  const sizes = new Map(objects.map((o) => [o.name, o.sizeBytes]));
+  const manifests = objects
+    .map((o) => ({ name: o.name, parsed: parseBackupName(prefix, o.name) }))
+    .filter((o) => o.parsed?.kind === "manifest")
+    .sort((a, b) => b.parsed!.takenAt.getTime() - a.parsed!.takenAt.getTime());
+  const count = manifests.filter((m) => sizes.has(m.name.replace(/\.json$/, ".rdb"))).length;
+  for (const { name } of manifests) {
+    let manifest;
+    try {
+      manifest = await readManifest(store, name);
+    } catch {
+      continue; // unreadable or foreign manifest: not a good backup
+    }
+    if (sizes.get(manifest.snapshot) !== manifest.sizeBytes) continue;
+    const lastSuccessAt = new Date(manifest.takenAt);
+    return {
+      lastSuccessAt,
+      ageMs: now.getTime() - lastSuccessAt.getTime(),
+      sizeBytes: manifest.sizeBytes,
+      snapshot: manifest.snapshot,
+      count,
+    };
+  }
+  return { lastSuccessAt: null, ageMs: null, sizeBytes: null, snapshot: null, count };
+}
+
+/** The controller's alert rule: no good backup younger than twice the schedule interval. */
+export function backupOverdue(health: BackupHealth, scheduleIntervalMs: number): boolean {
+  return health.ageMs === null || health.ageMs > 2 * scheduleIntervalMs;
+}

@@ -1,0 +1,291 @@
+/**
+ * Backup and restore against real redis-server processes: both SYNC framings, the file checked by Redis's own
+ * `redis-check-rdb`, a restore into a fresh Redis compared with DEBUG DIGEST (keys, values, types, TTLs), and
+ * damaged files refused with the target left exactly as it was.
+ */
+import { execFile } from "node:child_process";
+import { copyFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
+import { DirectoryBackupStore } from "./backup-store.ts";
+import { restoreSnapshot, RestoreRefusedError } from "./restore-snapshot.ts";
+import { parseRedisUrl } from "./redis-url.ts";
+import { takeBackup } from "./take-backup.ts";
+
+const run = promisify(execFile);
+const DEBUG = ["--enable-debug-command", "yes"];
+const PASSWORD = "s3cret-backup-pw";
+
+/** Every value type the NeuralLog server stores, plus expiring keys and a second database. */
+async function fillDataset(url: string): Promise<void> {
+  const client = new Redis(url);
+  try {
+    const pipeline = client.pipeline();
+    for (let i = 0; i < 300; i++) {
+      pipeline.set(`{acme}:str:${i}`, `value-${i}-${"x".repeat(i % 50)}`);
+      pipeline.hset(`{acme}:hash:${i % 20}`, `field-${i}`, `${i}`);
+      pipeline.sadd(`{acme}:set:${i % 10}`, `member-${i}`);
+      pipeline.zadd(`{acme}:zset:${i % 10}`, i * 1.5, `member-${i}`);
+      pipeline.rpush(`{acme}:list:${i % 5}`, `item-${i}`);
+      pipeline.xadd("{acme}:logs", "*", "level", i % 7 ? "info" : "error", "msg", `line ${i}`);
+    }
+    pipeline.set("{acme}:big", "y".repeat(100_000)); // LZF-compressed in the RDB
+    for (let i = 0; i < 50; i++) pipeline.set(`{acme}:ttl:${i}`, "soon", "EX", 3600 + i);
+    pipeline.hset("{acme}:ttl-hash", "a", "1");
+    pipeline.pexpire("{acme}:ttl-hash", 7_200_000);
+    pipeline.xgroup("CREATE", "{acme}:logs", "actions", "0");
+    pipeline.xreadgroup("GROUP", "actions", "worker-1", "COUNT", "10", "STREAMS", "{acme}:logs", ">");
+    await pipeline.exec();
+    await client.select(3);
+    await client.set("other-db-key", "v");
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function digest(url: string): Promise<string> {
+  const client = new Redis(url);
+  try {
+    return String(await client.call("DEBUG", "DIGEST"));
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function redisCheckRdb(file: string): Promise<string> {
+  const { stdout } = await run("redis-check-rdb", [file]);
+  return stdout;
+}
+
+describe("backup and restore against real Redis", () => {
+  let diskSource: RedisServerHandle;
+  let disklessSource: RedisServerHandle;
+  let dir: string;
+  const targets: RedisServerHandle[] = [];
+
+  beforeAll(async () => {
+    [diskSource, disklessSource] = await Promise.all([
+      startRedisServer({ args: [...DEBUG, "--repl-diskless-sync", "no"] }),
+      startRedisServer({
+        args: [
+          ...DEBUG,
+          "--repl-diskless-sync",
+          "yes",
+          "--repl-diskless-sync-delay",
+          "0",
+          "--requirepass",
+          PASSWORD,
+        ],
+      }),
+    ]);
+    await fillDataset(diskSource.url);
+    await fillDataset(`redis://:${PASSWORD}@127.0.0.1:${disklessSource.port}`);
+  });
+  afterAll(async () => {
+    await Promise.all([diskSource?.stop(), disklessSource?.stop(), ...targets.map((t) => t.stop())]);
+  });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "nl-backup-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function freshTarget(args: readonly string[] = []): Promise<RedisServerHandle> {
+    const target = await startRedisServer({ args: [...DEBUG, ...args] });
+    targets.push(target);
+    return target;
+  }
+
+  it("disk-backed sync ($<length> framing): a valid RDB, a true manifest, and an exact restore", async () => {
+    const store = new DirectoryBackupStore(dir);
+    const result = await takeBackup({ target: parseRedisUrl(diskSource.url), store, tenant: "acme" });
+
+    expect(result.location).toMatch(new RegExp(`^${dir}/acme-\\d{8}T\\d{6}\\.\\d{3}Z\\.rdb$`));
+    expect(await redisCheckRdb(result.location)).toMatch(/RDB looks OK/);
+    const file = await readFile(result.location);
+    const manifest = JSON.parse(await readFile(result.location.replace(/\.rdb$/, ".json"), "utf8"));
+    expect(manifest).toMatchObject({
+      tenant: "acme",
+      snapshot: basename(result.location),
+      sizeBytes: file.length,
+      rdbVersion: 10,
+      redisVersion: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+      framing: "length",
+      keyspace: { db0: 398, db3: 1 },
+      firstDatabase: { db: 0, keys: 398 },
+      keys: 399,
+      keysExact: false, // two databases: the total comes from INFO keyspace
+      source: diskSource.url,
+    });
+    const { createHash } = await import("node:crypto");
+    expect(manifest.sha256).toBe(createHash("sha256").update(file).digest("hex"));
+
+    const target = await freshTarget();
+    const restored = await restoreSnapshot({
+      target: parseRedisUrl(target.url),
+      store,
+      name: basename(result.location),
+    });
+    expect(Object.fromEntries(restored.keyspace)).toEqual({ 0: 398, 3: 1 });
+    expect(await digest(target.url)).toBe(await digest(diskSource.url));
+    const client = new Redis(target.url);
+    try {
+      expect(await client.call("ROLE")).toEqual(["master", 0, []]);
+      expect(await client.ttl("{acme}:ttl:7")).toBeGreaterThan(3000);
+      expect(await client.xinfo("GROUPS", "{acme}:logs")).toHaveLength(1);
+      await client.set("writable-after-restore", "1"); // promoted back: accepts writes
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it("diskless sync ($EOF:<mark> framing) with a password: same data, and the password is written nowhere", async () => {
+    const url = `redis://:${PASSWORD}@127.0.0.1:${disklessSource.port}`;
+    const store = new DirectoryBackupStore(dir);
+    const result = await takeBackup({ target: parseRedisUrl(url), store, tenant: "acme" });
+    expect(result.manifest.framing).toBe("eof-mark");
+    expect(await redisCheckRdb(result.location)).toMatch(/RDB looks OK/);
+    for (const name of await readdir(dir))
+      expect(await readFile(join(dir, name), "latin1")).not.toContain(PASSWORD);
+
+    const target = await freshTarget();
+    await restoreSnapshot({ target: parseRedisUrl(target.url), store, name: basename(result.location) });
+    expect(await digest(target.url)).toBe(await digest(url));
+  });
+
+  it("a single-database snapshot records the exact key count from the RDB itself", async () => {
+    const source = await freshTarget(["--repl-diskless-sync-delay", "0"]);
+    const client = new Redis(source.url);
+    await client.mset("a", "1", "b", "2", "c", "3");
+    client.disconnect();
+    const store = new DirectoryBackupStore(dir);
+    const result = await takeBackup({ target: parseRedisUrl(source.url), store });
+    expect(basename(result.location)).toMatch(/^redis-/);
+    expect(result.manifest).toMatchObject({ tenant: null, keys: 3, keysExact: true });
+  });
+
+  describe("a damaged snapshot is refused and the target keeps its data", () => {
+    let goodFile: string;
+    let target: RedisServerHandle;
+    let before: string;
+
+    beforeEach(async () => {
+      const store = new DirectoryBackupStore(dir);
+      goodFile = (await takeBackup({ target: parseRedisUrl(diskSource.url), store, tenant: "acme" }))
+        .location;
+      target ??= await freshTarget();
+      const client = new Redis(target.url);
+      await client.set("precious", "do-not-lose");
+      client.disconnect();
+      before = await digest(target.url);
+    });
+
+    async function expectRefused(file: string, message: RegExp): Promise<void> {
+      const store = new DirectoryBackupStore(join(file, ".."));
+      await expect(
+        restoreSnapshot({ target: parseRedisUrl(target.url), store, name: basename(file) }),
+      ).rejects.toThrow(message);
+      await expect(
+        restoreSnapshot({ target: parseRedisUrl(target.url), store, name: basename(file) }),
+      ).rejects.toBeInstanceOf(RestoreRefusedError);
+      expect(await digest(target.url)).toBe(before);
+      const client = new Redis(target.url);
+      try {
+        expect(await client.get("precious")).toBe("do-not-lose");
+        expect((await client.call("ROLE")) as unknown[]).toContain("master");
+      } finally {
+        client.disconnect();
+      }
+    }
+
+    it("truncated (no manifest next to it)", async () => {
+      const damaged = join(dir, "cut", "truncated.rdb");
+      await run("mkdir", ["-p", join(dir, "cut")]);
+      await copyFile(goodFile, damaged);
+      await truncate(damaged, 5000);
+      await expectRefused(damaged, /failed verification: CRC-64 mismatch/);
+    });
+
+    it("one flipped byte (manifest next to it)", async () => {
+      const bytes = await readFile(goodFile);
+      bytes[Math.floor(bytes.length / 2)]! ^= 0x20;
+      await writeFile(goodFile, bytes);
+      await expectRefused(goodFile, /failed verification: CRC-64 mismatch/);
+    });
+
+    it("intact RDB that is not the one its manifest describes", async () => {
+      const manifestFile = goodFile.replace(/\.rdb$/, ".json");
+      const manifest = JSON.parse(await readFile(manifestFile, "utf8"));
+      await writeFile(manifestFile, JSON.stringify({ ...manifest, sha256: "f".repeat(64) }));
+      await expectRefused(goodFile, /does not match its manifest/);
+    });
+  });
+});
+
+describe("snapshot reading from a connection that misbehaves", () => {
+  let server: Server | undefined;
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "nl-backup-"));
+  });
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A socket server that answers INFO/REPLCONF like Redis and then sends `payload` in reply to SYNC. */
+  async function fakeSyncServer(payload: Buffer[]): Promise<string> {
+    server = createServer((socket) => {
+      socket.on("data", (data) => {
+        const text = data.toString("latin1");
+        if (text.includes("INFO")) {
+          const body = "# Server\r\nredis_version:7.0.15\r\n";
+          socket.write(`$${body.length}\r\n${body}\r\n`);
+        } else if (text.includes("REPLCONF")) socket.write("+OK\r\n");
+        else if (text.startsWith("SYNC")) {
+          for (const part of payload) socket.write(part);
+          socket.end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", () => resolve()));
+    const address = server.address();
+    return `redis://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  }
+
+  it("skips keepalive newlines, then fails on a payload cut short and leaves no file behind", async () => {
+    const url = await fakeSyncServer([
+      Buffer.from("\n\n\n"),
+      Buffer.from("$1000\r\nREDIS0010"),
+      Buffer.alloc(100),
+    ]);
+    await expect(
+      takeBackup({ target: parseRedisUrl(url), store: new DirectoryBackupStore(dir) }),
+    ).rejects.toThrow(/closed the connection after 109 of 1000 snapshot bytes/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("refuses a complete transfer whose content is not a valid RDB", async () => {
+    const junk = Buffer.alloc(64, 7);
+    const url = await fakeSyncServer([Buffer.from(`\n$${junk.length}\r\n`), junk]);
+    await expect(
+      takeBackup({ target: parseRedisUrl(url), store: new DirectoryBackupStore(dir) }),
+    ).rejects.toThrow(/not an RDB file/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("reports the error Redis gives to SYNC", async () => {
+    const url = await fakeSyncServer([
+      Buffer.from("-NOPERM this user has no permissions to run the 'sync' command\r\n"),
+    ]);
+    await expect(
+      takeBackup({ target: parseRedisUrl(url), store: new DirectoryBackupStore(dir) }),
+    ).rejects.toThrow(/refused SYNC: NOPERM/);
+  });
+});
