@@ -9,6 +9,14 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 
 // Add a line here when a command lands (keep the order of DESIGN.md's public contract).
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  tenant: {
+    summary: "tenant new NAME [--plan P]: scaffolds a tenant file",
+    load: () => import("./commands/tenant.ts"),
+  },
+  server: {
+    summary: "runs the NeuralLog server (env: see server/README.md)",
+    load: () => import("./commands/server.ts"),
+  },
   backup: {
     summary: "point-in-time Redis snapshot; prints the backup file path last",
     load: () => import("./commands/backup.ts"),

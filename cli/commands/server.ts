@@ -1,0 +1,25 @@
+/** `neurallog server`: runs the NeuralLog server; configured by the environment (see server/README.md). */
+import { parseFlags } from "../args.ts";
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { help: { type: "boolean", short: "h" } });
+  if (values.help) {
+    console.log(
+      "usage: neurallog server\n\nEnvironment: PORT (8080), REDIS_URL, NEURALLOG_TENANT, NEURALLOG_API_KEYS or\n" +
+        "NEURALLOG_API_KEYS_FILE, NEURALLOG_RETENTION_MAX_AGE (7d), NEURALLOG_RETENTION_MAX_ENTRIES (1000000).\n" +
+        "See server/README.md.",
+    );
+    return 0;
+  }
+  const { ConfigError } = await import("../../server/config/config.ts");
+  const { runServerProcess } = await import("../../server/main.ts");
+  try {
+    return await runServerProcess();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`neurallog server: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Server configuration: read once from the environment at boot, validated as a whole (every problem reported at
+ * once, each naming its variable), then passed around typed. Nothing else in the server reads `process.env`.
+ */
+import { readFileSync } from "node:fs";
+import { TENANT_NAME } from "../storage/keys.ts";
+import { parseApiKeys, type ApiKeyRecord } from "../auth/api-keys.ts";
+
+export interface IngestLimits {
+  /** Request body on the wire (compressed or not). Default 16 MiB; env NEURALLOG_MAX_BODY_BYTES. */
+  readonly maxBodyBytes: number;
+  /** Body after gunzip / snappy. Default 64 MiB. */
+  readonly maxDecompressedBytes: number;
+  /** Entries in one request. Default 10,000; env NEURALLOG_MAX_BATCH_ENTRIES. */
+  readonly maxBatchEntries: number;
+  /** One NDJSON line or one bulk document. Default 512 KiB. */
+  readonly maxLineBytes: number;
+  /** One message, in UTF-16 code units. Default 128 Ki. */
+  readonly maxMessageLength: number;
+  /** Fields of one entry after flattening. Default 200. */
+  readonly maxFields: number;
+  /** One field name after flattening. Default 256. */
+  readonly maxFieldNameLength: number;
+  /** One field value (strings). Default 16 Ki. */
+  readonly maxFieldValueLength: number;
+}
+
+export interface ServerConfig {
+  /** Default 8080. */
+  readonly port: number;
+  /** Default 0.0.0.0 (inside a pod). */
+  readonly host: string;
+  /** Default redis://127.0.0.1:6379. */
+  readonly redisUrl: string;
+  readonly tenant: string;
+  readonly apiKeys: readonly ApiKeyRecord[];
+  readonly retention: {
+    /** Logs older than this are trimmed. Default 7 days; env NEURALLOG_RETENTION_MAX_AGE (`30s`, `12h`, `7d`, `2w`). */
+    readonly maxAgeSeconds: number;
+    /** Stream cap (approximate, trimmed per macro node). Default 1,000,000; env NEURALLOG_RETENTION_MAX_ENTRIES. */
+    readonly maxEntries: number;
+  };
+  readonly limits: IngestLimits;
+  /** Most concurrent live-tail connections (each holds a Redis connection). Default 64. */
+  readonly maxTailClients: number;
+  /** Grace for in-flight requests on SIGTERM. Default 10 s. */
+  readonly shutdownGraceMs: number;
+  /** pino level of the server's own logs. Default info; env LOG_LEVEL. */
+  readonly logLevel: string;
+}
+
+export const DEFAULT_LIMITS: IngestLimits = {
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxDecompressedBytes: 64 * 1024 * 1024,
+  maxBatchEntries: 10_000,
+  maxLineBytes: 512 * 1024,
+  maxMessageLength: 128 * 1024,
+  maxFields: 200,
+  maxFieldNameLength: 256,
+  maxFieldValueLength: 16 * 1024,
+};
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.problems = problems;
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** Same duration syntax as the tenant file (`charts-src/model/duration.ts`), which renders these variables. */
+function parseDurationSeconds(text: string): number | undefined {
+  const match = /^([0-9]+)(s|m|h|d|w)$/.exec(text.trim());
+  return match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : undefined;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Env = process.env): ServerConfig {
+  const problems: string[] = [];
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}="${raw}" must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const port = integer("PORT", 8080, 1, 65_535);
+  const redisUrl = env.REDIS_URL || "redis://127.0.0.1:6379";
+  if (!/^rediss?:\/\//.test(redisUrl))
+    problems.push(`REDIS_URL="${redisUrl}" must start with redis:// or rediss://`);
+
+  const tenant = env.NEURALLOG_TENANT ?? "";
+  if (!tenant) problems.push("NEURALLOG_TENANT is required (the tenant name, a DNS label)");
+  else if (!TENANT_NAME.test(tenant))
+    problems.push(`NEURALLOG_TENANT="${tenant}" must be a DNS label ([a-z0-9-], ≤ 63)`);
+
+  let apiKeys: ApiKeyRecord[] = [];
+  const inline = env.NEURALLOG_API_KEYS;
+  const file = env.NEURALLOG_API_KEYS_FILE;
+  if (inline && file) problems.push("set NEURALLOG_API_KEYS or NEURALLOG_API_KEYS_FILE, not both");
+  else if (!inline && !file) problems.push("NEURALLOG_API_KEYS or NEURALLOG_API_KEYS_FILE is required");
+  else {
+    let text = inline;
+    let origin = "NEURALLOG_API_KEYS";
+    if (file) {
+      origin = `NEURALLOG_API_KEYS_FILE (${file})`;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (error) {
+        problems.push(`${origin}: cannot read: ${(error as Error).message}`);
+      }
+    }
+    if (text !== undefined) {
+      const parsed = parseApiKeys(text);
+      problems.push(...parsed.problems.map((p) => `${origin}: ${p}`));
+      apiKeys = parsed.keys;
+    }
+  }
+
+  let maxAgeSeconds = 7 * 86_400;
+  const rawAge = env.NEURALLOG_RETENTION_MAX_AGE;
+  if (rawAge) {
+    const seconds = parseDurationSeconds(rawAge);
+    if (seconds === undefined || seconds < 60) {
+      problems.push(
+        `NEURALLOG_RETENTION_MAX_AGE="${rawAge}" must be a duration of at least 60s like 12h, 7d, 2w`,
+      );
+    } else maxAgeSeconds = seconds;
+  }
+  const maxEntries = integer("NEURALLOG_RETENTION_MAX_ENTRIES", 1_000_000, 1000, 1_000_000_000);
+
+  const limits: IngestLimits = {
+    ...DEFAULT_LIMITS,
+    maxBodyBytes: integer("NEURALLOG_MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 1024, 1024 ** 3),
+    maxBatchEntries: integer("NEURALLOG_MAX_BATCH_ENTRIES", DEFAULT_LIMITS.maxBatchEntries, 1, 1_000_000),
+  };
+
+  const logLevel = env.LOG_LEVEL || "info";
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
+    problems.push(`LOG_LEVEL="${logLevel}" must be one of trace, debug, info, warn, error, fatal, silent`);
+  }
+
+  const config: ServerConfig = {
+    port,
+    host: env.HOST || "0.0.0.0",
+    redisUrl,
+    tenant,
+    apiKeys,
+    retention: { maxAgeSeconds, maxEntries },
+    limits,
+    maxTailClients: integer("NEURALLOG_MAX_TAIL_CLIENTS", 64, 0, 10_000),
+    shutdownGraceMs: integer("NEURALLOG_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    logLevel,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,102 @@
+/**
+ * Appends a batch of logs to the tenant's stream with ONE Redis command: a Lua script that XADDs every log,
+ * writes the batch's index entry and stats counts, and trims by retention, atomically (any replica, any number
+ * of them, sees either the whole batch with its index or nothing). The ids of a batch are contiguous
+ * (`ms-seq`, `ms-seq+1`, ...), so the script returns only the first one.
+ */
+import type { Redis } from "ioredis";
+import type { LogEntry, StoredLogEntry } from "../logs/log-entry.ts";
+import { indexBatch } from "./batch-index.ts";
+import { tenantKeys, type TenantKeys } from "./keys.ts";
+import { encodeEntry } from "./stored-form.ts";
+
+/*
+ * KEYS: logs, batches, stats hour hashes...
+ * ARGV: n, maxEntries, minId ("0" = no age trim), statsTtlSeconds, minTs, maxTs, levelMask, tokensComplete, bloom,
+ *       then per stats key: pair count c and c (field, increment) pairs, then the n stored entries.
+ */
+const APPEND_SCRIPT = `
+local n = tonumber(ARGV[1])
+local at = 10
+for k = 3, #KEYS do
+  local npairs = tonumber(ARGV[at])
+  for p = 1, npairs do
+    redis.call('HINCRBY', KEYS[k], ARGV[at + 2 * p - 1], ARGV[at + 2 * p])
+  end
+  redis.call('EXPIRE', KEYS[k], ARGV[4])
+  at = at + 1 + 2 * npairs
+end
+local first = redis.call('XADD', KEYS[1], '*', 'd', ARGV[at])
+local dash = string.find(first, '-', 1, true)
+local ms = string.sub(first, 1, dash - 1)
+local seq = tonumber(string.sub(first, dash + 1))
+local last = first
+for i = 1, n - 1 do
+  last = ms .. '-' .. string.format('%d', seq + i)
+  redis.call('XADD', KEYS[1], last, 'd', ARGV[at + i])
+end
+redis.call('XADD', KEYS[2], '*', 'f', first, 'l', last, 'n', n, 't0', ARGV[5], 't1', ARGV[6], 'lv', ARGV[7], 'c', ARGV[8], 'b', ARGV[9])
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[2])
+if ARGV[3] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3]) end
+local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+if oldest then redis.call('XTRIM', KEYS[2], 'MINID', '~', oldest[1]) end
+return first
+`;
+
+export interface Retention {
+  readonly maxAgeSeconds: number;
+  readonly maxEntries: number;
+}
+
+type AppendCommand = (...args: (string | number | Buffer)[]) => Promise<string>;
+
+/** Splits `ms-seq` into its parts. */
+export function parseStreamId(id: string): [number, number] {
+  const dash = id.indexOf("-");
+  return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
+}
+
+export class LogStore {
+  readonly keys: TenantKeys;
+  readonly redis: Redis;
+  private readonly retention: Retention;
+
+  constructor(redis: Redis, tenant: string, retention: Retention) {
+    this.redis = redis;
+    this.keys = tenantKeys(tenant);
+    this.retention = retention;
+    if (!("nlAppend" in redis)) redis.defineCommand("nlAppend", { lua: APPEND_SCRIPT });
+  }
+
+  /** Stores the batch; resolves once Redis acknowledged it, with the stored entries (ids in input order). */
+  async append(entries: readonly LogEntry[]): Promise<StoredLogEntry[]> {
+    if (entries.length === 0) return [];
+    const index = indexBatch(entries);
+    const keys = [this.keys.logs, this.keys.batches];
+    const statsArgs: (string | number)[] = [];
+    for (const [hour, fields] of index.stats) {
+      keys.push(this.keys.statsHour(hour));
+      statsArgs.push(fields.size);
+      for (const [field, increment] of fields) statsArgs.push(field, increment);
+    }
+    const minId = this.retention.maxAgeSeconds > 0 ? Date.now() - this.retention.maxAgeSeconds * 1000 : 0;
+    const args: (string | number | Buffer)[] = [
+      keys.length,
+      ...keys,
+      entries.length,
+      this.retention.maxEntries,
+      String(minId),
+      this.retention.maxAgeSeconds + 3600,
+      index.minTs,
+      index.maxTs,
+      index.levelMask,
+      index.tokensComplete ? 1 : 0,
+      index.bloom,
+      ...statsArgs,
+    ];
+    for (const entry of entries) args.push(encodeEntry(entry));
+    const first = await (this.redis as unknown as { nlAppend: AppendCommand }).nlAppend(...args);
+    const [ms, seq] = parseStreamId(first);
+    return entries.map((entry, i) => ({ ...entry, id: `${ms}-${seq + i}` }));
+  }
+}
