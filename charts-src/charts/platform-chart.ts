@@ -1,0 +1,15 @@
+/** `OUT/platform/`: what the platform runs once for all tenants (today: the controller). */
+import { App, Chart } from "cdk8s";
+import type { ResolvedPlatform } from "../model/resolved.ts";
+import { Controller } from "../constructs/controller.ts";
+
+export class PlatformChart extends Chart {
+  constructor(scope: App, platform: ResolvedPlatform) {
+    super(scope, "platform", { disableResourceNameHashes: true });
+    new Controller(this, "controller", platform);
+  }
+}
+
+export function platformObjects(platform: ResolvedPlatform): Record<string, unknown>[] {
+  return new PlatformChart(new App(), platform).toJson();
+}

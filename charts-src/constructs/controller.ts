@@ -1,0 +1,169 @@
+/**
+ * The platform side: the `neurallog controller` Deployment in its own namespace, its ServiceAccount, a metrics
+ * Service, and least-privilege RBAC.
+ *
+ * RBAC, and why each rule exists:
+ * - read (get/list/watch) namespaces, configmaps (the tenant desired state), resourcequotas, limitranges, pods
+ *   and networkpolicies cluster-wide: the controller compares desired with actual state and reports usage;
+ * - patch/update resourcequotas, limitranges and networkpolicies: self-heal mode restores drifted objects
+ *   between Argo CD syncs (in report-only mode these verbs go unused, but the mode is a runtime switch);
+ * - create/patch events: it tells humans what it found through Events;
+ * - leases in its own namespace only (a Role): leader election between its replicas.
+ * Nothing else: no secrets, no create/delete of tenant objects, no access outside these kinds.
+ */
+import { Construct } from "constructs";
+import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
+import type { ResolvedPlatform } from "../model/resolved.ts";
+import { MANAGED_BY, PART_OF } from "./metadata.ts";
+import {
+  containerSecurityContext,
+  NEURALLOG_UID,
+  podSecurityContext,
+  TMP_MOUNT,
+  TMP_VOLUME,
+} from "./pod-security.ts";
+import { POD_SECURITY_LABELS } from "./tenant-namespace.ts";
+
+export const CONTROLLER_NAME = "neurallog-controller";
+export const CONTROLLER_METRICS_PORT = 9090;
+
+/** Fixed: the controller's load grows with tenants slowly (informer caches), not with traffic. */
+const CONTROLLER_RESOURCES = {
+  requests: { cpu: k8s.Quantity.fromString("100m"), memory: k8s.Quantity.fromString("256Mi") },
+  limits: { cpu: k8s.Quantity.fromString("1"), memory: k8s.Quantity.fromString("512Mi") },
+};
+
+const READ = ["get", "list", "watch"];
+
+export class Controller extends Construct {
+  constructor(scope: Construct, id: string, platform: ResolvedPlatform) {
+    super(scope, id);
+    const namespace = platform.controller.namespace;
+    const selector = {
+      "app.kubernetes.io/name": "neurallog",
+      "app.kubernetes.io/instance": CONTROLLER_NAME,
+      "app.kubernetes.io/component": "controller",
+    };
+    const labels = {
+      ...selector,
+      "app.kubernetes.io/part-of": PART_OF,
+      "app.kubernetes.io/managed-by": MANAGED_BY,
+    };
+    const metadata = (name: string, wave = 0) => ({
+      name,
+      namespace,
+      labels,
+      annotations: { "argocd.argoproj.io/sync-wave": String(wave) },
+    });
+
+    new k8s.KubeNamespace(this, "namespace", {
+      metadata: {
+        name: namespace,
+        labels: { ...labels, ...POD_SECURITY_LABELS },
+        annotations: { "argocd.argoproj.io/sync-wave": "-1" },
+      },
+    });
+
+    new k8s.KubeServiceAccount(this, "service-account", {
+      metadata: metadata(CONTROLLER_NAME),
+      // Only the controller pod mounts a token (see the pod spec), not every pod that might use this account.
+      automountServiceAccountToken: false,
+    });
+
+    const { namespace: _cluster, ...clusterMetadata } = metadata(CONTROLLER_NAME);
+    new k8s.KubeClusterRole(this, "cluster-role", {
+      metadata: clusterMetadata,
+      rules: [
+        { apiGroups: [""], resources: ["namespaces", "configmaps", "pods"], verbs: READ },
+        {
+          apiGroups: [""],
+          resources: ["resourcequotas", "limitranges"],
+          verbs: [...READ, "patch", "update"],
+        },
+        {
+          apiGroups: ["networking.k8s.io"],
+          resources: ["networkpolicies"],
+          verbs: [...READ, "patch", "update"],
+        },
+        { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+      ],
+    });
+    const subject = { kind: "ServiceAccount", name: CONTROLLER_NAME, namespace };
+    new k8s.KubeClusterRoleBinding(this, "cluster-role-binding", {
+      metadata: clusterMetadata,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CONTROLLER_NAME },
+      subjects: [subject],
+    });
+    new k8s.KubeRole(this, "leader-election-role", {
+      metadata: metadata(CONTROLLER_NAME),
+      rules: [
+        {
+          apiGroups: ["coordination.k8s.io"],
+          resources: ["leases"],
+          verbs: ["get", "create", "update", "patch"],
+        },
+      ],
+    });
+    new k8s.KubeRoleBinding(this, "leader-election-binding", {
+      metadata: metadata(CONTROLLER_NAME),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CONTROLLER_NAME },
+      subjects: [subject],
+    });
+
+    const metricsPort = k8s.IntOrString.fromString("metrics");
+    new k8s.KubeDeployment(this, "deployment", {
+      metadata: metadata(CONTROLLER_NAME, 1),
+      spec: {
+        replicas: platform.controller.replicas,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: {
+            labels,
+            annotations: {
+              "prometheus.io/scrape": "true",
+              "prometheus.io/port": String(CONTROLLER_METRICS_PORT),
+              "prometheus.io/path": "/metrics",
+            },
+          },
+          spec: {
+            serviceAccountName: CONTROLLER_NAME,
+            automountServiceAccountToken: true,
+            enableServiceLinks: false,
+            securityContext: podSecurityContext(NEURALLOG_UID),
+            containers: [
+              {
+                name: "controller",
+                image: platform.images.server,
+                imagePullPolicy: "IfNotPresent",
+                command: ["neurallog", "controller"],
+                env: [
+                  { name: "NEURALLOG_CONTROLLER_MODE", value: platform.controller.mode },
+                  { name: "NEURALLOG_METRICS_PORT", value: String(CONTROLLER_METRICS_PORT) },
+                  // Leader election identity and the namespace of its Lease.
+                  { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                  { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                ],
+                ports: [{ name: "metrics", containerPort: CONTROLLER_METRICS_PORT, protocol: "TCP" }],
+                resources: CONTROLLER_RESOURCES,
+                securityContext: containerSecurityContext,
+                livenessProbe: { httpGet: { path: "/healthz", port: metricsPort }, periodSeconds: 10 },
+                readinessProbe: { httpGet: { path: "/healthz", port: metricsPort }, periodSeconds: 5 },
+                volumeMounts: [TMP_MOUNT],
+              },
+            ],
+            volumes: [TMP_VOLUME],
+          },
+        },
+      },
+    });
+
+    new k8s.KubeService(this, "metrics-service", {
+      metadata: metadata(`${CONTROLLER_NAME}-metrics`, 1),
+      spec: {
+        type: "ClusterIP",
+        selector,
+        ports: [{ name: "metrics", port: CONTROLLER_METRICS_PORT, targetPort: metricsPort }],
+      },
+    });
+  }
+}

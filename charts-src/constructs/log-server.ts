@@ -1,0 +1,240 @@
+/**
+ * The tenant's NeuralLog server: Deployment, Service, Ingress with TLS, ConfigMap (retention settings and the
+ * rules file), ServiceAccount without token, PodDisruptionBudget and — when autoscaling is on — an HPA.
+ */
+import { Construct } from "constructs";
+import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
+import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import { contentHash, objectNames, selectorLabels, tenantLabels, tenantMetadata } from "./metadata.ts";
+import {
+  containerSecurityContext,
+  hardenedPodSpec,
+  NEURALLOG_UID,
+  resourceRequirements,
+  TMP_MOUNT,
+  TMP_VOLUME,
+} from "./pod-security.ts";
+import { redisClientEnv } from "./redis.ts";
+
+export const SERVER_PORT = 8080;
+const CONFIG_DIR = "/etc/neurallog/config";
+const KEYS_DIR = "/etc/neurallog/keys";
+export const RULES_FILE = `${CONFIG_DIR}/rules.json`;
+
+/** Replicas the server runs with: none while the tenant is suspended or being decommissioned. */
+export function serverReplicas(tenant: ResolvedTenant): number {
+  return tenant.suspend || tenant.decommission ? 0 : tenant.server.replicas;
+}
+
+/** The HPA owns the replica count when autoscaling is on and the tenant runs. */
+export function autoscaled(tenant: ResolvedTenant): boolean {
+  return tenant.server.autoscaling.enabled && serverReplicas(tenant) > 0;
+}
+
+export class LogServer extends Construct {
+  constructor(scope: Construct, id: string, tenant: ResolvedTenant, platform: ResolvedPlatform) {
+    super(scope, id);
+    const names = objectNames(tenant);
+    const selector = selectorLabels(tenant, "server");
+    const metadata = (name: string, annotations: Record<string, string> = {}) =>
+      tenantMetadata(tenant, "server", name, annotations);
+
+    new k8s.KubeServiceAccount(this, "service-account", {
+      metadata: metadata(names.server),
+      automountServiceAccountToken: false,
+    });
+
+    const settings = {
+      NEURALLOG_TENANT: tenant.name,
+      NEURALLOG_RETENTION_MAX_AGE: tenant.server.logRetention.maxAge,
+      NEURALLOG_RETENTION_MAX_ENTRIES: String(tenant.server.logRetention.maxEntries),
+    };
+    const rules = `${JSON.stringify(tenant.server.rules, null, 2)}\n`;
+    new k8s.KubeConfigMap(this, "config", {
+      metadata: metadata(names.serverConfig),
+      data: { ...settings, "rules.json": rules },
+    });
+
+    const replicas = serverReplicas(tenant);
+    const keys = tenant.server.apiKeysSecret;
+    const env: k8s.EnvVar[] = [
+      { name: "PORT", value: String(SERVER_PORT) },
+      ...Object.keys(settings).map((name) => ({
+        name,
+        valueFrom: { configMapKeyRef: { name: names.serverConfig, key: name } },
+      })),
+      ...redisClientEnv(tenant),
+      { name: "NEURALLOG_API_KEYS_FILE", value: `${KEYS_DIR}/${keys.key}` },
+      { name: "NEURALLOG_RULES_FILE", value: RULES_FILE },
+    ];
+    const http = k8s.IntOrString.fromString("http");
+
+    new k8s.KubeDeployment(this, "deployment", {
+      metadata: metadata(names.server),
+      spec: {
+        // With autoscaling on, the HPA owns the count; rendering one would fight it on every sync.
+        replicas: autoscaled(tenant) ? undefined : replicas,
+        selector: { matchLabels: selector },
+        // One surge pod at a time (the quota check counts exactly one), never below the wanted count.
+        strategy: {
+          type: "RollingUpdate",
+          rollingUpdate: {
+            maxSurge: k8s.IntOrString.fromNumber(1),
+            maxUnavailable: k8s.IntOrString.fromNumber(0),
+          },
+        },
+        template: {
+          metadata: {
+            labels: tenantLabels(tenant, "server"),
+            annotations: {
+              "prometheus.io/scrape": "true",
+              "prometheus.io/port": String(SERVER_PORT),
+              "prometheus.io/path": "/metrics",
+              "neurallog.io/config-sha256": contentHash(JSON.stringify(settings) + rules),
+            },
+          },
+          spec: {
+            ...hardenedPodSpec(NEURALLOG_UID),
+            serviceAccountName: names.server,
+            topologySpreadConstraints: [
+              {
+                maxSkew: 1,
+                topologyKey: "kubernetes.io/hostname",
+                whenUnsatisfiable: "ScheduleAnyway",
+                labelSelector: { matchLabels: selector },
+              },
+            ],
+            affinity: {
+              podAntiAffinity: {
+                preferredDuringSchedulingIgnoredDuringExecution: [
+                  {
+                    weight: 100,
+                    podAffinityTerm: {
+                      topologyKey: "kubernetes.io/hostname",
+                      labelSelector: { matchLabels: selector },
+                    },
+                  },
+                ],
+              },
+            },
+            containers: [
+              {
+                name: "server",
+                image: platform.images.server,
+                imagePullPolicy: "IfNotPresent",
+                command: ["neurallog", "server"],
+                env,
+                ports: [{ name: "http", containerPort: SERVER_PORT, protocol: "TCP" }],
+                resources: resourceRequirements(tenant.server.resources),
+                securityContext: containerSecurityContext,
+                startupProbe: {
+                  httpGet: { path: "/healthz", port: http },
+                  periodSeconds: 2,
+                  failureThreshold: 30,
+                },
+                livenessProbe: {
+                  httpGet: { path: "/healthz", port: http },
+                  periodSeconds: 10,
+                  failureThreshold: 3,
+                },
+                readinessProbe: {
+                  httpGet: { path: "/readyz", port: http },
+                  periodSeconds: 5,
+                  failureThreshold: 3,
+                },
+                volumeMounts: [
+                  { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                  { name: "api-keys", mountPath: KEYS_DIR, readOnly: true },
+                  TMP_MOUNT,
+                ],
+              },
+            ],
+            volumes: [
+              {
+                name: "config",
+                configMap: { name: names.serverConfig, items: [{ key: "rules.json", path: "rules.json" }] },
+              },
+              {
+                name: "api-keys",
+                secret: {
+                  secretName: keys.name,
+                  items: [{ key: keys.key, path: keys.key }],
+                  defaultMode: 0o440,
+                },
+              },
+              TMP_VOLUME,
+            ],
+          },
+        },
+      },
+    });
+
+    new k8s.KubeService(this, "service", {
+      metadata: metadata(names.server),
+      spec: { type: "ClusterIP", selector, ports: [{ name: "http", port: SERVER_PORT, targetPort: http }] },
+    });
+
+    const ingress = tenant.server.ingress;
+    if (ingress.enabled) {
+      const annotations: Record<string, string> = { ...ingress.annotations };
+      if (ingress.allowedSourceCIDRs.length > 0) {
+        annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] =
+          ingress.allowedSourceCIDRs.join(",");
+      }
+      new k8s.KubeIngress(this, "ingress", {
+        metadata: metadata(names.server, annotations),
+        spec: {
+          ingressClassName: ingress.className,
+          tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecretName }],
+          rules: [
+            {
+              host: ingress.host,
+              http: {
+                paths: [
+                  {
+                    path: "/",
+                    pathType: "Prefix",
+                    backend: { service: { name: names.server, port: { name: "http" } } },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      });
+    }
+
+    // Never block a node drain forever: with one replica allow it to go, with more keep one serving.
+    const minServing = autoscaled(tenant) ? tenant.server.autoscaling.minReplicas : replicas;
+    new k8s.KubePodDisruptionBudget(this, "pdb", {
+      metadata: metadata(names.server),
+      spec: {
+        selector: { matchLabels: selector },
+        ...(minServing > 1
+          ? { minAvailable: k8s.IntOrString.fromNumber(1) }
+          : { maxUnavailable: k8s.IntOrString.fromNumber(1) }),
+      },
+    });
+
+    if (autoscaled(tenant)) {
+      const scaling = tenant.server.autoscaling;
+      new k8s.KubeHorizontalPodAutoscalerV2(this, "hpa", {
+        metadata: metadata(names.server),
+        spec: {
+          scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: names.server },
+          minReplicas: scaling.minReplicas,
+          maxReplicas: scaling.maxReplicas,
+          metrics: [
+            {
+              type: "Resource",
+              resource: {
+                name: "cpu",
+                target: { type: "Utilization", averageUtilization: scaling.targetCPUUtilizationPercentage },
+              },
+            },
+          ],
+        },
+      });
+    }
+  }
+}

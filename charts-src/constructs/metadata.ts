@@ -1,0 +1,101 @@
+/**
+ * Names, labels, annotations and Argo CD ordering shared by every construct of a tenant. One place decides how a
+ * rendered object is named and labelled, so the constructs, the tests and the controller agree.
+ */
+import { createHash } from "node:crypto";
+import type { ResolvedTenant } from "../model/resolved.ts";
+
+export const PART_OF = "neurallog";
+export const MANAGED_BY = "neurallog-synth";
+export const TENANT_LABEL = "neurallog.io/tenant";
+
+/** The tenant ConfigMap the controller reads its desired state from (a fixed name it can find in any namespace). */
+export const TENANT_CONFIGMAP_NAME = "neurallog-tenant";
+
+/**
+ * Longest tenant name whose derived object names stay within Kubernetes limits: a CronJob name may have at most
+ * 52 characters (its Jobs append 11), and the longest derived name is `<tenant>-backup` on a CronJob (7) — the
+ * headless Service `<tenant>-redis-headless` (15 of 63) is looser.
+ */
+export const MAX_TENANT_NAME_LENGTH = 45;
+
+export type Component = "namespace" | "policy" | "redis" | "server" | "backup" | "config";
+
+/** Argo CD sync waves: namespace, then policies, then Redis, then the server, then the backup job. */
+export const SYNC_WAVE: Record<Component, number> = {
+  namespace: -2,
+  policy: -1,
+  config: -1,
+  redis: 0,
+  server: 1,
+  backup: 2,
+};
+
+/** Objects whose deletion loses data (or everything): never pruned or deleted by Argo CD. */
+export const KEEP_ON_DELETE = { "argocd.argoproj.io/sync-options": "Prune=false,Delete=false" } as const;
+
+export const objectNames = (tenant: ResolvedTenant) => {
+  const t = tenant.name;
+  return {
+    redis: `${t}-redis`,
+    redisHeadless: `${t}-redis-headless`,
+    redisConfig: `${t}-redis-config`,
+    server: `${t}-server`,
+    serverConfig: `${t}-server-config`,
+    backup: `${t}-backup`,
+    backupVolume: `${t}-backups`,
+    finalBackup: `${t}-final-backup`,
+  };
+};
+
+/** The labels that select a component's pods: stable, human-readable, never hashed. */
+export function selectorLabels(tenant: ResolvedTenant, component: Component): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": component === "redis" ? "redis" : "neurallog",
+    "app.kubernetes.io/instance": tenant.name,
+    "app.kubernetes.io/component": component,
+  };
+}
+
+/** Every object of a tenant: the tenant's own labels, then the standard ones (which the tenant cannot override). */
+export function tenantLabels(tenant: ResolvedTenant, component: Component): Record<string, string> {
+  return {
+    ...tenant.labels,
+    ...selectorLabels(tenant, component),
+    "app.kubernetes.io/part-of": PART_OF,
+    "app.kubernetes.io/managed-by": MANAGED_BY,
+    [TENANT_LABEL]: tenant.name,
+  };
+}
+
+export function tenantAnnotations(
+  tenant: ResolvedTenant,
+  component: Component,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return {
+    ...tenant.annotations,
+    ...extra,
+    "argocd.argoproj.io/sync-wave": String(SYNC_WAVE[component]),
+  };
+}
+
+/** metadata for a namespaced object of the tenant. */
+export function tenantMetadata(
+  tenant: ResolvedTenant,
+  component: Component,
+  name: string,
+  extraAnnotations: Readonly<Record<string, string>> = {},
+) {
+  return {
+    name,
+    namespace: tenant.namespace,
+    labels: tenantLabels(tenant, component),
+    annotations: tenantAnnotations(tenant, component, extraAnnotations),
+  };
+}
+
+/** A pod-template annotation that changes with mounted configuration, so a config change rolls the pods. */
+export function contentHash(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}

@@ -1,0 +1,92 @@
+/**
+ * Renders resolved tenants into an output folder — `tenants/<name>/`, `argocd/`, `platform/`, one file per
+ * object — and removes what no longer belongs there. cdk8s's own `synth` would wipe the whole output folder; we
+ * write and clean each folder ourselves, one tenant at a time, so memory stays flat with the number of tenants.
+ *
+ * Only these three folders are ever touched. Inside `tenants/` only directories are removed (the folders of
+ * tenants that are gone), inside a rendered folder only stale `.yaml` files.
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import { argocdObjects } from "../charts/argocd-chart.ts";
+import { platformObjects } from "../charts/platform-chart.ts";
+import { tenantObjects } from "../charts/tenant-chart.ts";
+import { MAX_TENANT_NAME_LENGTH } from "../constructs/metadata.ts";
+import { type ManifestFile, toManifestFiles } from "./manifest-file.ts";
+
+export const TENANTS_FOLDER = "tenants";
+export const ARGOCD_FOLDER = "argocd";
+export const PLATFORM_FOLDER = "platform";
+
+export interface SynthInput {
+  readonly platform: ResolvedPlatform;
+  readonly tenants: readonly ResolvedTenant[];
+}
+
+export interface SynthResult {
+  readonly tenants: number;
+  readonly files: number;
+  /** Tenant folders removed because their tenant no longer exists. */
+  readonly removedTenants: readonly string[];
+}
+
+export function renderTenant(tenant: ResolvedTenant, platform: ResolvedPlatform): ManifestFile[] {
+  if (tenant.name.length > MAX_TENANT_NAME_LENGTH) {
+    throw new Error(
+      `tenant ${tenant.name}: name longer than ${MAX_TENANT_NAME_LENGTH} characters (derived object names would exceed Kubernetes limits)`,
+    );
+  }
+  return toManifestFiles(tenantObjects(tenant, platform));
+}
+
+export function renderArgocd(tenants: readonly ResolvedTenant[], platform: ResolvedPlatform): ManifestFile[] {
+  return toManifestFiles(argocdObjects(tenants, platform));
+}
+
+export function renderPlatform(platform: ResolvedPlatform): ManifestFile[] {
+  return toManifestFiles(platformObjects(platform));
+}
+
+/** Writes `files` into `dir` and removes the `.yaml` files there that are not among them. */
+function writeFolder(dir: string, files: readonly ManifestFile[]): void {
+  mkdirSync(dir, { recursive: true });
+  const wanted = new Set(files.map((f) => f.name));
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith(".yaml") && !wanted.has(entry.name))
+      rmSync(join(dir, entry.name));
+  }
+  for (const file of files) writeFileSync(join(dir, file.name), file.content);
+}
+
+export function synthesize(input: SynthInput, outDir: string): SynthResult {
+  const names = input.tenants.map((t) => t.name);
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate) throw new Error(`tenant ${duplicate} appears twice`);
+
+  const tenantsDir = join(resolve(outDir), TENANTS_FOLDER);
+  mkdirSync(tenantsDir, { recursive: true });
+  let files = 0;
+  for (const tenant of input.tenants) {
+    const rendered = renderTenant(tenant, input.platform);
+    writeFolder(join(tenantsDir, tenant.name), rendered);
+    files += rendered.length;
+  }
+
+  const current = new Set(names);
+  const removedTenants: string[] = [];
+  for (const entry of readdirSync(tenantsDir, { withFileTypes: true })) {
+    if (entry.isDirectory() && !current.has(entry.name)) {
+      rmSync(join(tenantsDir, entry.name), { recursive: true, force: true });
+      removedTenants.push(entry.name);
+    }
+  }
+
+  const argocd = renderArgocd(input.tenants, input.platform);
+  writeFolder(join(resolve(outDir), ARGOCD_FOLDER), argocd);
+  const platform = renderPlatform(input.platform);
+  writeFolder(join(resolve(outDir), PLATFORM_FOLDER), platform);
+  files += argocd.length + platform.length;
+
+  return { tenants: input.tenants.length, files, removedTenants: removedTenants.sort() };
+}
