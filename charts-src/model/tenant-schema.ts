@@ -9,26 +9,38 @@ import Type, { type Static } from "typebox";
 
 // ---------------------------------------------------------------------------------------------- primitives
 
+export const QUANTITY_PATTERN =
+  "^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$";
+export const DURATION_PATTERN = "^[0-9]+(s|m|h|d|w)$";
+export const DNS1123_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+export const HOSTNAME_PATTERN = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/** What each pattern means, for messages a human can act on (validation errors quote these, not regexes). */
+export const PATTERN_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  [QUANTITY_PATTERN]: "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi",
+  [DURATION_PATTERN]: "a duration: a number followed by s, m, h, d or w, e.g. 7d",
+  [DNS1123_LABEL_PATTERN]:
+    "a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+  [HOSTNAME_PATTERN]: "a lowercase DNS host name such as logs.example.com",
+};
+
 /** Kubernetes resource quantity, e.g. `500m`, `2`, `512Mi`, `10Gi`. Checked precisely by `quantity.ts`. */
 export function quantity(description = "Kubernetes quantity, e.g. 500m, 2, 512Mi, 10Gi") {
-  return Type.String({
-    description,
-    pattern: "^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$",
-  });
+  return Type.String({ description, pattern: QUANTITY_PATTERN });
 }
 export const Quantity = quantity();
 
 /** Duration such as `30s`, `15m`, `12h`, `7d`, `2w`. */
 export const Duration = Type.String({
   description: "duration: a number followed by s, m, h, d or w, e.g. 7d",
-  pattern: "^[0-9]+(s|m|h|d|w)$",
+  pattern: DURATION_PATTERN,
 });
 
 /** A DNS-1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63 chars. */
 export function dns1123Label(
   description = "DNS-1123 label: lowercase letters, digits and '-', at most 63 characters",
 ) {
-  return Type.String({ description, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", maxLength: 63 });
+  return Type.String({ description, pattern: DNS1123_LABEL_PATTERN, maxLength: 63 });
 }
 export const Dns1123Label = dns1123Label();
 
@@ -105,7 +117,7 @@ export const Ingress = Type.Object(
     host: Type.Optional(
       Type.String({
         description: "default <tenant>.<platform baseDomain>",
-        pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        pattern: HOSTNAME_PATTERN,
         maxLength: 253,
       }),
     ),
@@ -481,7 +493,10 @@ export const PlatformSpec = Type.Object(
       ),
     ),
     defaultPlan: Type.String(),
-    plans: Type.Record(Type.String({ pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }), PlanSpec),
+    plans: Type.Record(Type.String({ pattern: DNS1123_LABEL_PATTERN }), PlanSpec, {
+      additionalProperties: false,
+      description: "plans by name (DNS-1123 labels); tenants pick one with spec.plan",
+    }),
   },
   { additionalProperties: false },
 );

@@ -1,0 +1,120 @@
+/** Semantic checks of the platform file: pinned images, the default plan, namespaces and every plan's sizes. */
+import type { Diagnostic } from "../diagnostic.ts";
+import type { FieldPath } from "../field-path.ts";
+import { resolveTenant } from "../resolve.ts";
+import { didYouMean } from "../suggest.ts";
+import { TENANT_API_VERSION, type PlatformFile, type TenantFile } from "../tenant-schema.ts";
+import { isWritten, type YamlSource } from "../yaml-source.ts";
+import {
+  isDns1123Label,
+  isDns1123Subdomain,
+  isReservedNamespace,
+  labelValueProblem,
+  qualifiedKeyProblem,
+} from "./kubernetes-names.ts";
+import { reportFor } from "./report.ts";
+import { checkSizing } from "./sizing-checks.ts";
+import { checkSpecParts } from "./spec-checks.ts";
+
+export function checkPlatform(source: YamlSource, platform: PlatformFile): Diagnostic[] {
+  const report = reportFor(source);
+  const spec = platform.spec;
+
+  for (const [role, image] of Object.entries(spec.images)) {
+    const problem = imageProblem(image);
+    if (problem) report.error(["spec", "images", role], problem);
+  }
+
+  const plans = Object.keys(spec.plans);
+  if (!plans.includes(spec.defaultPlan)) {
+    report.error(
+      ["spec", "defaultPlan"],
+      `unknown plan "${spec.defaultPlan}"${didYouMean(spec.defaultPlan, plans)}; plans: ${plans.join(", ") || "none"}`,
+    );
+  }
+
+  const namespaces: [FieldPath, string | undefined][] = [
+    [["spec", "ingress", "controllerNamespace"], spec.ingress.controllerNamespace],
+    [["spec", "monitoring", "namespace"], spec.monitoring?.namespace],
+    [["spec", "argocd", "namespace"], spec.argocd?.namespace],
+    [["spec", "controller", "namespace"], spec.controller?.namespace],
+  ];
+  for (const [path, namespace] of namespaces) {
+    if (namespace !== undefined && !isDns1123Label(namespace)) {
+      report.error(path, `"${namespace}" is not a valid namespace name (a DNS-1123 label)`);
+    }
+  }
+  const controllerNamespace = spec.controller?.namespace;
+  if (controllerNamespace !== undefined && isReservedNamespace(controllerNamespace)) {
+    report.error(
+      ["spec", "controller", "namespace"],
+      `namespace "${controllerNamespace}" is reserved for Kubernetes itself`,
+    );
+  }
+  if (!isDns1123Subdomain(spec.baseDomain)) {
+    report.error(
+      ["spec", "baseDomain"],
+      `"${spec.baseDomain}" is not a lowercase DNS domain such as logs.example.com`,
+    );
+  }
+  if (!isDns1123Subdomain(spec.storageClassName)) {
+    report.error(
+      ["spec", "storageClassName"],
+      `"${spec.storageClassName}" is not a valid storage class name`,
+    );
+  }
+  if (!isDns1123Subdomain(spec.ingress.className)) {
+    report.error(
+      ["spec", "ingress", "className"],
+      `"${spec.ingress.className}" is not a valid ingress class name`,
+    );
+  }
+  for (const [key, value] of Object.entries(spec.ingress.controllerPodLabels ?? {})) {
+    const problem = qualifiedKeyProblem(key) ?? labelValueProblem(value);
+    if (problem) report.error(["spec", "ingress", "controllerPodLabels", key], problem);
+  }
+  if (spec.deploymentRepo.url.trim() === "")
+    report.error(["spec", "deploymentRepo", "url"], "must not be empty");
+
+  for (const [name, plan] of Object.entries(spec.plans)) {
+    const base: FieldPath = ["spec", "plans", name];
+    checkSpecParts(plan, base, report);
+    // A tenant that takes the plan as it is: what every tenant of this plan starts from.
+    const probe: TenantFile = {
+      apiVersion: TENANT_API_VERSION,
+      kind: "Tenant",
+      metadata: { name: "plan-probe" },
+      spec: { plan: name, owners: [{ kind: "Group", name: "probe" }] },
+    };
+    checkSizing(resolveTenant(probe, platform), (paths, message) => {
+      const full = paths.map((p) => [...base, ...p]);
+      const main: FieldPath = full[0] ?? base;
+      const rest = full.slice(1);
+      const origin = isWritten(source, main) ? "" : " (built-in default)";
+      // Nothing written in the plan: point at the plan itself.
+      report.error(main, message(origin), { alsoAt: [...rest, base] });
+    });
+  }
+  return report.diagnostics;
+}
+
+const DIGEST = /@sha256:[a-f0-9]{64}$/;
+
+/**
+ * Images must be pinned: a digest, or at least a tag other than `latest`. A registry port
+ * (`host:5000/repo`) is not a tag, hence the search after the last '/'.
+ */
+export function imageProblem(image: string): string | undefined {
+  if (image.includes("@")) {
+    return DIGEST.test(image)
+      ? undefined
+      : `"${image}" has a malformed digest; expected @sha256: and 64 hex digits`;
+  }
+  const lastPart = image.slice(image.lastIndexOf("/") + 1);
+  const colon = lastPart.indexOf(":");
+  if (colon < 0) return `"${image}" is not pinned: add a tag (e.g. :1.2.3) or a digest (@sha256:...)`;
+  if (lastPart.slice(colon + 1) === "latest") {
+    return `"${image}" uses the moving tag "latest": pin a version tag or a digest`;
+  }
+  return undefined;
+}

@@ -1,0 +1,198 @@
+/**
+ * Checks of the literal values in the parts a tenant spec and a plan share (server, redis, quota, limitRange,
+ * network, backup): things the JSON Schema cannot say, such as a CIDR that parses or a cron expression with five
+ * valid fields. `base` is where the parts live: `["spec"]` in a tenant, `["spec","plans",name]` in the platform.
+ */
+import type { FieldPath } from "../field-path.ts";
+import { parseQuantity } from "../quantity.ts";
+import type { LabelSelectorInput, PeerInput, PlanSpecInput, ResourceListInput } from "../tenant-schema.ts";
+import { cidrContains, isEverywhere, parseCidr, type ParsedCidr } from "./cidr.ts";
+import { isDns1123Subdomain, labelValueProblem, qualifiedKeyProblem } from "./kubernetes-names.ts";
+import type { Report } from "./report.ts";
+import { cronProblem, timeZoneProblem } from "./schedule.ts";
+
+/** Quota keys that count objects, not amounts. */
+const COUNT_KEYS = new Set([
+  "pods",
+  "services",
+  "services.loadbalancers",
+  "services.nodeports",
+  "persistentvolumeclaims",
+  "configmaps",
+  "secrets",
+  "count/cronjobs.batch",
+  "count/jobs.batch",
+]);
+
+export function checkSpecParts(parts: PlanSpecInput, base: FieldPath, report: Report): void {
+  const at = (...path: (string | number)[]): FieldPath => [...base, ...path];
+
+  // ---- quantities: units that parse but cannot be meant
+  const resourceList = (list: ResourceListInput | undefined, path: FieldPath) => {
+    if (list?.cpu !== undefined) cpuQuantity(list.cpu, [...path, "cpu"], report);
+    if (list?.memory !== undefined) byteQuantity(list.memory, [...path, "memory"], report);
+  };
+  for (const part of ["server", "redis"] as const) {
+    const resources = parts[part]?.resources;
+    resourceList(resources?.requests, at(part, "resources", "requests"));
+    resourceList(resources?.limits, at(part, "resources", "limits"));
+  }
+  for (const kind of ["default", "defaultRequest", "max", "min"] as const) {
+    resourceList(parts.limitRange?.[kind], at("limitRange", kind));
+  }
+  if (parts.redis?.storage?.size !== undefined) {
+    byteQuantity(parts.redis.storage.size, at("redis", "storage", "size"), report, true);
+  }
+  if (parts.redis?.maxmemory !== undefined)
+    byteQuantity(parts.redis.maxmemory, at("redis", "maxmemory"), report, true);
+  if (parts.backup?.destination?.size !== undefined) {
+    byteQuantity(parts.backup.destination.size, at("backup", "destination", "size"), report, true);
+  }
+  for (const [key, value] of Object.entries(parts.quota?.hard ?? {})) {
+    if (value === undefined) continue;
+    const path = at("quota", "hard", key);
+    if (COUNT_KEYS.has(key)) {
+      const n = parseQuantity(value);
+      if (n === undefined || !Number.isInteger(n) || n < 0)
+        report.error(path, `must be a whole number of objects (got "${value}")`);
+    } else if (key.endsWith(".cpu")) cpuQuantity(value, path, report);
+    else byteQuantity(value, path, report);
+  }
+
+  // ---- names the API server checks
+  const subdomain = (value: string | undefined, path: FieldPath, what: string) => {
+    if (value !== undefined && !isDns1123Subdomain(value)) {
+      report.error(
+        path,
+        `${what} "${value}" must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'`,
+      );
+    }
+  };
+  subdomain(parts.server?.ingress?.tlsSecretName, at("server", "ingress", "tlsSecretName"), "Secret name");
+  subdomain(
+    parts.redis?.storage?.storageClassName,
+    at("redis", "storage", "storageClassName"),
+    "storage class",
+  );
+  subdomain(
+    parts.backup?.destination?.storageClassName,
+    at("backup", "destination", "storageClassName"),
+    "storage class",
+  );
+  subdomain(parts.server?.ingress?.className, at("server", "ingress", "className"), "ingress class");
+  const host = parts.server?.ingress?.host;
+  if (host !== undefined) {
+    const long = host.split(".").find((label) => label.length > 63);
+    if (long)
+      report.error(at("server", "ingress", "host"), `host label "${long}" is longer than 63 characters`);
+  }
+  for (const [key] of Object.entries(parts.server?.ingress?.annotations ?? {})) {
+    const problem = qualifiedKeyProblem(key);
+    if (problem) report.error(at("server", "ingress", "annotations", key), problem, { at: "key" });
+  }
+
+  // ---- CIDRs and network peers
+  const cidr = (text: string, path: FieldPath): ParsedCidr | undefined => {
+    const result = parseCidr(text);
+    if ("problem" in result) report.error(path, result.problem);
+    return "cidr" in result ? result.cidr : undefined;
+  };
+  (parts.server?.ingress?.allowedSourceCIDRs ?? []).forEach((c, i) =>
+    cidr(c, at("server", "ingress", "allowedSourceCIDRs", i)),
+  );
+  (parts.network?.apiAccess?.fromCIDRs ?? []).forEach((c, i) =>
+    cidr(c, at("network", "apiAccess", "fromCIDRs", i)),
+  );
+  (parts.network?.apiAccess?.fromNamespaces ?? []).forEach((s, i) =>
+    selector(s, at("network", "apiAccess", "fromNamespaces", i), report),
+  );
+  (parts.network?.webhookEgress ?? []).forEach((w, i) => {
+    const parsed = cidr(w.cidr, at("network", "webhookEgress", i, "cidr"));
+    if (parsed && isEverywhere(parsed)) {
+      report.warning(
+        at("network", "webhookEgress", i, "cidr"),
+        `"${w.cidr}" lets the server send webhooks anywhere; list the destinations`,
+      );
+    }
+  });
+  const ruleNames = new Map<string, number>();
+  (parts.network?.extraRules ?? []).forEach((rule, i) => {
+    const rulePath = at("network", "extraRules", i);
+    const first = ruleNames.get(rule.name);
+    if (first !== undefined) {
+      report.error(
+        [...rulePath, "name"],
+        `"${rule.name}" is already the name of extraRules[${first}]; each rule becomes its own NetworkPolicy`,
+      );
+    } else ruleNames.set(rule.name, i);
+    if (rule.podSelector) selector(rule.podSelector, [...rulePath, "podSelector"], report);
+    rule.peers.forEach((peer, j) => checkPeer(peer, [...rulePath, "peers", j], report, cidr));
+  });
+
+  // ---- backup schedule
+  if (parts.backup?.schedule !== undefined) {
+    const problem = cronProblem(parts.backup.schedule);
+    if (problem) report.error(at("backup", "schedule"), problem);
+  }
+  if (parts.backup?.timeZone !== undefined) {
+    const problem = timeZoneProblem(parts.backup.timeZone);
+    if (problem) report.error(at("backup", "timeZone"), problem);
+  }
+}
+
+function checkPeer(
+  peer: PeerInput,
+  path: FieldPath,
+  report: Report,
+  cidr: (text: string, path: FieldPath) => ParsedCidr | undefined,
+): void {
+  const hasSelector = peer.namespaceSelector !== undefined || peer.podSelector !== undefined;
+  if (peer.cidr !== undefined && hasSelector) {
+    report.error(
+      path,
+      "a peer is either a cidr or namespace/pod selectors, not both (Kubernetes rejects the mix); split it into two peers",
+    );
+  } else if (peer.cidr === undefined && !hasSelector) {
+    report.error(path, "a peer needs a cidr, a namespaceSelector or a podSelector");
+  }
+  if (peer.except !== undefined && peer.cidr === undefined) {
+    report.error([...path, "except"], "except only applies to a cidr peer");
+  }
+  const outer = peer.cidr !== undefined ? cidr(peer.cidr, [...path, "cidr"]) : undefined;
+  (peer.except ?? []).forEach((text, k) => {
+    const inner = cidr(text, [...path, "except", k]);
+    if (outer && inner && (!cidrContains(outer, inner) || inner.prefix === outer.prefix)) {
+      report.error(
+        [...path, "except", k],
+        `"${text}" must lie strictly inside the peer's cidr "${peer.cidr}"`,
+      );
+    }
+  });
+  if (peer.namespaceSelector) selector(peer.namespaceSelector, [...path, "namespaceSelector"], report);
+  if (peer.podSelector) selector(peer.podSelector, [...path, "podSelector"], report);
+}
+
+function selector(sel: LabelSelectorInput, path: FieldPath, report: Report): void {
+  for (const [key, value] of Object.entries(sel.matchLabels)) {
+    const keyProblem = qualifiedKeyProblem(key);
+    if (keyProblem) report.error([...path, "matchLabels", key], keyProblem, { at: "key" });
+    const valueProblem = labelValueProblem(value);
+    if (valueProblem) report.error([...path, "matchLabels", key], valueProblem);
+  }
+}
+
+/** CPU: decimal units only (`500m`, `2`); a binary suffix on CPU is a slip. */
+function cpuQuantity(value: string, path: FieldPath, report: Report): void {
+  if (/[KMGTPE]i$/.test(value))
+    report.error(path, `"${value}" is a byte size; CPU is written in cores or millicores, e.g. 500m or 2`);
+}
+
+/** Bytes: `500m` is half a byte (a classic slip for `500Mi`); sizes of volumes must not be zero. */
+function byteQuantity(value: string, path: FieldPath, report: Report, positive = false): void {
+  if (/[0-9.]m$/.test(value)) {
+    report.error(
+      path,
+      `"${value}" means ${value.slice(0, -1)} thousandths of a byte (did you mean "${value.slice(0, -1)}Mi"?)`,
+    );
+  } else if (positive && parseQuantity(value) === 0) report.error(path, "must be larger than zero");
+}

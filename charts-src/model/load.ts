@@ -1,0 +1,168 @@
+/**
+ * Loads a tenant directory: `_platform.yaml` (kind Platform) plus one `<name>.yaml` per tenant. Every problem —
+ * YAML syntax, schema, semantic — comes back as a positioned diagnostic; nothing throws for bad input. Only
+ * files without errors are resolved, and callers publish nothing while any error remains.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { checkPlatform } from "./checks/platform-checks.ts";
+import { secretDiagnostics } from "./checks/secret-scan.ts";
+import { checkTenant } from "./checks/tenant-checks.ts";
+import { checkTree } from "./checks/tree-checks.ts";
+import { compareDiagnostics, hasErrors, type Diagnostic } from "./diagnostic.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "./resolved.ts";
+import { resolvePlatform, resolveTenant } from "./resolve.ts";
+import { validateSchema } from "./schema-validation.ts";
+import type { PlatformFile, TenantFile } from "./tenant-schema.ts";
+import { parseYamlSource, type YamlSource } from "./yaml-source.ts";
+
+export type { Diagnostic } from "./diagnostic.ts";
+export { formatDiagnostic } from "./diagnostic.ts";
+
+export const PLATFORM_FILE = "_platform.yaml";
+/** Bigger than any sane tenant file; keeps a stray dump from eating memory. */
+const MAX_FILE_BYTES = 1024 * 1024;
+
+export interface LoadedPlatform {
+  readonly file: string;
+  readonly value: PlatformFile;
+  readonly resolved: ResolvedPlatform;
+  readonly source: YamlSource;
+}
+
+export interface LoadedTenant {
+  readonly file: string;
+  /** The file's content; it conforms to the schema (files that do not are reported, not listed). */
+  readonly value: TenantFile;
+  /** Present only when the tenant file has no errors (and the platform file conforms to its schema). */
+  readonly resolved?: ResolvedTenant;
+  readonly source: YamlSource;
+}
+
+export interface LoadResult {
+  readonly platform?: LoadedPlatform;
+  /** Sorted by tenant name. */
+  readonly tenants: readonly LoadedTenant[];
+  /** Sorted by file, line, column. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** Directory entries that are not tenant files (dotfiles, non-YAML files, folders), for the curious. */
+  readonly skipped: readonly string[];
+}
+
+const YAML_FILE = /\.ya?ml$/i;
+
+export async function loadTenantTree(dir: string): Promise<LoadResult> {
+  const diagnostics: Diagnostic[] = [];
+  let entries: { name: string; isFile(): boolean }[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    diagnostics.push(fileProblem(dir, `cannot read the tenant directory (${reason})`));
+    return { tenants: [], diagnostics, skipped: [] };
+  }
+  const skipped: string[] = [];
+  const tenantNames: string[] = [];
+  for (const entry of entries) {
+    if (entry.name === PLATFORM_FILE) continue;
+    if (entry.name.startsWith(".") || !entry.isFile() || !YAML_FILE.test(entry.name))
+      skipped.push(entry.name);
+    else tenantNames.push(entry.name);
+  }
+  skipped.sort();
+  tenantNames.sort();
+
+  const platform = await loadPlatform(
+    dir,
+    entries.some((e) => e.name === PLATFORM_FILE),
+    diagnostics,
+  );
+  const tenants: LoadedTenant[] = [];
+  for (const name of tenantNames) {
+    const file = join(dir, name);
+    const parsed = await parseFile(file, diagnostics);
+    if (!parsed) continue;
+    const schema = validateSchema(parsed, "Tenant");
+    diagnostics.push(...schema.diagnostics);
+    if (schema.conforming === undefined) continue;
+    const value = schema.conforming as TenantFile;
+    diagnostics.push(...checkTenant(parsed, value, name, platform));
+    // Only files that conform as written take part in cross-tenant checks and rendering.
+    if (schema.diagnostics.length === 0) tenants.push({ file, value, source: parsed });
+  }
+  tenants.sort((a, b) => (a.value.metadata.name < b.value.metadata.name ? -1 : 1));
+  diagnostics.push(...checkTree(tenants, platform));
+
+  const erroneous = new Set(diagnostics.filter((d) => d.severity === "error").map((d) => d.file));
+  const resolvedTenants = tenants.map((tenant) =>
+    platform && !erroneous.has(tenant.file)
+      ? { ...tenant, resolved: resolveTenant(tenant.value, platform.value) }
+      : tenant,
+  );
+  diagnostics.sort(compareDiagnostics);
+  return { ...(platform ? { platform } : {}), tenants: resolvedTenants, diagnostics, skipped };
+}
+
+/** The resolved tree when it is free of errors (what synth renders), otherwise `undefined`. */
+export function validTree(
+  result: LoadResult,
+): { platform: ResolvedPlatform; tenants: ResolvedTenant[] } | undefined {
+  if (hasErrors(result.diagnostics) || !result.platform) return undefined;
+  const tenants = result.tenants.map((t) => t.resolved);
+  if (tenants.some((t) => t === undefined)) return undefined;
+  return { platform: result.platform.resolved, tenants: tenants as ResolvedTenant[] };
+}
+
+async function loadPlatform(
+  dir: string,
+  exists: boolean,
+  diagnostics: Diagnostic[],
+): Promise<LoadedPlatform | undefined> {
+  const file = join(dir, PLATFORM_FILE);
+  if (!exists) {
+    diagnostics.push(
+      fileProblem(file, "platform file missing: every tenant directory needs a _platform.yaml"),
+    );
+    return undefined;
+  }
+  const parsed = await parseFile(file, diagnostics);
+  if (!parsed) return undefined;
+  const schema = validateSchema(parsed, "Platform");
+  diagnostics.push(...schema.diagnostics);
+  if (schema.conforming === undefined) return undefined;
+  const value = schema.conforming as PlatformFile;
+  diagnostics.push(...checkPlatform(parsed, value));
+  // Tenants are checked against a platform only when it conforms as written.
+  if (schema.diagnostics.length > 0) return undefined;
+  return { file, value, resolved: resolvePlatform(value), source: parsed };
+}
+
+async function parseFile(file: string, diagnostics: Diagnostic[]): Promise<YamlSource | undefined> {
+  let text: string;
+  try {
+    const bytes = await readFile(file);
+    if (bytes.length > MAX_FILE_BYTES) {
+      diagnostics.push(fileProblem(file, `file is larger than ${MAX_FILE_BYTES} bytes`));
+      return undefined;
+    }
+    text = bytes.toString("utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    diagnostics.push(fileProblem(file, `cannot read the file (${reason})`));
+    return undefined;
+  }
+  const { source, diagnostics: yamlProblems } = parseYamlSource(file, text);
+  diagnostics.push(...yamlProblems);
+  if (hasErrors(yamlProblems)) return undefined;
+  if (source.value === null || source.value === undefined) {
+    diagnostics.push(fileProblem(file, "the file is empty"));
+    return undefined;
+  }
+  // Before the schema: a secret in a misspelt or misplaced field is still a secret in git.
+  diagnostics.push(...secretDiagnostics(source));
+  return source;
+}
+
+function fileProblem(file: string, message: string): Diagnostic {
+  return { file, line: 1, column: 1, message, severity: "error" };
+}
