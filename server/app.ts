@@ -79,15 +79,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     let status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     let message = error.message;
+    const endpoint = request.routeOptions.config?.ingestEndpoint;
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-      message = `the body is larger than the limit of ${request.routeOptions.bodyLimit ?? "the"} bytes`;
+      const limit = endpoint ? config.limits.maxBodyBytes : request.routeOptions.bodyLimit;
+      message = `the body is larger than the limit of ${limit} bytes`;
     } else if (
       error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ||
       error.code === "FST_ERR_CTP_INVALID_JSON_BODY"
     ) {
       status = 400;
     }
-    const endpoint = request.routeOptions.config?.ingestEndpoint;
     if (endpoint) ctx.metrics.rejects.inc({ endpoint, reason: REJECT_REASONS[status] ?? `status_${status}` });
     if (status === 503) reply.header("retry-after", reply.getHeader("retry-after") ?? "1");
     if (status >= 500) {

@@ -93,6 +93,7 @@ export async function nativeIngestRoutes(app: FastifyInstance, ctx: ServerContex
     "/api/v1/logs",
     {
       preHandler: ctx.auth.requireScope("ingest"),
+      config: { ingestEndpoint: "native" },
       schema: {
         summary: "Ingest logs (JSON object, JSON array, or NDJSON; gzip or deflate)",
         tags: ["ingest"],

@@ -9,11 +9,8 @@ import { InvalidCursorError, MAX_LIMIT, queryLogs } from "./query-logs.ts";
 const filterParams = {
   from: { type: "string", description: "ISO 8601 or epoch (s/ms/µs/ns), inclusive" },
   to: { type: "string", description: "ISO 8601 or epoch, exclusive" },
-  level: {
-    type: "string",
-    enum: ["trace", "debug", "info", "warn", "error", "fatal"],
-    description: "this level or worse",
-  },
+  // Checked by filterFromQuery, which names every bad parameter in one message.
+  level: { type: "string", description: "trace, debug, info, warn, error or fatal: this level or worse" },
   source: { type: "string" },
   q: { type: "string", description: 'message tokens, all required; "quoted phrase" for tokens in a row' },
 } as const;
