@@ -1,0 +1,168 @@
+/**
+ * `neurallog backup` and `neurallog restore` as the tenant CronJob and an operator run them: the real bin
+ * (`node bin/neurallog.ts`) in a child process against a real redis-server.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
+
+const BIN = new URL("../../bin/neurallog.ts", import.meta.url).pathname;
+const PASSWORD = "cron-job-pw-7f3a";
+
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function neurallog(args: string[], env: Record<string, string | undefined> = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const childEnv = { ...process.env, ...env };
+    if (!("REDIS_URL" in env)) delete childEnv.REDIS_URL;
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: childEnv, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+const lastLine = (text: string): string => text.trimEnd().split("\n").at(-1) ?? "";
+
+describe("neurallog backup / restore CLI", () => {
+  let source: RedisServerHandle;
+  let target: RedisServerHandle;
+  let dir: string;
+  let url: string;
+
+  beforeAll(async () => {
+    [source, target] = await Promise.all([
+      startRedisServer({ args: ["--requirepass", PASSWORD, "--repl-diskless-sync-delay", "0"] }),
+      startRedisServer(),
+    ]);
+    url = `redis://:${PASSWORD}@127.0.0.1:${source.port}`;
+    const client = new Redis(url);
+    await client.mset("{acme}:a", "1", "{acme}:b", "2");
+    await client.xadd("{acme}:logs", "*", "msg", "hello");
+    client.disconnect();
+    dir = await mkdtemp(join(tmpdir(), "nl-backup-cli-"));
+  });
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("accepts the tenant CronJob's exact arguments, prints the file last, and applies retention", async () => {
+    const dest = join(dir, "cron");
+    const cronArgs = [
+      "backup",
+      "--redis-url",
+      url,
+      "--dest",
+      dest,
+      "--tenant",
+      "acme",
+      "--keep",
+      "2",
+      "--max-age",
+      "14d",
+    ];
+    const paths: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const outcome = await neurallog(cronArgs);
+      expect(outcome.stderr).toBe("");
+      expect(outcome.code).toBe(0);
+      expect(outcome.stdout + outcome.stderr).not.toContain(PASSWORD);
+      paths.push(lastLine(outcome.stdout));
+    }
+    for (const path of paths)
+      expect(path).toMatch(new RegExp(`^${dest}/acme-\\d{8}T\\d{6}\\.\\d{3}Z\\.rdb$`));
+    const left = (await readdir(dest)).sort();
+    expect(left).toEqual(
+      [paths[1]!, paths[2]!]
+        .flatMap((p) => [p, p.replace(/\.rdb$/, ".json")].map((f) => f.slice(dest.length + 1)))
+        .sort(),
+    );
+    const manifest = JSON.parse(await readFile(paths[2]!.replace(/\.rdb$/, ".json"), "utf8"));
+    expect(manifest).toMatchObject({
+      tenant: "acme",
+      keys: 3,
+      keysExact: true,
+      source: `redis://127.0.0.1:${source.port}`,
+    });
+  });
+
+  it("reads REDIS_URL when --redis-url is omitted (the password stays in the environment)", async () => {
+    const outcome = await neurallog(["backup", "--dest", join(dir, "env"), "--tenant", "acme"], {
+      REDIS_URL: url,
+    });
+    expect(outcome.code).toBe(0);
+    expect(lastLine(outcome.stdout)).toMatch(/acme-.*\.rdb$/);
+  });
+
+  it("rejects bad arguments with a usage message and exit code 1, without touching anything", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["backup", "--redis-url", url], /--dest is required/],
+      [["backup", "--dest", dir], /--redis-url is required \(or set REDIS_URL\)/],
+      [["backup", "--redis-url", url, "--dest", dir, "--keep", "0"], /--keep must be a whole number/],
+      [["backup", "--redis-url", url, "--dest", dir, "--max-age", "2 weeks"], /invalid duration "2 weeks"/],
+      [["backup", "--redis-url", url, "--dest", dir, "--tenant", "Acme_Corp"], /invalid tenant name/],
+      [["backup", "--redis-url", url, "--dest", dir, "--schedule", "x"], /Unknown option '--schedule'/],
+      [["backup", "--redis-url", "http://example.com", "--dest", dir], /must start with redis:\/\//],
+      [["restore", "--redis-url", url], /--from is required/],
+    ];
+    const outcomes = await Promise.all(cases.map(([args]) => neurallog(args)));
+    for (const [index, [args, message]] of cases.entries()) {
+      const outcome = outcomes[index]!;
+      expect(outcome.code, args.join(" ")).toBe(1);
+      expect(outcome.stderr).toMatch(message);
+      expect(outcome.stderr).not.toContain(PASSWORD);
+    }
+  });
+
+  it("reports a wrong password without printing it", async () => {
+    const wrong = `redis://:not-the-${PASSWORD}@127.0.0.1:${source.port}`;
+    const outcome = await neurallog(["backup", "--redis-url", wrong, "--dest", join(dir, "wrong")]);
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr).toMatch(/authentication to redis:\/\/127\.0\.0\.1:\d+ failed/);
+    expect(outcome.stderr).not.toContain(PASSWORD);
+  });
+
+  it("restores a backup into another Redis, and refuses a corrupted one saying nothing was restored", async () => {
+    const backup = await neurallog([
+      "backup",
+      "--redis-url",
+      url,
+      "--dest",
+      join(dir, "restore"),
+      "--tenant",
+      "acme",
+    ]);
+    const file = lastLine(backup.stdout);
+    const restored = await neurallog(["restore", "--redis-url", target.url, "--from", file]);
+    expect(restored.stderr).toBe("");
+    expect(restored.code).toBe(0);
+    expect(lastLine(restored.stdout)).toMatch(/^restored .* db0=3/);
+    const client = new Redis(target.url);
+    try {
+      expect(await client.get("{acme}:b")).toBe("2");
+      const bytes = await readFile(file);
+      bytes[bytes.length - 20]! ^= 0xff;
+      await writeFile(file, bytes);
+      await client.set("{acme}:b", "changed-after-restore");
+      const refused = await neurallog(["restore", "--redis-url", target.url, "--from", file]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/refused, nothing was restored: .* CRC-64 mismatch/);
+      expect(await client.get("{acme}:b")).toBe("changed-after-restore");
+    } finally {
+      client.disconnect();
+    }
+  });
+});
