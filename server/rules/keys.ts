@@ -3,11 +3,15 @@
  * one Redis Cluster slot: the Lua scripts touch many of them atomically, which Cluster only allows within a slot.
  * The rule-state keys are built inside the Lua scripts from `prefix` (see rule-state-script.ts).
  */
+import { tenantKeys } from "../storage/keys.ts";
+
 export interface RuleKeys {
   /** `nl:{tenant}:` — the Lua scripts derive the per-rule state keys from it. */
   readonly prefix: string;
   /** HASH rule id → rule JSON (rules created through the API). */
   readonly rules: string;
+  /** HASH digest of a git rule → when a replica first loaded it (its windows start then). */
+  readonly gitRulesSeen: string;
   /** PUB/SUB channel: "rules changed", so other replicas reload their rule cache. */
   readonly rulesChanged: string;
   /** HASH dedup key → id of the firing alert. Also the script's declared key (slot routing). */
@@ -29,11 +33,16 @@ export interface RuleKeys {
 }
 
 export function ruleKeys(tenant: string): RuleKeys {
-  const prefix = `nl:{${tenant}}:`;
+  return ruleKeysUnder(tenantKeys(tenant).prefix);
+}
+
+/** Keys under any prefix that keeps the tenant's hash tag (rule tests replay into a scratch prefix). */
+export function ruleKeysUnder(prefix: string): RuleKeys {
   return {
     prefix,
     rules: `${prefix}rules`,
     rulesChanged: `${prefix}rules:changed`,
+    gitRulesSeen: `${prefix}rules:git-seen`,
     activeAlerts: `${prefix}alerts:active`,
     alerts: `${prefix}alerts`,
     alert: (id) => `${prefix}alert:${id}`,

@@ -1,0 +1,57 @@
+/**
+ * What an action sends: one notification per alert event, in NeuralLog's JSON shape (webhook, pub/sub) or as a
+ * Slack-compatible incoming-webhook message.
+ */
+import type { Alert } from "../alerts/alert-store.ts";
+
+export const ALERT_EVENTS = ["firing", "resolved"] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
+
+export interface Notification {
+  readonly version: 1;
+  readonly event: AlertEvent;
+  readonly tenant: string;
+  readonly alert: Alert;
+  readonly sentAt: string;
+}
+
+export function notification(
+  tenant: string,
+  event: AlertEvent,
+  alert: Alert,
+  now = Date.now(),
+): Notification {
+  return { version: 1, event, tenant, alert, sentAt: new Date(now).toISOString() };
+}
+
+const SEVERITY_EMOJI: Record<string, string> = {
+  info: ":information_source:",
+  warning: ":warning:",
+  critical: ":rotating_light:",
+};
+
+function groupText(group: Record<string, unknown>): string {
+  const parts = Object.entries(group).map(([k, v]) => `${k}=${String(v)}`);
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
+
+/** Slack incoming-webhook format (`text` for notifications and fallbacks, `blocks` for the message body). */
+export function slackMessage(n: Notification): Record<string, unknown> {
+  const { alert } = n;
+  const title =
+    n.event === "resolved"
+      ? `:white_check_mark: [RESOLVED] ${alert.ruleName}${groupText(alert.group)}`
+      : `${SEVERITY_EMOJI[alert.severity] ?? ":bell:"} [FIRING] ${alert.ruleName}${groupText(alert.group)}`;
+  const example = alert.example as { message?: string } | undefined;
+  const lines = [
+    `*${title}*`,
+    alert.reason,
+    `tenant \`${n.tenant}\` · alert ${alert.id} · since ${new Date(alert.firedAt).toISOString()}`,
+  ];
+  if (n.event === "resolved" && alert.resolveReason) lines.push(`resolved: ${alert.resolveReason}`);
+  if (example?.message) lines.push(`> ${example.message.slice(0, 300)}`);
+  return {
+    text: title,
+    blocks: [{ type: "section", text: { type: "mrkdwn", text: lines.join("\n") } }],
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * The alerting runtime of one server replica: rule store, engine, alert store and action worker, wired together,
+ * plus the `ServerExtension` that plugs them into the server (routes, evaluation of ingested batches, the sweep
+ * timer and the action queue worker). MCP tools use the same runtime.
+ */
+import type { Redis } from "ioredis";
+import { alertRoutes } from "../alerts/alert-routes.ts";
+import { AlertStore } from "../alerts/alert-store.ts";
+import { ActionWorker } from "../actions/action-worker.ts";
+import { dedicatedConnection } from "../actions/dedicated-connection.ts";
+import type { ServerExtension } from "../extension.ts";
+import type { ExtensionContext } from "../extensions.ts";
+import type { StoredLogEntry } from "../logs/log-entry.ts";
+import { ruleKeys, type RuleKeys } from "./keys.ts";
+import { RuleEngine } from "./rule-engine.ts";
+import { ruleRoutes } from "./rule-routes.ts";
+import type { Rule } from "./rule-schema.ts";
+import { withRuleScripts } from "./rule-state-script.ts";
+import { loadRulesFile, RuleStore } from "./rule-store.ts";
+import { testRule, type RuleTestRequest, type RuleTestResult } from "./rule-tester.ts";
+
+export interface AlertingOptions {
+  /** A JSON or YAML array of rules from the tenant file (read-only through the API). Env NEURALLOG_RULES_FILE. */
+  readonly rulesFile?: string;
+  /** Timer for resolutions and absence-type rules. Default 1 s. */
+  readonly sweepIntervalMs?: number;
+  /** Rule-set reload interval, a backstop for lost pub/sub messages. Default 10 s. */
+  readonly reloadIntervalMs?: number;
+  /** Action worker tuning (tests shorten backoff and takeover). */
+  readonly worker?: {
+    readonly concurrency?: number;
+    readonly claimIdleMs?: number;
+    readonly baseBackoffMs?: number;
+    readonly maxBackoffMs?: number;
+    readonly blockMs?: number;
+  };
+  /** Where `secretEnv` of webhook actions is read. Default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export class Alerting {
+  readonly keys: RuleKeys;
+  readonly store: RuleStore;
+  readonly engine: RuleEngine;
+  readonly alerts: AlertStore;
+  readonly worker: ActionWorker;
+  private readonly ctx: ExtensionContext;
+  private readonly options: AlertingOptions;
+  private readonly redis: Redis;
+  private subscriber?: Redis;
+  private timers: NodeJS.Timeout[] = [];
+  private sweeping = false;
+
+  constructor(
+    ctx: ExtensionContext,
+    options: AlertingOptions,
+    fileRules: Awaited<ReturnType<typeof loadRulesFile>>,
+  ) {
+    this.ctx = ctx;
+    this.options = options;
+    this.redis = ctx.redis;
+    this.keys = ruleKeys(ctx.config.tenant);
+    this.store = new RuleStore({ redis: this.redis, keys: this.keys, fileRules });
+    this.engine = new RuleEngine({ redis: withRuleScripts(this.redis), keys: this.keys });
+    this.store.onChange((rules) => this.engine.setRules(rules));
+    this.alerts = new AlertStore(this.redis, this.keys);
+    this.worker = new ActionWorker({
+      redis: this.redis,
+      keys: this.keys,
+      tenant: ctx.config.tenant,
+      alerts: this.alerts,
+      rule: (id) => this.store.get(id),
+      env: options.env,
+      ...options.worker,
+      onError: (error) => ctx.logger.warn({ err: error }, "action worker"),
+    });
+  }
+
+  rules(): readonly Rule[] {
+    return this.store.list();
+  }
+
+  async testRule(request: RuleTestRequest): Promise<RuleTestResult> {
+    return testRule(
+      { redis: this.redis, tenantPrefix: this.ctx.keys.prefix, queryLogs: this.ctx.queryLogs },
+      request,
+    );
+  }
+
+  /**
+   * Rule evaluation never fails an ingest request: the logs are already stored, and a 5xx would only make the
+   * shipper send them twice. A failed evaluation is logged.
+   */
+  async onIngested(entries: readonly StoredLogEntry[]): Promise<void> {
+    try {
+      await this.engine.evaluate(entries);
+    } catch (error) {
+      this.ctx.logger.error({ err: error, entries: entries.length }, "rule evaluation failed for a batch");
+    }
+  }
+
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      await this.engine.sweep();
+    } catch (error) {
+      this.ctx.logger.warn({ err: error }, "rule sweep failed");
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async reload(): Promise<void> {
+    try {
+      await this.store.load();
+    } catch (error) {
+      this.ctx.logger.warn({ err: error }, "reloading rules failed");
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.store.load();
+    this.subscriber = await dedicatedConnection(this.redis, "neurallog-rules-changes");
+    this.subscriber.on("message", () => void this.reload());
+    await this.subscriber.subscribe(this.keys.rulesChanged);
+    this.timers.push(setInterval(() => void this.sweep(), this.options.sweepIntervalMs ?? 1_000));
+    this.timers.push(setInterval(() => void this.reload(), this.options.reloadIntervalMs ?? 10_000));
+    await this.worker.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.worker.stop();
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+  }
+}
+
+export interface AlertingExtension extends ServerExtension {
+  /** Set once `register` ran (the rules file is read there). */
+  readonly alerting: () => Alerting;
+}
+
+export function alertingExtension(
+  ctx: ExtensionContext,
+  options: AlertingOptions = { rulesFile: process.env.NEURALLOG_RULES_FILE || undefined },
+): AlertingExtension {
+  let alerting: Alerting | undefined;
+  const get = (): Alerting => {
+    if (!alerting) throw new Error("the alerting extension is not registered yet");
+    return alerting;
+  };
+  return {
+    name: "alerting",
+    alerting: get,
+    async register(app) {
+      const fileRules = options.rulesFile ? await loadRulesFile(options.rulesFile) : [];
+      alerting = new Alerting(ctx, options, fileRules);
+      await app.register(async (scope) => {
+        await ruleRoutes(scope, ctx, get());
+        await alertRoutes(scope, ctx, get());
+      });
+    },
+    onIngested: (entries) => get().onIngested(entries),
+    start: () => get().start(),
+    stop: async () => alerting?.stop(),
+  };
+}
