@@ -9,14 +9,8 @@
  * could reject it; it also has no `fieldValidation` parameter and discards response headers (the warnings). This
  * module reuses its discovery (resource paths, cached per API version) and its auth, and sends the object as is.
  */
-import {
-  ApiException,
-  HttpMethod,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type KubeConfig,
-  type KubernetesObject,
-} from "@kubernetes/client-node";
+import { ApiException, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { ObjectApi, type RawResponse } from "./object-api.ts";
 
 export interface ApplyOptions {
   /** The field manager that owns what this apply sets; the GitOps sync uses one name for all its applies. */
@@ -75,21 +69,6 @@ export class AdmissionWarningError extends Error {
   }
 }
 
-/**
- * `Warning` response headers (RFC 7234 form, `299 - "text"`). Several headers arrive joined with ", ", and the
- * text itself may contain commas, so split only where a new `299 - "` begins.
- */
-export function parseWarningHeader(header: string | undefined): string[] {
-  if (!header) return [];
-  return header
-    .split(/,\s*(?=\d{3} [^ ]+ ")/)
-    .map((part) => {
-      const match = /^\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"/.exec(part.trim());
-      return match?.[1] !== undefined ? match[1].replace(/\\(.)/g, "$1") : part.trim();
-    })
-    .filter((text) => text !== "");
-}
-
 interface ApiStatus {
   readonly message?: string;
   readonly reason?: string;
@@ -104,51 +83,6 @@ function parseStatus(body: string): ApiStatus {
   }
 }
 
-/** KubernetesObjectApi with one more verb: a strict server-side apply that reports warnings. */
-class StrictApplyApi extends KubernetesObjectApi {
-  static forConfig(kc: KubeConfig): StrictApplyApi {
-    const api = kc.makeApiClient(StrictApplyApi);
-    api.setDefaultNamespace(kc);
-    return api;
-  }
-
-  async applyStrict(
-    object: KubernetesObject,
-    options: ApplyOptions,
-  ): Promise<{ status: number; body: string; warnings: string[] }> {
-    // specUriPath fills in apiVersion and a default namespace on the object it is given: hand it a copy, and
-    // refuse below if a namespaced object relied on that default.
-    const probe = structuredClone(object);
-    const path = await this.specUriPath(probe, "patch");
-    if (probe.metadata?.namespace !== object.metadata?.namespace) {
-      throw new ApplyRejectedError(
-        objectRef(object),
-        0,
-        "NoNamespace",
-        "namespaced object without metadata.namespace",
-      );
-    }
-    let context = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
-    context.setHeaderParam("Accept", "application/json");
-    context.setHeaderParam("Content-Type", PatchStrategy.ServerSideApply);
-    context.setQueryParam("fieldManager", options.fieldManager);
-    context.setQueryParam("fieldValidation", "Strict");
-    context.setQueryParam("force", "false");
-    if (options.dryRun) context.setQueryParam("dryRun", "All");
-    // JSON is valid YAML, which is what application/apply-patch+yaml expects.
-    context.setBody(JSON.stringify(object));
-    await this.configuration.authMethods.default?.applySecurityAuthentication(context);
-    for (const middleware of this.configuration.middleware)
-      context = await middleware.pre(context).toPromise();
-    const response = await this.configuration.httpApi.send(context).toPromise();
-    return {
-      status: response.httpStatusCode,
-      body: await response.body.text(),
-      warnings: parseWarningHeader(response.headers["warning"]),
-    };
-  }
-}
-
 /**
  * Applies the objects one by one, in the order given (the caller orders by sync wave and kind), and stops at the
  * first rejection or warning, throwing ApplyRejectedError or AdmissionWarningError.
@@ -158,12 +92,16 @@ export async function applyManifests(
   objects: readonly KubernetesObject[],
   options: ApplyOptions,
 ): Promise<AppliedObject[]> {
-  const api = StrictApplyApi.forConfig(kc);
+  const api = ObjectApi.forConfig(kc);
   const applied: AppliedObject[] = [];
   for (const object of objects) {
     const ref = objectRef(object);
-    let result: Awaited<ReturnType<StrictApplyApi["applyStrict"]>>;
+    let result: RawResponse;
     try {
+      if (object.metadata?.namespace === undefined && (await api.isNamespaced(object))) {
+        // KubernetesObjectApi would silently put it into the kubeconfig's default namespace.
+        throw new ApplyRejectedError(ref, 0, "NoNamespace", "namespaced object without metadata.namespace");
+      }
       result = await api.applyStrict(object, options);
     } catch (error) {
       if (error instanceof ApplyRejectedError) throw error;

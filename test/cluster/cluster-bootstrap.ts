@@ -66,6 +66,23 @@ async function waitForCrdsEstablished(
   }
 }
 
+/**
+ * Makes sure a StorageClass exists for each name (as a platform would have its `fast-ssd` or `backup-hdd`),
+ * provisioned like the default class. A claim naming a class that does not exist would otherwise stay Pending,
+ * which says something about the cluster, not about the manifests.
+ */
+export async function ensureStorageClasses(kc: KubeConfig, names: Iterable<string>): Promise<void> {
+  const [template] = readManifestFile(join(here, "kwok/storage-class.yaml"));
+  if (!template) throw new Error("kwok/storage-class.yaml is empty");
+  // The default class is the template itself; re-applying it without its annotation would drop the default.
+  const extra = [...new Set(names)].filter((name) => name !== template.metadata?.name);
+  const classes = extra.map((name) => ({
+    ...template,
+    metadata: { name, labels: { "neurallog.test/storage-class": "extra" } },
+  }));
+  await applyManifests(kc, classes, { fieldManager: BOOTSTRAP_FIELD_MANAGER });
+}
+
 export interface BootstrapOptions {
   readonly nodes: number;
 }

@@ -159,7 +159,7 @@ describe("the test control plane", () => {
     const defaults = classes.items.filter(
       (c) => c.metadata?.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true",
     );
-    expect(defaults.map((c) => c.metadata?.name)).toEqual(["neurallog-local"]);
+    expect(defaults.map((c) => c.metadata?.name)).toEqual(["standard"]);
   });
 
   it("runs the fixture: Deployment Available, StatefulSet Ready with its claim Bound, quota status populated", async () => {
@@ -169,7 +169,7 @@ describe("the test control plane", () => {
     });
     const claim = await core.readNamespacedPersistentVolumeClaim({ name: "data-redis-0", namespace });
     expect(claim.status?.phase).toBe("Bound");
-    expect(claim.spec?.storageClassName).toBe("neurallog-local");
+    expect(claim.spec?.storageClassName).toBe("standard");
     const quota = await core.readNamespacedResourceQuota({ name: "tenant-quota", namespace });
     // 2 server pods + 1 redis pod, 100m each; one claim of 1Gi.
     expect(quota.status?.used).toMatchObject({

@@ -12,32 +12,13 @@ import {
   type V1Deployment,
   type V1StatefulSet,
 } from "@kubernetes/client-node";
+import { parseQuantity } from "../../charts-src/model/quantity.ts";
 
-const SUFFIXES: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-/** A Kubernetes resource quantity ("250m", "1Gi", "2", "1e3") as a number, precise enough to compare. */
-export function parseQuantity(quantity: string): number {
-  const match = /^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$/.exec(quantity.trim());
-  const suffix = match?.[2] ?? "";
-  const factor = suffix === "" ? 1 : SUFFIXES[suffix];
-  if (!match?.[1] || factor === undefined) throw new Error(`not a resource quantity: "${quantity}"`);
-  return Number(match[1]) * factor;
+/** A quantity the API server reported; it always parses, so a failure here is a bug worth a loud error. */
+function quantity(text: string): number {
+  const value = parseQuantity(text);
+  if (value === undefined) throw new Error(`the API server reported an unparseable quantity "${text}"`);
+  return value;
 }
 
 function deploymentProblem(d: V1Deployment): string | undefined {
@@ -119,7 +100,7 @@ export async function namespaceProblems(kc: KubeConfig, namespace: string): Prom
       const value = used[resource];
       if (value === undefined)
         problems.push(`ResourceQuota ${quota.metadata?.name}: no usage for ${resource}`);
-      else if (parseQuantity(value) > parseQuantity(limit)) {
+      else if (quantity(value) > quantity(limit)) {
         problems.push(`ResourceQuota ${quota.metadata?.name}: ${resource} used ${value} > hard ${limit}`);
       }
     }
