@@ -9,6 +9,10 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 
 // Add a line here when a command lands (keep the order of DESIGN.md's public contract).
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  validate: {
+    summary: "validate [--tenants DIR]: schema and semantic checks, FILE:LINE:COL errors",
+    load: () => import("./commands/validate.ts"),
+  },
   tenant: {
     summary: "tenant new NAME [--plan P]: scaffolds a tenant file",
     load: () => import("./commands/tenant.ts"),

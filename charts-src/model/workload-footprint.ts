@@ -51,6 +51,14 @@ export function serverMaxReplicas(tenant: ResolvedTenant): number {
   return autoscaling.enabled ? Math.max(autoscaling.maxReplicas, autoscaling.minReplicas) : replicas;
 }
 
+/**
+ * Whether the tenant has a backup volume and (at most one, concurrency Forbid) backup pod: with scheduled
+ * backups, and while decommissioning (the final backup Job), as synth renders them.
+ */
+export function hasBackupWorkload(tenant: ResolvedTenant): boolean {
+  return tenant.backup.enabled || tenant.decommission;
+}
+
 export function workloadFootprint(tenant: ResolvedTenant): WorkloadFootprint {
   const maxReplicas = serverMaxReplicas(tenant);
   const serverPods = maxReplicas + SERVER_ROLLING_UPDATE.maxSurge;
@@ -58,7 +66,8 @@ export function workloadFootprint(tenant: ResolvedTenant): WorkloadFootprint {
     ["server", serverPods, tenant.server.resources],
     ["redis", 1, tenant.redis.resources],
   ];
-  if (tenant.backup.enabled) pods.push(["backup", 1, tenant.backup.resources]);
+  const backup = hasBackupWorkload(tenant);
+  if (backup) pods.push(["backup", 1, tenant.backup.resources]);
 
   const resource = (key: FootprintKey, pick: (r: ResolvedResources) => string): FootprintLine =>
     line(
@@ -66,7 +75,7 @@ export function workloadFootprint(tenant: ResolvedTenant): WorkloadFootprint {
       pods.map(([workload, count, resources]) => term(workload, count, pick(resources))),
     );
   const volumes: FootprintTerm[] = [term("redis", 1, tenant.redis.storage.size)];
-  if (tenant.backup.enabled) volumes.push(term("backup", 1, tenant.backup.destination.size));
+  if (backup) volumes.push(term("backup", 1, tenant.backup.destination.size));
   const counted = (key: FootprintKey, entries: [Workload, number][]): FootprintLine =>
     line(
       key,

@@ -12,6 +12,7 @@ import {
   FOOTPRINT_KEYS,
   formatAmount,
   formatFootprintLine,
+  hasBackupWorkload,
   workloadFootprint,
 } from "../workload-footprint.ts";
 
@@ -102,7 +103,7 @@ function checkLimitRange(tenant: ResolvedTenant, finding: SizingFinding): void {
       [["server"], tenant.server.resources],
       [["redis"], tenant.redis.resources],
     ];
-    if (tenant.backup.enabled) containers.push([["backup"], tenant.backup.resources]);
+    if (hasBackupWorkload(tenant)) containers.push([["backup"], tenant.backup.resources]);
     for (const [part, resources] of containers) {
       const max = lr.max?.[resource];
       if (
