@@ -1,0 +1,123 @@
+/**
+ * Every write the controller makes, behind one small interface. Reconcile only ever talks to this, which is what
+ * lets the unit tests assert the exact list of API actions a reconcile took (the sample-controller way).
+ */
+import {
+  ApiException,
+  CoreV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type CoreV1Event,
+  type KubeConfig,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+
+export const FIELD_MANAGER = "neurallog-controller";
+
+export interface EventPatch {
+  readonly count?: number;
+  readonly lastTimestamp: Date;
+  readonly message: string;
+}
+
+export interface KubeActions {
+  /** Throws `AlreadyExistsError` when an Event of that name exists. */
+  createEvent(event: CoreV1Event): Promise<void>;
+  /** Throws `NotFoundError` when the Event is gone (expired). */
+  patchEvent(namespace: string, name: string, patch: EventPatch): Promise<void>;
+  /** Server-side apply, forced, as `neurallog-controller`: takes over the fields we own. */
+  applyObject(object: KubernetesObject): Promise<void>;
+  /**
+   * Removes `spec.hard` keys of a ResourceQuota that server-side apply cannot remove (another manager added them),
+   * only if the quota is still at `resourceVersion`.
+   */
+  removeQuotaKeys(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    keys: readonly string[],
+  ): Promise<void>;
+}
+
+export class AlreadyExistsError extends Error {}
+export class NotFoundError extends Error {}
+export class NotLeaderError extends Error {
+  constructor() {
+    super("not the leader: writes are refused");
+  }
+}
+
+/** The real thing. `canWrite` is the leader check, asked right before every write. */
+export class ClientKubeActions implements KubeActions {
+  readonly #core: CoreV1Api;
+  readonly #objects: KubernetesObjectApi;
+  readonly #canWrite: () => boolean;
+
+  constructor(kubeConfig: KubeConfig, canWrite: () => boolean) {
+    this.#core = kubeConfig.makeApiClient(CoreV1Api);
+    this.#objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+    this.#canWrite = canWrite;
+  }
+
+  async createEvent(event: CoreV1Event): Promise<void> {
+    this.#guard();
+    const namespace = event.metadata.namespace ?? "";
+    await translate(() =>
+      this.#core.createNamespacedEvent({ namespace, body: event, fieldManager: FIELD_MANAGER }),
+    );
+  }
+
+  async patchEvent(namespace: string, name: string, patch: EventPatch): Promise<void> {
+    this.#guard();
+    await translate(() =>
+      this.#objects.patch(
+        { apiVersion: "v1", kind: "Event", metadata: { name, namespace }, ...patch },
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        undefined,
+        PatchStrategy.MergePatch,
+      ),
+    );
+  }
+
+  async applyObject(object: KubernetesObject): Promise<void> {
+    this.#guard();
+    await translate(() =>
+      this.#objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+    );
+  }
+
+  async removeQuotaKeys(namespace: string, name: string, resourceVersion: string, keys: readonly string[]) {
+    this.#guard();
+    // The generated patch methods send JSON patch; its first operation tests the resourceVersion, so the removal
+    // applies to the object we judged, or not at all.
+    const body = [
+      { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
+      ...keys.map((key) => ({ op: "remove", path: `/spec/hard/${escapePointer(key)}` })),
+    ];
+    await translate(() =>
+      this.#core.patchNamespacedResourceQuota({ name, namespace, body, fieldManager: FIELD_MANAGER }),
+    );
+  }
+
+  #guard(): void {
+    if (!this.#canWrite()) throw new NotLeaderError();
+  }
+}
+
+function escapePointer(segment: string): string {
+  return segment.replaceAll("~", "~0").replaceAll("/", "~1");
+}
+
+async function translate<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ApiException) {
+      if (error.code === 409) throw new AlreadyExistsError("already exists", { cause: error });
+      if (error.code === 404) throw new NotFoundError("not found", { cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Backup health seen from the cluster. In-cluster the controller cannot read the tenant's backup volume, so it
+ * judges by the backup CronJob: the time of its last successful Job against the schedule. No success within
+ * 2× the schedule interval (or, for a CronJob that never succeeded, within 2× the interval of its creation) is
+ * stale.
+ */
+import type { V1CronJob } from "@kubernetes/client-node";
+import { CronExpressionParser } from "cron-parser";
+import { toMillis } from "./quota-usage.ts";
+
+export const STALE_AFTER_INTERVALS = 2;
+
+export type BackupState = "healthy" | "stale" | "missing" | "disabled" | "suspended" | "invalid-schedule";
+
+export interface BackupHealth {
+  readonly state: BackupState;
+  readonly cronJob?: string;
+  readonly schedule?: string;
+  readonly lastSuccess?: string;
+  /** Seconds since the last success (or since the CronJob was created, when it never succeeded). */
+  readonly ageSeconds?: number;
+  readonly intervalSeconds?: number;
+  /** Why the state is what it is, for Events and /status. */
+  readonly detail: string;
+}
+
+/**
+ * The schedule's interval around `now`: the gap between the two most recent runs. For irregular schedules
+ * (weekdays only) this is the gap the tenant is in right now, which is the one that matters for "is it late".
+ */
+export function scheduleIntervalMs(schedule: string, timeZone: string | undefined, now: Date): number {
+  const expression = CronExpressionParser.parse(schedule, {
+    currentDate: now,
+    ...(timeZone ? { tz: timeZone } : {}),
+  });
+  const last = expression.prev().getTime();
+  const before = expression.prev().getTime();
+  return last - before;
+}
+
+export function backupHealth(options: {
+  readonly enabled: boolean;
+  readonly suspended: boolean;
+  readonly cronJobName: string;
+  readonly cronJob: V1CronJob | undefined;
+  readonly now: Date;
+}): BackupHealth {
+  const { cronJob, cronJobName, now } = options;
+  if (!options.enabled) return { state: "disabled", detail: "backups are disabled for this tenant" };
+  if (options.suspended) return { state: "suspended", detail: "the tenant is suspended; backups are paused" };
+  if (!cronJob) {
+    return { state: "missing", cronJob: cronJobName, detail: `backup CronJob ${cronJobName} does not exist` };
+  }
+  const schedule = cronJob.spec?.schedule ?? "";
+  const base = { cronJob: cronJobName, schedule };
+  if (cronJob.spec?.suspend) {
+    return { state: "suspended", ...base, detail: `backup CronJob ${cronJobName} is suspended` };
+  }
+  let intervalMs: number;
+  try {
+    intervalMs = scheduleIntervalMs(schedule, cronJob.spec?.timeZone, now);
+  } catch (error) {
+    return {
+      state: "invalid-schedule",
+      ...base,
+      detail: `schedule "${schedule}": ${(error as Error).message}`,
+    };
+  }
+  const lastSuccess = toMillis(cronJob.status?.lastSuccessfulTime);
+  const since = lastSuccess ?? toMillis(cronJob.metadata?.creationTimestamp) ?? now.getTime();
+  const ageMs = Math.max(0, now.getTime() - since);
+  const health = {
+    ...base,
+    ...(lastSuccess !== undefined ? { lastSuccess: new Date(lastSuccess).toISOString() } : {}),
+    ageSeconds: Math.round(ageMs / 1000),
+    intervalSeconds: Math.round(intervalMs / 1000),
+  };
+  const limitMs = STALE_AFTER_INTERVALS * intervalMs;
+  if (ageMs <= limitMs) {
+    return { state: "healthy", ...health, detail: `last good backup ${formatAge(ageMs)} ago` };
+  }
+  const what =
+    lastSuccess === undefined ? "no successful backup since the CronJob was created" : "last good backup";
+  return {
+    state: "stale",
+    ...health,
+    detail: `${what} ${formatAge(ageMs)} ago, more than ${STALE_AFTER_INTERVALS}× the schedule interval (${formatAge(intervalMs)}, "${schedule}")`,
+  };
+}
+
+export function formatAge(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h${minutes % 60 ? `${minutes % 60}m` : ""}`;
+  return `${Math.floor(hours / 24)}d${hours % 24 ? `${hours % 24}h` : ""}`;
+}

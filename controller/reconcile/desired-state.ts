@@ -1,0 +1,81 @@
+/**
+ * Reads the desired state from the tenant ConfigMap that synth renders (charts-src/constructs/tenant-config.ts
+ * defines the format: `data["tenant.json"]`, a `TenantDesiredState`), into the list of desired objects drift is
+ * judged against.
+ *
+ * Only types come from the construct module (it loads cdk8s at runtime, which the controller does not need); the
+ * few literals below are typed against synth's constants, so a change on either side fails the type-check.
+ */
+import type { V1ConfigMap } from "@kubernetes/client-node";
+import type {
+  DESIRED_STATE_KEY,
+  DESIRED_STATE_KIND,
+  TenantDesiredState,
+} from "../../charts-src/constructs/tenant-config.ts";
+import type { TENANT_API_VERSION } from "../../charts-src/model/tenant-schema.ts";
+
+const STATE_KEY: typeof DESIRED_STATE_KEY = "tenant.json";
+const STATE_API_VERSION: typeof TENANT_API_VERSION = "neurallog.io/v1alpha1";
+const STATE_KIND: typeof DESIRED_STATE_KIND = "TenantDesiredState";
+
+/** The kinds whose drift the controller watches, with the API version it applies them with. */
+export const DRIFT_KINDS = {
+  ResourceQuota: "v1",
+  LimitRange: "v1",
+  NetworkPolicy: "networking.k8s.io/v1",
+} as const;
+export type DriftKind = keyof typeof DRIFT_KINDS;
+
+/** One desired object, with what server-side apply needs to restore it. */
+export interface DesiredObject {
+  readonly apiVersion: string;
+  readonly kind: DriftKind;
+  readonly name: string;
+  readonly spec: Readonly<Record<string, unknown>>;
+}
+
+export interface DesiredState {
+  readonly state: TenantDesiredState;
+  readonly objects: readonly DesiredObject[];
+}
+
+export class DesiredStateError extends Error {}
+
+/** Parses and checks the ConfigMap; a clear error naming what is missing or malformed. */
+export function readDesiredState(configMap: V1ConfigMap): DesiredState {
+  const where = `ConfigMap ${configMap.metadata?.namespace}/${configMap.metadata?.name}`;
+  const text = configMap.data?.[STATE_KEY];
+  if (text === undefined) throw new DesiredStateError(`${where}: data key "${STATE_KEY}" is missing`);
+  let state: TenantDesiredState;
+  try {
+    state = JSON.parse(text) as TenantDesiredState;
+  } catch (error) {
+    throw new DesiredStateError(`${where}: data key "${STATE_KEY}" is not JSON`, { cause: error });
+  }
+  if (state?.apiVersion !== STATE_API_VERSION || state.kind !== STATE_KIND) {
+    throw new DesiredStateError(
+      `${where}: "${STATE_KEY}" is not a ${STATE_API_VERSION} ${STATE_KIND} (got ${state?.apiVersion} ${state?.kind})`,
+    );
+  }
+  const missing = ["tenant", "objects", "resourceQuota", "limitRange", "networkPolicies"].filter(
+    (field) => (state as unknown as Record<string, unknown>)[field] === undefined,
+  );
+  if (missing.length > 0) throw new DesiredStateError(`${where}: "${STATE_KEY}" lacks ${missing.join(", ")}`);
+  const object = (kind: DriftKind, o: { name: string; spec: Record<string, unknown> }, at: string) => {
+    if (typeof o?.name !== "string" || typeof o.spec !== "object" || o.spec === null) {
+      throw new DesiredStateError(`${where}: "${STATE_KEY}" ${at} needs a name and a spec`);
+    }
+    return { apiVersion: DRIFT_KINDS[kind], kind, name: o.name, spec: o.spec };
+  };
+  if (!Array.isArray(state.networkPolicies)) {
+    throw new DesiredStateError(`${where}: "${STATE_KEY}" networkPolicies is not a list`);
+  }
+  return {
+    state,
+    objects: [
+      object("ResourceQuota", state.resourceQuota, "resourceQuota"),
+      object("LimitRange", state.limitRange, "limitRange"),
+      ...state.networkPolicies.map((p, i) => object("NetworkPolicy", p, `networkPolicies[${i}]`)),
+    ],
+  };
+}

@@ -1,0 +1,392 @@
+/**
+ * Reconcile, driven with objects, asserting the exact API actions it takes (the sample-controller way).
+ */
+import { describe, expect, it } from "vitest";
+import type { CoreV1Event, KubernetesObject, V1NetworkPolicy } from "@kubernetes/client-node";
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  type EventPatch,
+  type KubeActions,
+} from "../kube/kube-actions.ts";
+import { EventRecorder, eventName } from "./event-recorder.ts";
+import { CorrectionMode, reconcileTenant, type ReconcileDependencies } from "./reconcile-tenant.ts";
+import { NOW, NS, cacheOf, clusterObjects, tenantConfigMap, type ClusterObjects } from "./test-tenant.ts";
+
+type Action =
+  | { verb: "create"; resource: "events"; name: string; reason: string; type: string; message: string }
+  | { verb: "patch"; resource: "events"; name: string; count?: number; message: string }
+  | { verb: "apply"; resource: string; name: string; body: KubernetesObject }
+  | {
+      verb: "remove-keys";
+      resource: "resourcequotas";
+      name: string;
+      resourceVersion: string;
+      keys: string[];
+    };
+
+/** Records every write; Events it was asked to create exist afterwards (AlreadyExists / NotFound like the API). */
+class RecordingActions implements KubeActions {
+  readonly actions: Action[] = [];
+  readonly events = new Set<string>();
+  failApply = false;
+
+  async createEvent(event: CoreV1Event): Promise<void> {
+    const name = event.metadata.name!;
+    if (this.events.has(name)) throw new AlreadyExistsError(name);
+    this.events.add(name);
+    this.actions.push({
+      verb: "create",
+      resource: "events",
+      name,
+      reason: event.reason!,
+      type: event.type!,
+      message: event.message!,
+    });
+  }
+
+  async patchEvent(_namespace: string, name: string, patch: EventPatch): Promise<void> {
+    if (!this.events.has(name)) throw new NotFoundError(name);
+    this.actions.push({
+      verb: "patch",
+      resource: "events",
+      name,
+      ...(patch.count !== undefined ? { count: patch.count } : {}),
+      message: patch.message,
+    });
+  }
+
+  async applyObject(object: KubernetesObject): Promise<void> {
+    if (this.failApply) throw new Error("admission webhook denied the request");
+    this.actions.push({
+      verb: "apply",
+      resource: `${object.kind!.toLowerCase()}s`,
+      name: object.metadata!.name!,
+      body: object,
+    });
+  }
+
+  async removeQuotaKeys(_namespace: string, name: string, resourceVersion: string, keys: readonly string[]) {
+    this.actions.push({
+      verb: "remove-keys",
+      resource: "resourcequotas",
+      name,
+      resourceVersion,
+      keys: [...keys],
+    });
+  }
+
+  take(): Action[] {
+    return this.actions.splice(0);
+  }
+
+  /** Actions without the apply bodies and event messages: the list a reader checks at a glance. */
+  takeShort(): string[] {
+    return this.take().map((a) =>
+      a.verb === "create"
+        ? `create events ${a.reason}`
+        : `${a.verb} ${a.resource} ${"name" in a ? a.name : ""}`,
+    );
+  }
+}
+
+function setup(objects: Partial<ClusterObjects>, mode: CorrectionMode = CorrectionMode.ReportOnly) {
+  const actions = new RecordingActions();
+  let now = NOW;
+  const deps: ReconcileDependencies = {
+    cache: cacheOf(objects),
+    actions,
+    events: new EventRecorder(actions, { instance: "test-0", repeatAfterMs: 30 * 60_000 }),
+    mode,
+    now: () => now,
+  };
+  return {
+    actions,
+    deps,
+    reconcile: () => reconcileTenant(NS, deps),
+    advance: (ms: number) => (now = new Date(now.getTime() + ms)),
+    withObjects: (next: Partial<ClusterObjects>) => ((deps as { cache: unknown }).cache = cacheOf(next)),
+  };
+}
+
+const editedQuota = (objects = clusterObjects()) => ({
+  ...objects,
+  quota: { ...objects.quota, spec: { hard: { ...objects.quota.spec!.hard, pods: "30" } } },
+});
+
+describe("reconcileTenant", () => {
+  it("takes no action for a tenant in its desired state, and reports it healthy", async () => {
+    const { reconcile, actions } = setup(clusterObjects());
+    const status = await reconcile();
+    expect(actions.take()).toEqual([]);
+    expect(status?.drift).toEqual([]);
+    expect(status?.desiredState).toEqual({ state: "ok" });
+    expect(status?.backup?.state).toBe("healthy");
+    expect(status?.quota.find((q) => q.resource === "pods")).toMatchObject({
+      used: "4",
+      hard: "20",
+      level: "ok",
+    });
+    expect(status?.quota.every((q) => q.level === "ok")).toBe(true);
+  });
+
+  it("reports an out-of-band quota edit once as a DriftDetected Event, without touching the quota", async () => {
+    const { reconcile, actions } = setup(editedQuota());
+    const status = await reconcile();
+    expect(status?.drift).toEqual([
+      { kind: "ResourceQuota", name: "neurallog-quota", state: "different", fields: ["spec.hard.pods"] },
+    ]);
+    expect(actions.take()).toEqual([
+      {
+        verb: "create",
+        resource: "events",
+        name: eventName(NS, { reason: "DriftDetected", subject: "ResourceQuota/neurallog-quota" }),
+        reason: "DriftDetected",
+        type: "Warning",
+        message: "ResourceQuota neurallog-quota differs from the desired state in spec.hard.pods",
+      },
+    ]);
+    // Level-based and run often: the same drift does not write again.
+    await reconcile();
+    await reconcile();
+    expect(actions.take()).toEqual([]);
+  });
+
+  it("bumps the Event after the repeat interval while the drift lasts, and reports it anew after it cleared", async () => {
+    const { reconcile, actions, advance, withObjects } = setup(editedQuota());
+    await reconcile();
+    actions.take();
+    advance(31 * 60_000);
+    await reconcile();
+    expect(actions.takeShort()).toEqual([
+      `patch events ${eventName(NS, { reason: "DriftDetected", subject: "ResourceQuota/neurallog-quota" })}`,
+    ]);
+    withObjects(clusterObjects());
+    await reconcile();
+    expect(actions.take()).toEqual([]);
+    withObjects(editedQuota());
+    await reconcile();
+    // The Event object still exists (Event TTL): updated, not duplicated.
+    expect(actions.take()).toMatchObject([{ verb: "patch", resource: "events" }]);
+  });
+
+  it("in self-heal mode server-side applies the desired quota, then reports drift and correction", async () => {
+    const { reconcile, actions } = setup(editedQuota(), CorrectionMode.SelfHeal);
+    const status = await reconcile();
+    expect(status?.corrected).toEqual(["ResourceQuota/neurallog-quota"]);
+    const taken = actions.take();
+    expect(taken.map((a) => `${a.verb} ${a.resource} ${"reason" in a ? a.reason : a.name}`)).toEqual([
+      "apply resourcequotas neurallog-quota",
+      "create events DriftDetected",
+      "create events DriftCorrected",
+    ]);
+    expect(taken[0]).toMatchObject({
+      body: {
+        apiVersion: "v1",
+        kind: "ResourceQuota",
+        metadata: { name: "neurallog-quota", namespace: NS },
+        spec: { hard: { "requests.cpu": "2", "requests.memory": "2Gi", pods: "20" } },
+      },
+    });
+    expect(Object.keys((taken[0] as { body: object }).body)).toEqual([
+      "apiVersion",
+      "kind",
+      "metadata",
+      "spec",
+    ]);
+  });
+
+  it("removes quota keys nobody desired (server-side apply cannot), conditional on the resourceVersion", async () => {
+    const objects = clusterObjects();
+    const quota = { ...objects.quota, spec: { hard: { ...objects.quota.spec!.hard, "count/secrets": "5" } } };
+    const { reconcile, actions } = setup({ ...objects, quota }, CorrectionMode.SelfHeal);
+    await reconcile();
+    expect(actions.take().slice(0, 2)).toEqual([
+      expect.objectContaining({ verb: "apply", name: "neurallog-quota" }),
+      {
+        verb: "remove-keys",
+        resource: "resourcequotas",
+        name: "neurallog-quota",
+        resourceVersion: "41",
+        keys: ["count/secrets"],
+      },
+    ]);
+  });
+
+  it("reports a missing LimitRange and an extra tenant NetworkPolicy; self-heal restores the first, never deletes", async () => {
+    const { limitRange: _gone, ...objects } = clusterObjects();
+    const extra: V1NetworkPolicy = {
+      metadata: { name: "allow-all", namespace: NS, labels: { "neurallog.io/tenant": "acme" } },
+      spec: { podSelector: {}, ingress: [{}] },
+    };
+    const unrelated: V1NetworkPolicy = {
+      metadata: { name: "mesh-default", namespace: NS },
+      spec: { podSelector: {} },
+    };
+    const networkPolicies = [...objects.networkPolicies, extra, unrelated];
+    const { reconcile, actions } = setup({ ...objects, networkPolicies }, CorrectionMode.SelfHeal);
+    const status = await reconcile();
+    expect(status?.drift).toEqual([
+      { kind: "LimitRange", name: "neurallog-limits", state: "missing", fields: [] },
+      { kind: "NetworkPolicy", name: "allow-all", state: "extra", fields: [] },
+    ]);
+    expect(actions.takeShort()).toEqual([
+      "apply limitranges neurallog-limits",
+      "create events DriftDetected",
+      "create events DriftDetected",
+      "create events DriftCorrected",
+    ]);
+  });
+
+  it("reports a failed correction as an Event and fails the reconcile so the queue retries", async () => {
+    const { reconcile, actions } = setup(editedQuota(), CorrectionMode.SelfHeal);
+    actions.failApply = true;
+    await expect(reconcile()).rejects.toThrow(/restoring ResourceQuota\/neurallog-quota in nl-acme/);
+    expect(actions.takeShort()).toEqual([
+      "create events DriftDetected",
+      "create events DriftCorrectionFailed",
+    ]);
+  });
+
+  it("warns at 80% and raises the critical Event at 95% of a quota resource", async () => {
+    const objects = clusterObjects();
+    const usage = (pods: string, cpu: string) => ({
+      ...objects,
+      quota: {
+        ...objects.quota,
+        status: {
+          hard: objects.quota.status!.hard,
+          used: { ...objects.quota.status!.used, pods, "requests.cpu": cpu },
+        },
+      },
+    });
+    const { reconcile, actions, withObjects } = setup(usage("16", "1"));
+    const status = await reconcile();
+    expect(status?.quota.find((q) => q.resource === "pods")).toMatchObject({ ratio: 0.8, level: "warning" });
+    expect(actions.take()).toMatchObject([
+      { reason: "QuotaUsageHigh", message: "pods at 80% of quota neurallog-quota (16/20)" },
+    ]);
+    withObjects(usage("16", "1950m"));
+    await reconcile();
+    expect(actions.take()).toMatchObject([
+      { reason: "QuotaUsageCritical", message: "requests.cpu at 97% of quota neurallog-quota (1950m/2)" },
+    ]);
+  });
+
+  it("reports pods that controllers could not create because of the quota", async () => {
+    const objects = clusterObjects();
+    const rejected: CoreV1Event = {
+      metadata: { name: "acme-server-6d4f.1", namespace: NS },
+      involvedObject: { kind: "ReplicaSet", name: "acme-server-6d4f", namespace: NS },
+      reason: "FailedCreate",
+      message:
+        'Error creating: pods "acme-server-6d4f-x" is forbidden: exceeded quota: neurallog-quota, requested: pods=1, used: pods=20, limited: pods=20',
+      count: 7,
+      lastTimestamp: new Date(NOW.getTime() - 60_000),
+    };
+    const unrelated: CoreV1Event = {
+      ...rejected,
+      metadata: { name: "other.1", namespace: NS },
+      message: "Error creating: pods is forbidden: violates PodSecurity",
+    };
+    const old: CoreV1Event = {
+      ...rejected,
+      metadata: { name: "old.1", namespace: NS },
+      involvedObject: { kind: "Job", name: "acme-backup-1" },
+      lastTimestamp: new Date(NOW.getTime() - 2 * 3600_000),
+    };
+    const { reconcile, actions } = setup({ ...objects, events: [rejected, unrelated, old] });
+    const status = await reconcile();
+    expect(status?.rejectedPods).toEqual([
+      {
+        object: "ReplicaSet/acme-server-6d4f",
+        count: 7,
+        lastSeen: "2026-11-27T11:59:00.000Z",
+        message: rejected.message,
+      },
+    ]);
+    expect(actions.take()).toMatchObject([{ verb: "create", reason: "PodsRejectedByQuota" }]);
+  });
+
+  it("raises BackupStale when the last success is older than twice the schedule interval", async () => {
+    const objects = clusterObjects();
+    const cronJob = { ...objects.cronJob!, status: { lastSuccessfulTime: new Date("2026-11-25T01:31:00Z") } };
+    const { reconcile, actions } = setup({ ...objects, cronJob });
+    const status = await reconcile();
+    expect(status?.backup).toMatchObject({ state: "stale", intervalSeconds: 86_400, cronJob: "acme-backup" });
+    expect(actions.take()).toMatchObject([
+      {
+        reason: "BackupStale",
+        message: expect.stringMatching(/^last good backup 2d10h ago, more than 2× .*"30 1 \* \* \*"/),
+      },
+    ]);
+  });
+
+  it("gives a new backup CronJob two intervals before calling it stale, and reports a missing one", async () => {
+    const objects = clusterObjects();
+    const fresh = structuredClone(objects.cronJob!);
+    fresh.metadata!.creationTimestamp = new Date("2026-11-27T06:00:00Z");
+    fresh.status = {};
+    const { reconcile, actions, withObjects } = setup({ ...objects, cronJob: fresh });
+    expect((await reconcile())?.backup?.state).toBe("healthy");
+    withObjects({ ...objects, cronJob: undefined });
+    expect((await reconcile())?.backup?.state).toBe("missing");
+    expect(actions.take()).toMatchObject([
+      { reason: "BackupStale", message: "backup CronJob acme-backup does not exist" },
+    ]);
+  });
+
+  it("reports a missing or unreadable tenant ConfigMap but still reports quota usage", async () => {
+    const objects = clusterObjects();
+    const { reconcile, actions, withObjects } = setup({ ...objects, configMap: undefined });
+    const status = await reconcile();
+    expect(status?.desiredState.state).toBe("missing");
+    expect(status?.quota.length).toBeGreaterThan(3);
+    expect(actions.take()).toMatchObject([{ reason: "DesiredStateUnavailable" }]);
+    const broken = tenantConfigMap();
+    withObjects({ ...objects, configMap: { ...broken, data: { "tenant.json": "{not json" } } });
+    expect((await reconcile())?.desiredState).toEqual({
+      state: "invalid",
+      detail: 'ConfigMap nl-acme/neurallog-tenant: data key "tenant.json" is not JSON',
+    });
+  });
+
+  it("ignores namespaces that are not a tenant's", async () => {
+    const objects = clusterObjects();
+    const { reconcile, actions } = setup({ ...objects, namespace: { metadata: { name: NS } } });
+    expect(await reconcile()).toBeUndefined();
+    expect(actions.take()).toEqual([]);
+  });
+
+  it("compares quantities by value and ignores fields the API server and other tools add", async () => {
+    // The cluster side spells 2Gi as 2048Mi (fixture), and carries what the API server and Argo CD add.
+    const objects = clusterObjects();
+    const networkPolicies = objects.networkPolicies.map((policy) => {
+      const copy = structuredClone(policy);
+      copy.metadata!.annotations = { ...copy.metadata!.annotations, "argocd.argoproj.io/tracking-id": "x" };
+      copy.metadata!.resourceVersion = "7";
+      copy.metadata!.managedFields = [{ manager: "argocd-controller", operation: "Apply" }];
+      return copy;
+    });
+    expect(objects.quota.spec!.hard!["requests.memory"]).toBe("2048Mi");
+    const { reconcile } = setup({ ...objects, networkPolicies });
+    expect((await reconcile())?.drift).toEqual([]);
+  });
+
+  it("sees a changed NetworkPolicy rule and a removed tenant label as drift", async () => {
+    const objects = clusterObjects();
+    const networkPolicies = structuredClone(objects.networkPolicies);
+    const dns = networkPolicies.find((p) => p.metadata?.name === "allow-dns-egress")!;
+    dns.spec!.egress![0]!.ports![0]!.port = 5353;
+    delete dns.metadata!.labels!["neurallog.io/tenant"];
+    const { reconcile } = setup({ ...objects, networkPolicies });
+    expect((await reconcile())?.drift).toEqual([
+      {
+        kind: "NetworkPolicy",
+        name: "allow-dns-egress",
+        state: "different",
+        fields: ["metadata.labels.neurallog.io/tenant", "spec.egress[0].ports[0].port"],
+      },
+    ]);
+  });
+});

@@ -1,0 +1,261 @@
+/**
+ * One tenant, level-based: read everything from the synced cache, judge (drift, quota usage, rejected pods,
+ * overcommit, backup health), then act (Events; in self-heal mode, restore drifted objects). The judgement is a
+ * pure function of the cache (`assessTenant`), so the status, the metrics and the Events all say the same thing.
+ * Cached objects are never modified: desired objects are built fresh from the ConfigMap.
+ */
+import type { V1Namespace, V1ResourceQuota } from "@kubernetes/client-node";
+import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../charts-src/constructs/metadata.ts";
+import { parseQuantity } from "../../charts-src/model/quantity.ts";
+import type { ResolvedTenant } from "../../charts-src/model/resolved.ts";
+import type { TenantCache } from "../informers/tenant-cache.ts";
+import type { KubeActions } from "../kube/kube-actions.ts";
+import { backupHealth, type BackupHealth } from "./backup-health.ts";
+import {
+  readDesiredState,
+  DesiredStateError,
+  type DesiredObject,
+  type DesiredState,
+} from "./desired-state.ts";
+import { detectDrift, type DriftFinding } from "./drift.ts";
+import { EventReason, EventType } from "./event-reasons.ts";
+import type { EventRecorder, TenantEvent } from "./event-recorder.ts";
+import { overcommit, type OvercommitFinding, type QuotaFootprint } from "./overcommit.ts";
+import { quotaRejections, quotaUsage, type QuotaRejection, type QuotaUsage } from "./quota-usage.ts";
+
+export const CorrectionMode = { ReportOnly: "report-only", SelfHeal: "self-heal" } as const;
+export type CorrectionMode = (typeof CorrectionMode)[keyof typeof CorrectionMode];
+
+export interface TenantStatus {
+  readonly tenant: string;
+  readonly namespace: string;
+  readonly observedAt: string;
+  readonly desiredState: { readonly state: "ok" | "missing" | "invalid"; readonly detail?: string };
+  readonly drift: readonly DriftFinding[];
+  readonly quota: readonly QuotaUsage[];
+  readonly rejectedPods: readonly QuotaRejection[];
+  readonly overcommit: readonly OvercommitFinding[];
+  readonly backup?: BackupHealth;
+  /** Objects restored in this reconcile (self-heal mode). */
+  readonly corrected: readonly string[];
+}
+
+export interface ReconcileDependencies {
+  readonly cache: TenantCache;
+  readonly actions: KubeActions;
+  readonly events: EventRecorder;
+  readonly mode: CorrectionMode;
+  readonly now: () => Date;
+  /** The workloads' requests and limits at maximum scale, per quota resource (the validation engine's). */
+  readonly footprint?: (tenant: ResolvedTenant) => QuotaFootprint;
+}
+
+/** What a tenant looks like right now, from the cache alone. `undefined`: the namespace is not a tenant's. */
+export function assessTenant(
+  namespaceName: string,
+  cache: TenantCache,
+  now: Date,
+  footprint?: (tenant: ResolvedTenant) => QuotaFootprint,
+): { status: TenantStatus; desired?: DesiredState } | undefined {
+  const namespace = cache.namespaces.get(namespaceName);
+  const tenantName = namespace?.metadata?.labels?.[TENANT_LABEL];
+  if (!namespace || !tenantName) return undefined;
+
+  const quotas = cache.resourceQuotas.list(namespaceName);
+  const base = {
+    tenant: tenantName,
+    namespace: namespaceName,
+    observedAt: now.toISOString(),
+    quota: quotaUsage(quotas),
+    rejectedPods: quotaRejections(cache.failedCreateEvents.list(namespaceName), now),
+    corrected: [],
+  };
+  const configMap = cache.configMaps.get(TENANT_CONFIGMAP_NAME, namespaceName);
+  if (!configMap) {
+    const detail = `ConfigMap ${namespaceName}/${TENANT_CONFIGMAP_NAME} not found`;
+    return { status: { ...base, desiredState: { state: "missing", detail }, drift: [], overcommit: [] } };
+  }
+  let desired: DesiredState;
+  try {
+    desired = readDesiredState(configMap);
+  } catch (error) {
+    if (!(error instanceof DesiredStateError)) throw error;
+    return {
+      status: {
+        ...base,
+        desiredState: { state: "invalid", detail: error.message },
+        drift: [],
+        overcommit: [],
+      },
+    };
+  }
+
+  const drift = detectDrift(
+    desired.objects,
+    {
+      ResourceQuota: quotas,
+      LimitRange: cache.limitRanges.list(namespaceName),
+      NetworkPolicy: cache.networkPolicies.list(namespaceName),
+    },
+    { key: TENANT_LABEL, value: tenantName },
+  );
+  const { tenant } = desired.state;
+  const cronJobName = desired.state.objects.backup;
+  const backup = backupHealth({
+    enabled: tenant.backup.enabled,
+    suspended: tenant.suspend,
+    cronJobName,
+    cronJob: cache.cronJobs.get(cronJobName, namespaceName),
+    now,
+  });
+  return {
+    status: {
+      ...base,
+      desiredState: { state: "ok" },
+      drift,
+      overcommit: footprint ? overcommit(footprint(tenant), enforcedHard(quotas)) : [],
+      backup,
+    },
+    desired,
+  };
+}
+
+/** The tightest hard limit per resource across the namespace's quotas: what admission actually enforces. */
+function enforcedHard(quotas: readonly V1ResourceQuota[]): Record<string, string> {
+  const tightest = new Map<string, { value: number; text: string }>();
+  for (const quota of quotas) {
+    for (const [resource, text] of Object.entries(quota.spec?.hard ?? {})) {
+      const value = parseQuantity(String(text));
+      const current = tightest.get(resource);
+      if (value !== undefined && (!current || value < current.value)) tightest.set(resource, { value, text });
+    }
+  }
+  return Object.fromEntries([...tightest].map(([resource, { text }]) => [resource, text]));
+}
+
+/** The Events a status calls for, in a stable order. */
+export function eventsFor(status: TenantStatus): TenantEvent[] {
+  const events: TenantEvent[] = [];
+  const warn = (reason: EventReason, subject: string, message: string) =>
+    events.push({ type: EventType.Warning, reason, subject, message });
+  if (status.desiredState.state !== "ok") {
+    warn(EventReason.DesiredStateUnavailable, TENANT_CONFIGMAP_NAME, status.desiredState.detail ?? "");
+  }
+  for (const d of status.drift) {
+    const what =
+      d.state === "different"
+        ? `differs from the desired state in ${d.fields.join(", ")}`
+        : describeState(d.state);
+    warn(EventReason.DriftDetected, `${d.kind}/${d.name}`, `${d.kind} ${d.name} ${what}`);
+  }
+  for (const u of status.quota) {
+    if (u.level === "ok") continue;
+    const reason = u.level === "critical" ? EventReason.QuotaUsageCritical : EventReason.QuotaUsageHigh;
+    const percent = Math.floor(u.ratio * 100);
+    warn(
+      reason,
+      `${u.quota}/${u.resource}`,
+      `${u.resource} at ${percent}% of quota ${u.quota} (${u.used}/${u.hard})`,
+    );
+  }
+  for (const r of status.rejectedPods) {
+    warn(
+      EventReason.PodsRejectedByQuota,
+      r.object,
+      `${r.object} could not create pods ${r.count}×: ${r.message}`,
+    );
+  }
+  for (const o of status.overcommit) {
+    warn(
+      EventReason.QuotaOvercommitted,
+      o.resource,
+      `workloads at maximum scale need ${o.footprint} ${o.resource}, the quota allows ${o.hard}`,
+    );
+  }
+  if (status.backup && (status.backup.state === "stale" || status.backup.state === "missing")) {
+    warn(EventReason.BackupStale, status.backup.cronJob ?? "backup", status.backup.detail);
+  }
+  return events;
+}
+
+function describeState(state: "missing" | "extra"): string {
+  return state === "missing"
+    ? "is missing (desired by the tenant ConfigMap)"
+    : "is labelled for this tenant but not desired";
+}
+
+/**
+ * The body server-side apply sends to restore a desired object: identity, the tenant label and the spec,
+ * nothing else (so the controller owns no more fields than it judges).
+ */
+export function applyBody(object: DesiredObject, namespace: string, tenant: string) {
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    metadata: { name: object.name, namespace, labels: { [TENANT_LABEL]: tenant } },
+    spec: structuredClone(object.spec),
+  };
+}
+
+/**
+ * Reconciles one tenant namespace. Returns its status, or `undefined` when the namespace is not (or no longer)
+ * a tenant's. Throws when a write failed, so the queue retries with backoff.
+ */
+export async function reconcileTenant(
+  namespaceName: string,
+  deps: ReconcileDependencies,
+): Promise<TenantStatus | undefined> {
+  const now = deps.now();
+  const assessed = assessTenant(namespaceName, deps.cache, now, deps.footprint);
+  if (!assessed) {
+    deps.events.forget(namespaceName);
+    return undefined;
+  }
+  const namespace = deps.cache.namespaces.get(namespaceName) as V1Namespace;
+  const { status, desired } = assessed;
+  const corrections: TenantEvent[] = [];
+  const corrected: string[] = [];
+  if (deps.mode === CorrectionMode.SelfHeal && desired) {
+    for (const finding of status.drift) {
+      if (finding.state === "extra") continue; // removal is Argo CD's prune, never a side effect here
+      const subject = `${finding.kind}/${finding.name}`;
+      const object = desired.objects.find((o) => o.kind === finding.kind && o.name === finding.name)!;
+      try {
+        await deps.actions.applyObject(applyBody(object, namespaceName, status.tenant));
+        const extraKeys = finding.fields
+          .filter((f) => f.startsWith("spec.hard."))
+          .map((f) => f.slice("spec.hard.".length))
+          .filter((key) => !(key in ((object.spec as V1ResourceQuota["spec"])?.hard ?? {})));
+        const current = deps.cache.resourceQuotas.get(finding.name, namespaceName);
+        if (finding.kind === "ResourceQuota" && extraKeys.length > 0 && current?.metadata?.resourceVersion) {
+          await deps.actions.removeQuotaKeys(
+            namespaceName,
+            finding.name,
+            current.metadata.resourceVersion,
+            extraKeys,
+          );
+        }
+        corrected.push(subject);
+        corrections.push({
+          type: EventType.Normal,
+          reason: EventReason.DriftCorrected,
+          subject,
+          message: `${finding.kind} ${finding.name} restored to the desired state (was ${finding.state}${
+            finding.fields.length ? `: ${finding.fields.join(", ")}` : ""
+          })`,
+        });
+      } catch (error) {
+        corrections.push({
+          type: EventType.Warning,
+          reason: EventReason.DriftCorrectionFailed,
+          subject,
+          message: `${finding.kind} ${finding.name} could not be restored: ${(error as Error).message}`,
+        });
+        await deps.events.record(namespace, [...eventsFor(status), ...corrections], now);
+        throw new Error(`restoring ${subject} in ${namespaceName}`, { cause: error });
+      }
+    }
+  }
+  await deps.events.record(namespace, [...eventsFor(status), ...corrections], now);
+  return { ...status, corrected };
+}
