@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { queryStats } from "./query/log-stats.ts";
+import { alertingExtension } from "./rules/alerting.ts";
 import { queryLogs } from "./query/query-logs.ts";
 import { tenantKeys } from "./storage/keys.ts";
 import type { ServerConfig } from "./config/config.ts";
@@ -46,7 +47,6 @@ export function createExtensionContext(
   };
 }
 
-export function defaultExtensions(_ctx: ExtensionContext): ServerExtension[] {
-  // Rules/actions/alerts and MCP register here (issue 5), e.g. `rulesExtension(ctx), mcpExtension(ctx)`.
-  return [];
+export function defaultExtensions(ctx: ExtensionContext): ServerExtension[] {
+  return [alertingExtension(ctx)];
 }

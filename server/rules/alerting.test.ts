@@ -140,12 +140,13 @@ describe("two replicas, one Redis", () => {
     const alertId = alerts.json().alerts[0].id;
     const detail = await eventually(async () => {
       const res = await a.app.inject({ url: `/api/v1/alerts/${alertId}`, headers: bearer(READ_KEY) });
-      return res.json().deliveries.length === 4 && res.json();
+      const body = res.json() as { deliveries: { ok: boolean; error?: string; status?: number }[] };
+      return body.deliveries.length === 4 && body;
     });
     const attempts = [...detail.deliveries].reverse();
     expect(attempts.map((d: { ok: boolean }) => d.ok)).toEqual([false, false, false, true]);
-    expect(attempts[0].error).toMatch(/timed out after 300 ms/);
-    expect(attempts[1].status).toBe(500);
+    expect(attempts[0]?.error).toMatch(/timed out after 300 ms/);
+    expect(attempts[1]?.status).toBe(500);
     hook.respond = (_r, _i, res) => res.writeHead(200).end("ok");
   });
 });
@@ -186,7 +187,7 @@ describe("rules API", () => {
       url: "/api/v1/rules/crud",
       headers: bearer(ADMIN_KEY),
       payload: {
-        ...got.json(),
+        ...(got.json() as object),
         id: undefined,
         origin: undefined,
         createdAt: undefined,
