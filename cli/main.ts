@@ -13,6 +13,14 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "validate [--tenants DIR]: schema and semantic checks, FILE:LINE:COL errors",
     load: () => import("./commands/validate.ts"),
   },
+  diff: {
+    summary: "diff [--base REF] [--format text|markdown]: what a change does to the rendered manifests, per tenant",
+    load: () => import("./commands/diff.ts"),
+  },
+  publish: {
+    summary: "publish --repo URL_OR_PATH [--branch B]: commits rendered manifests to the deployment repo",
+    load: () => import("./commands/publish.ts"),
+  },
   tenant: {
     summary: "tenant new NAME [--plan P]: scaffolds a tenant file",
     load: () => import("./commands/tenant.ts"),

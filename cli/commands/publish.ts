@@ -1,0 +1,71 @@
+/**
+ * `neurallog publish --repo URL_OR_PATH [--branch B] [--tenants DIR] [--message-prefix TEXT]`: validates the
+ * tenant directory, renders it (through the render cache) and commits the result to the deployment repo. With
+ * any validation error nothing is rendered or pushed. Prints the pushed commit, or that nothing changed.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { formatDiagnostic, loadTenantTree } from "../../charts-src/model/load.ts";
+import { renderCached, writeRenderedTree } from "../../gitops/cached-render.ts";
+import { PublishError, publishRendered } from "../../gitops/deployment-repo.ts";
+import { RenderCache } from "../../gitops/render-cache.ts";
+import { sourceCommit } from "../../gitops/source-commit.ts";
+import { readTreeSource } from "../../gitops/tenant-source.ts";
+import { parseFlags, UsageError } from "../args.ts";
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    repo: { type: "string" },
+    branch: { type: "string" },
+    tenants: { type: "string", default: "tenants" },
+    "message-prefix": { type: "string", default: "" },
+  });
+  if (!values.repo) throw new UsageError("--repo URL_OR_PATH is required");
+
+  const loaded = await loadTenantTree(values.tenants);
+  const errors = loaded.diagnostics.filter((d) => d.severity === "error");
+  if (errors.length > 0 || !loaded.platform) {
+    for (const d of errors) console.error(formatDiagnostic(d));
+    console.error("neurallog publish: nothing published; fix the errors above");
+    return 1;
+  }
+  const branch = values.branch ?? loaded.platform.resolved.deploymentRepo.branch;
+
+  const cache = new RenderCache();
+  const source = await readTreeSource(values.tenants);
+  const rendered = await renderCached(source, [...source.tenants.keys()], { cache, platform: true });
+  if (rendered.diagnostics.length > 0) {
+    for (const d of rendered.diagnostics) console.error(formatDiagnostic(d));
+    console.error("neurallog publish: nothing published; fix the errors above");
+    return 1;
+  }
+  const out = await mkdtemp(path.join(tmpdir(), "neurallog-rendered-"));
+  try {
+    await writeRenderedTree(rendered, out);
+    const result = await publishRendered({
+      repo: values.repo,
+      branch,
+      renderedDir: out,
+      source: await sourceCommit(values.tenants),
+      messagePrefix: values["message-prefix"],
+    });
+    if (!result.commit) {
+      console.log(`neurallog publish: ${values.repo} ${branch} is up to date; nothing committed`);
+      return 0;
+    }
+    const { added, changed, removed } = result.changes;
+    console.log(
+      `neurallog publish: ${result.commit} on ${branch} (${added.length} added, ${changed.length} changed, ` +
+        `${removed.length} removed, ${result.changes.files.length} files, push attempts ${result.attempts})`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof PublishError)) throw error;
+    const cause = error.cause instanceof Error ? `: ${error.cause.message.trim()}` : "";
+    console.error(`neurallog publish: ${error.message}${cause}`);
+    return 1;
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}

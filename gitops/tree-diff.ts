@@ -1,0 +1,96 @@
+/**
+ * `neurallog diff`: renders the tenant directory at a base ref and in the working tree, and compares them per
+ * tenant. Only tenants whose inputs differ (tenant file, platform file, code version: the render-cache key)
+ * are rendered or even read from the cache, so one changed tenant among 1000 costs one tenant's work.
+ *
+ * Both sides are rendered with the code checked out now: the diff shows what the tenant change does. (A change
+ * of the rendering code itself shows when publishing: the deployment repo holds the previous rendering.)
+ */
+import type { Diagnostic } from "../charts-src/model/diagnostic.ts";
+import { extractTenantDir, tenantDirAtRef } from "./base-ref.ts";
+import { renderCached, treeKeys, type RenderOutcome } from "./cached-render.ts";
+import { diffSection, PLATFORM_SECTION, type SectionDiff } from "./manifest-diff.ts";
+import type { RenderCache } from "./render-cache.ts";
+import { readTreeSource } from "./tenant-source.ts";
+
+export interface TreeDiff {
+  /** The commit the base ref resolved to. */
+  readonly baseCommit: string;
+  readonly tenantsCompared: number;
+  /** Tenants whose rendering inputs differ (and were therefore rendered). */
+  readonly tenantsRendered: number;
+  /** Sections with changes: tenants by name, then the platform. */
+  readonly sections: readonly SectionDiff[];
+  /** Errors that stopped the diff: the working tree's, or the base's (then named as such). */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export async function diffTenantTree(
+  tenantsDir: string,
+  baseRef: string,
+  cache: RenderCache,
+): Promise<TreeDiff> {
+  const at = await tenantDirAtRef(tenantsDir, baseRef);
+  const extracted = await extractTenantDir(at);
+  try {
+    const [base, head] = await Promise.all([readTreeSource(extracted.dir), readTreeSource(tenantsDir)]);
+    const [baseKeys, headKeys] = await Promise.all([treeKeys(base), treeKeys(head)]);
+    const names = [...new Set([...baseKeys.tenants.keys(), ...headKeys.tenants.keys()])].sort();
+    const changed = names.filter((n) => baseKeys.tenants.get(n) !== headKeys.tenants.get(n));
+    const platformChanged = baseKeys.platform !== headKeys.platform;
+    const summary = { baseCommit: at.commit, tenantsCompared: names.length, tenantsRendered: changed.length };
+
+    const headOut = await renderCached(
+      head,
+      changed.filter((n) => head.tenants.has(n)),
+      { cache, platform: platformChanged },
+    );
+    if (headOut.diagnostics.length > 0) return { ...summary, sections: [], diagnostics: headOut.diagnostics };
+    const baseOut = await renderCached(
+      base,
+      changed.filter((n) => base.tenants.has(n)),
+      { cache, platform: platformChanged },
+    );
+    if (baseOut.diagnostics.length > 0) {
+      // The base was merged, so it validated once; most likely the checks got stricter since.
+      const diagnostics = baseOut.diagnostics.map((d) => ({
+        ...d,
+        file: d.file.replace(extracted.dir, `${baseRef}:${at.prefix}`.replace(/\/$/, "")),
+        message: `(at ${baseRef}) ${d.message}`,
+      }));
+      return { ...summary, sections: [], diagnostics };
+    }
+
+    const otherNamespaces = namespacesOf(names, headOut, baseOut);
+    const sections: SectionDiff[] = [];
+    for (const name of changed) {
+      const headTenant = headOut.tenants.get(name);
+      const others = new Set([...otherNamespaces].filter((ns) => ns !== headTenant?.resolved.namespace));
+      const section = diffSection(name, baseOut.tenants.get(name)?.files, headTenant?.files, {
+        ...(headTenant ? { headTenant: headTenant.resolved } : {}),
+        otherNamespaces: others,
+      });
+      if (section) sections.push(section);
+    }
+    if (platformChanged) {
+      const section = diffSection(PLATFORM_SECTION, baseOut.platform?.files, headOut.platform?.files, {
+        otherNamespaces,
+      });
+      if (section) sections.push(section);
+    }
+    return { ...summary, sections, diagnostics: [] };
+  } finally {
+    await extracted.cleanup();
+  }
+}
+
+/**
+ * Tenant namespaces known without rendering every tenant: the default `nl-<name>` of every tenant, plus the
+ * actual namespace of each rendered one (which may be overridden in its spec).
+ */
+function namespacesOf(names: readonly string[], ...outcomes: RenderOutcome[]): Set<string> {
+  const namespaces = new Set(names.map((n) => `nl-${n}`));
+  for (const outcome of outcomes)
+    for (const t of outcome.tenants.values()) namespaces.add(t.resolved.namespace);
+  return namespaces;
+}
