@@ -8,6 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { BACKUP_DIR, backupCommand } from "../../charts-src/constructs/backup.ts";
+import { resolveTenant } from "../../charts-src/model/resolve.ts";
 import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
 
 const BIN = new URL("../../bin/neurallog.ts", import.meta.url).pathname;
@@ -97,6 +100,23 @@ describe("neurallog backup / restore CLI", () => {
       keysExact: true,
       source: `redis://127.0.0.1:${source.port}`,
     });
+  });
+
+  it("runs the command line synth renders into the acme CronJob, with Kubernetes' $(REDIS_URL) expanded", async () => {
+    const tenants = new URL("../../tenants/", import.meta.url).pathname;
+    const tenant = resolveTenant(
+      parse(await readFile(join(tenants, "acme.yaml"), "utf8")),
+      parse(await readFile(join(tenants, "_platform.yaml"), "utf8")),
+    );
+    const dest = join(dir, "synth");
+    const [program, ...args] = backupCommand(tenant).map((arg) =>
+      arg === "$(REDIS_URL)" ? url : arg === BACKUP_DIR ? dest : arg,
+    );
+    expect(program).toBe("neurallog");
+    const outcome = await neurallog(args);
+    expect(outcome.stderr).toBe("");
+    expect(outcome.code).toBe(0);
+    expect(lastLine(outcome.stdout)).toMatch(new RegExp(`^${dest}/acme-.*\\.rdb$`));
   });
 
   it("reads REDIS_URL when --redis-url is omitted (the password stays in the environment)", async () => {

@@ -4,10 +4,10 @@
  * CronJob runs. The Redis URL comes from --redis-url or, when omitted, from the REDIS_URL environment variable
  * (so the password can stay in a Secret-backed env var). The last stdout line is the backup file's path.
  */
+import { parseDuration } from "../../charts-src/model/duration.ts";
 import { parseFlags, UsageError } from "../args.ts";
 import { checkTenantName } from "../../controller/backup/backup-naming.ts";
 import { DirectoryBackupStore } from "../../controller/backup/backup-store.ts";
-import { parseDuration } from "../../controller/backup/duration.ts";
 import { parseRedisUrl, RedisUrlError } from "../../controller/backup/redis-url.ts";
 import { takeBackup } from "../../controller/backup/take-backup.ts";
 
@@ -29,6 +29,17 @@ export function redisTargetFrom(flag: string | undefined) {
     if (error instanceof RedisUrlError) throw new UsageError(error.message, { cause: error });
     throw error;
   }
+}
+
+/** A tenant-file duration (`90s`, `30m`, `36h`, `14d`, `2w`) in milliseconds; shared with `neurallog restore`. */
+export function durationFlag(flag: string, value: string): number {
+  const seconds = parseDuration(value);
+  if (seconds === undefined || seconds <= 0) {
+    throw new UsageError(
+      `${flag}: invalid duration "${value}" (a number followed by s, m, h, d or w, e.g. 14d)`,
+    );
+  }
+  return seconds * 1000;
 }
 
 function positiveInteger(flag: string, value: string): number {
@@ -53,13 +64,12 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.dest) throw new UsageError(`--dest is required\n${USAGE}`);
   const target = redisTargetFrom(values["redis-url"]);
   let tenant: string | undefined;
-  let maxAgeMs: number | undefined;
   try {
     tenant = values.tenant === undefined ? undefined : checkTenantName(values.tenant);
-    maxAgeMs = values["max-age"] === undefined ? undefined : parseDuration(values["max-age"]);
   } catch (error) {
     throw new UsageError((error as Error).message, { cause: error });
   }
+  const maxAgeMs = values["max-age"] === undefined ? undefined : durationFlag("--max-age", values["max-age"]);
   const keep = values.keep === undefined ? undefined : positiveInteger("--keep", values.keep);
 
   const started = Date.now();

@@ -7,9 +7,8 @@
 import { basename, dirname } from "node:path";
 import { parseFlags, UsageError } from "../args.ts";
 import { DirectoryBackupStore } from "../../controller/backup/backup-store.ts";
-import { parseDuration } from "../../controller/backup/duration.ts";
 import { restoreSnapshot, RestoreRefusedError } from "../../controller/backup/restore-snapshot.ts";
-import { redisTargetFrom } from "./backup.ts";
+import { durationFlag, redisTargetFrom } from "./backup.ts";
 
 const USAGE =
   "usage: neurallog restore [--redis-url URL] --from FILE [--advertise-host HOST] [--listen-port PORT] [--timeout D]\n" +
@@ -38,12 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   if (port !== undefined && !(/^\d+$/.test(port) && Number(port) <= 65_535)) {
     throw new UsageError(`--listen-port must be a port number (got "${port}")`);
   }
-  let timeoutMs: number | undefined;
-  try {
-    timeoutMs = values.timeout === undefined ? undefined : parseDuration(values.timeout);
-  } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
-  }
+  const timeoutMs = values.timeout === undefined ? undefined : durationFlag("--timeout", values.timeout);
 
   const started = Date.now();
   try {

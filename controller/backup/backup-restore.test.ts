@@ -170,6 +170,24 @@ describe("backup and restore against real Redis", () => {
     expect(result.manifest).toMatchObject({ tenant: null, keys: 3, keysExact: true });
   });
 
+  it("restores into a Redis with appendonly yes (as tenants run it), and the data survives its restart", async () => {
+    const store = new DirectoryBackupStore(dir);
+    const result = await takeBackup({ target: parseRedisUrl(diskSource.url), store, tenant: "acme" });
+    const dataDir = await mkdtemp(join(tmpdir(), "nl-aof-"));
+    const args = [...DEBUG, "--appendonly", "yes"];
+    let target = await startRedisServer({ dir: dataDir, args });
+    try {
+      await restoreSnapshot({ target: parseRedisUrl(target.url), store, name: basename(result.location) });
+      const port = target.port;
+      await target.stop(); // SIGTERM: a clean shutdown, the way a pod restarts
+      target = await startRedisServer({ dir: dataDir, port, args });
+      expect(await digest(target.url)).toBe(await digest(diskSource.url));
+    } finally {
+      await target.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   describe("a damaged snapshot is refused and the target keeps its data", () => {
     let goodFile: string;
     let target: RedisServerHandle;

@@ -1,8 +1,9 @@
 /**
  * Restores a verified snapshot into a running Redis, without access to its disk and without restarting it:
  * we become its master for one full sync (see snapshot-master.ts), it loads the snapshot all-or-nothing, we
- * check its key count while it is still a replica (so nothing has expired or been written yet), and promote it
- * back with `REPLICAOF NO ONE`. See docs/runbooks/backup-restore.md for why this mechanism and not another.
+ * check its key count while it is still a replica (so nothing has expired or been written yet), promote it
+ * back with `REPLICAOF NO ONE`, and with AOF on wait until its append-only file holds the restored data.
+ * See docs/runbooks/backup-restore.md for why this mechanism and not another.
  *
  * Nothing touches the target until the file passed verification (header, CRC-64, and SHA-256 and size against
  * its manifest when there is one) and the target was checked to be a primary that can load this RDB version.
@@ -133,14 +134,18 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
       sha256: summary.sha256,
       open: () => request.store.get(request.name),
     });
+    const deadline = Date.now() + (request.timeoutMs ?? 30 * 60_000);
     let replicating = false;
     try {
       await control.command("REPLICAOF", master.host, String(master.port));
       replicating = true;
       log(`${target.display} is syncing from ${master.host}:${master.port}`);
-      await waitForSync(control, master.served, request.timeoutMs ?? 30 * 60_000);
+      await waitForSync(control, master.served, deadline);
       const keyspace = keyspaceCounts(await control.info("keyspace"));
       checkKeyCounts(summary, manifest, keyspace);
+      await control.command("REPLICAOF", "NO", "ONE");
+      replicating = false;
+      await waitForAppendOnlyRewrite(control, deadline, log);
       return { summary, manifest, keyspace };
     } finally {
       if (replicating) await control.command("REPLICAOF", "NO", "ONE");
@@ -151,18 +156,51 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
   }
 }
 
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Waits until the target reports a finished sync (link up), failing fast if serving failed. */
-async function waitForSync(control: RespConnection, served: Promise<void>, timeoutMs: number): Promise<void> {
+async function waitForSync(control: RespConnection, served: Promise<void>, deadline: number): Promise<void> {
   let failure: Error | undefined;
   served.catch((error: Error) => (failure = error));
-  const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (failure) throw failure;
     const replication = await control.info("replication");
     if (replication.get("master_link_status") === "up" && replication.get("master_sync_in_progress") === "0")
       return;
-    if (Date.now() > deadline) throw new Error(`the target did not finish loading within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (Date.now() > deadline) throw new Error("the target did not finish loading before the timeout");
+    await pause(100);
+  }
+}
+
+/**
+ * With `appendonly yes` (tenant Redis runs so) a replica rewrites its AOF after a full sync, and Redis refuses a
+ * clean shutdown until that is done ("Writing initial AOF, can't exit"): a pod killed meanwhile would come back
+ * without the restored data. So the restore is finished only when the rewrite is.
+ */
+async function waitForAppendOnlyRewrite(
+  control: RespConnection,
+  deadline: number,
+  log: (line: string) => void,
+): Promise<void> {
+  let announced = false;
+  for (;;) {
+    const persistence = await control.info("persistence");
+    if (persistence.get("aof_enabled") !== "1") return;
+    const busy =
+      persistence.get("aof_rewrite_in_progress") !== "0" || persistence.get("aof_rewrite_scheduled") !== "0";
+    if (!busy) {
+      if (persistence.get("aof_last_bgrewrite_status") !== "ok") {
+        throw new Error(
+          "the data was restored, but the target failed to rewrite its append-only file; see its log",
+        );
+      }
+      return;
+    }
+    if (!announced) log("waiting for the target to rewrite its append-only file with the restored data");
+    announced = true;
+    if (Date.now() > deadline)
+      throw new Error("the target did not finish rewriting its append-only file in time");
+    await pause(100);
   }
 }
 
