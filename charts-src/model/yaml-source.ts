@@ -104,7 +104,9 @@ export function locate(source: YamlSource, path: FieldPath, at: "key" | "value" 
     depth += 1;
   }
   const found = depth === path.length;
-  const target = found && at === "key" && keyNode ? keyNode : (node as Node | null);
+  // An empty value (`server:` with nothing after it) has no text of its own: point at its key.
+  const empty = isScalar(node) && node.value === null && node.range?.[0] === node.range?.[1];
+  const target = found && (at === "key" || empty) && keyNode ? keyNode : (node as Node | null);
   return { ...positionOf(source, target), depth };
 }
 

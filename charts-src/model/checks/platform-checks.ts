@@ -78,7 +78,7 @@ export function checkPlatform(source: YamlSource, platform: PlatformFile): Diagn
 
   for (const [name, plan] of Object.entries(spec.plans)) {
     const base: FieldPath = ["spec", "plans", name];
-    checkSpecParts(plan, base, report);
+    if (!checkSpecParts(plan, base, report).quantitiesUsable) continue;
     // A tenant that takes the plan as it is: what every tenant of this plan starts from.
     const probe: TenantFile = {
       apiVersion: TENANT_API_VERSION,

@@ -24,8 +24,17 @@ const COUNT_KEYS = new Set([
   "count/jobs.batch",
 ]);
 
-export function checkSpecParts(parts: PlanSpecInput, base: FieldPath, report: Report): void {
+/**
+ * Returns whether every quantity is usable for arithmetic: when one is not (CPU in bytes, memory in
+ * millibytes), the sizing checks would only add noise on top of the real mistake, so callers skip them.
+ */
+export function checkSpecParts(
+  parts: PlanSpecInput,
+  base: FieldPath,
+  report: Report,
+): { quantitiesUsable: boolean } {
   const at = (...path: (string | number)[]): FieldPath => [...base, ...path];
+  const before = report.diagnostics.length;
 
   // ---- quantities: units that parse but cannot be meant
   const resourceList = (list: ResourceListInput | undefined, path: FieldPath) => {
@@ -58,6 +67,8 @@ export function checkSpecParts(parts: PlanSpecInput, base: FieldPath, report: Re
     } else if (key.endsWith(".cpu")) cpuQuantity(value, path, report);
     else byteQuantity(value, path, report);
   }
+
+  const quantitiesUsable = report.diagnostics.length === before;
 
   // ---- names the API server checks
   const subdomain = (value: string | undefined, path: FieldPath, what: string) => {
@@ -138,6 +149,7 @@ export function checkSpecParts(parts: PlanSpecInput, base: FieldPath, report: Re
     const problem = timeZoneProblem(parts.backup.timeZone);
     if (problem) report.error(at("backup", "timeZone"), problem);
   }
+  return { quantitiesUsable };
 }
 
 function checkPeer(

@@ -59,7 +59,7 @@ export function checkTenant(
     }
   }
 
-  checkSpecParts(tenant.spec, ["spec"], report);
+  const { quantitiesUsable } = checkSpecParts(tenant.spec, ["spec"], report);
 
   if (!platform) return report.diagnostics;
   const plan = planOf(tenant, platform.value);
@@ -74,6 +74,7 @@ export function checkTenant(
     }
     return report.diagnostics;
   }
+  if (!quantitiesUsable) return report.diagnostics;
   checkSizing(resolveTenant(tenant, platform.value), (paths, message) => {
     const full = paths.map((p) => ["spec", ...p]);
     // Sizes that come entirely from the plan are the platform file's problem, reported there once.

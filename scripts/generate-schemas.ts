@@ -1,0 +1,17 @@
+/**
+ * `npm run schemas`: writes `schemas/*.schema.json` from the TypeBox tenant schema (formatted as Prettier
+ * would, so `npm run format` leaves them alone).
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { format, resolveConfig } from "prettier";
+import { publishedSchemas } from "../charts-src/model/json-schema.ts";
+
+const outDir = join(import.meta.dirname, "..", "schemas");
+await mkdir(outDir, { recursive: true });
+for (const { file, schema } of publishedSchemas()) {
+  const path = join(outDir, file);
+  const options = (await resolveConfig(path)) ?? {};
+  await writeFile(path, await format(JSON.stringify(schema), { ...options, filepath: path }));
+  console.log(`wrote schemas/${file}`);
+}
