@@ -46,7 +46,7 @@ export async function tenantDirAtRef(tenantsDir: string, ref: string): Promise<T
 /** File names directly inside the tenant directory at the ref. */
 export async function filesAtRef(at: TenantDirAtRef): Promise<string[]> {
   if (!at.exists) return [];
-  const out = await at.git.raw(["ls-tree", "--name-only", `${at.commit}:${at.prefix}`]);
+  const out = await at.git.raw(["ls-tree", "--full-tree", "--name-only", `${at.commit}:${at.prefix}`]);
   return out.split("\n").filter((f) => f !== "");
 }
 

@@ -2,7 +2,7 @@
  * Real git repositories for the GitOps tests: bare deployment repos, tenants repos with commits, and rendered
  * trees written from plain objects. Everything lives under one temp folder that `cleanup()` removes.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { simpleGit } from "simple-git";
@@ -72,4 +72,20 @@ export async function treeFiles(repo: string, branch = "main"): Promise<string[]
 
 export async function showFile(repo: string, file: string, branch = "main"): Promise<string> {
   return simpleGit(repo).show([`${branch}:${file}`]);
+}
+
+/** The example tenants (tenants/ of this repo). */
+export const EXAMPLE_TENANTS = path.join(import.meta.dirname, "../../tenants");
+
+/**
+ * A tenants repository at SANDBOX/NAME with the example tenants committed under `tenants/` on main; returns
+ * the repo and its tenant directory.
+ */
+export async function tenantsRepo(box: Sandbox, name = "tenants-repo") {
+  const repo = path.join(box.root, name);
+  const tenants = path.join(repo, "tenants");
+  await cp(EXAMPLE_TENANTS, tenants, { recursive: true });
+  const git = simpleGit(repo);
+  await git.init(["--initial-branch=main"]).add(".").commit("example tenants");
+  return { repo, tenants, git };
 }
