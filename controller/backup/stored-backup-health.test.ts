@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { backupHealth, backupOverdue } from "./backup-health.ts";
+import { storedBackupHealth } from "./stored-backup-health.ts";
 import { backupNames } from "./backup-naming.ts";
 import { DirectoryBackupStore } from "./backup-store.ts";
 import { MANIFEST_FORMAT } from "./manifest.ts";
@@ -10,7 +10,7 @@ import { MANIFEST_FORMAT } from "./manifest.ts";
 const HOUR = 3_600_000;
 const now = new Date("2026-11-27T04:00:00.000Z");
 
-describe("backupHealth", () => {
+describe("storedBackupHealth", () => {
   let dir: string;
   let store: DirectoryBackupStore;
   beforeEach(async () => {
@@ -44,7 +44,7 @@ describe("backupHealth", () => {
   it("reports the newest good backup: time, age and size", async () => {
     await backup(30, 100);
     const newest = await backup(6, 250);
-    const health = await backupHealth(store, "acme", now);
+    const health = await storedBackupHealth(store, "acme", now);
     expect(health).toEqual({
       lastSuccessAt: new Date(now.getTime() - 6 * HOUR),
       ageMs: 6 * HOUR,
@@ -52,22 +52,19 @@ describe("backupHealth", () => {
       snapshot: newest.snapshot,
       count: 2,
     });
-    expect(backupOverdue(health, 24 * HOUR)).toBe(false);
-    expect(backupOverdue(health, 2 * HOUR)).toBe(true);
   });
 
   it("skips a snapshot without manifest and one whose size does not match its manifest", async () => {
     await backup(30, 100);
     await backup(2, 999, { manifest: false });
     await backup(1, 10, { sizeInManifest: 11 });
-    const health = await backupHealth(store, "acme", now);
+    const health = await storedBackupHealth(store, "acme", now);
     expect(health.sizeBytes).toBe(100);
     expect(health.ageMs).toBe(30 * HOUR);
   });
 
   it("says there is no backup at all for an empty or missing directory", async () => {
-    const none = await backupHealth(new DirectoryBackupStore(join(dir, "missing")), "acme", now);
+    const none = await storedBackupHealth(new DirectoryBackupStore(join(dir, "missing")), "acme", now);
     expect(none).toEqual({ lastSuccessAt: null, ageMs: null, sizeBytes: null, snapshot: null, count: 0 });
-    expect(backupOverdue(none, HOUR)).toBe(true);
   });
 });

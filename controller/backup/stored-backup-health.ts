@@ -1,14 +1,17 @@
 /**
- * Backup health of one tenant, read from its backup store: when the newest good backup was taken, how old it is
+ * Backup health of one tenant as its backup store sees it: when the newest good backup was taken, how old it is
  * and how big. "Good" means its manifest is readable and the snapshot it describes is there with that size;
- * a snapshot without a manifest (a run that died before writing it) does not count. The controller turns this
- * into the Warning Event and metric when no good backup is younger than twice the schedule interval.
+ * a snapshot without a manifest (a run that died before writing it) does not count.
+ *
+ * In-cluster the controller cannot mount every tenant's backup volume, so it judges staleness from the backup
+ * CronJob (controller/reconcile/backup-health.ts); a backup Job succeeds only after a verified snapshot is on disk,
+ * so both views agree. This one is for whoever can read the store: the CLI, a future S3-backed store, tests.
  */
 import type { BackupStore } from "./backup-store.ts";
 import { parseBackupName } from "./backup-naming.ts";
 import { readManifest } from "./manifest.ts";
 
-export interface BackupHealth {
+export interface StoredBackupHealth {
   /** When the newest good backup was taken; null if there is none. */
   readonly lastSuccessAt: Date | null;
   readonly ageMs: number | null;
@@ -19,7 +22,11 @@ export interface BackupHealth {
   readonly count: number;
 }
 
-export async function backupHealth(store: BackupStore, prefix: string, now: Date): Promise<BackupHealth> {
+export async function storedBackupHealth(
+  store: BackupStore,
+  prefix: string,
+  now: Date,
+): Promise<StoredBackupHealth> {
   const objects = await store.list(`${prefix}-`);
   const sizes = new Map(objects.map((o) => [o.name, o.sizeBytes]));
   const manifests = objects
@@ -45,9 +52,4 @@ export async function backupHealth(store: BackupStore, prefix: string, now: Date
     };
   }
   return { lastSuccessAt: null, ageMs: null, sizeBytes: null, snapshot: null, count };
-}
-
-/** The controller's alert rule: no good backup younger than twice the schedule interval. */
-export function backupOverdue(health: BackupHealth, scheduleIntervalMs: number): boolean {
-  return health.ageMs === null || health.ageMs > 2 * scheduleIntervalMs;
 }
