@@ -404,17 +404,18 @@ export interface SyncOptions {
   readonly waveTimeoutMs?: number;
 }
 
-/** One Application's sync from a checkout. */
-export async function syncApplication(
-  kc: KubeConfig,
+/**
+ * The Application's objects from git as Argo CD would apply them: namespaced objects without a namespace get the
+ * destination namespace, each carries its tracking id, and each is checked against the AppProject.
+ */
+async function desiredObjects(
+  api: ObjectApi,
   checkout: Checkout,
   app: StandInApplication,
   projects: readonly StandInProject[],
-  options: SyncOptions = {},
-): Promise<SyncResult> {
+): Promise<KubernetesObject[]> {
   const project = projects.find((p) => p.name === app.project);
   if (!project) throw new Error(`Application ${app.name}: AppProject ${app.project} is not in the repo`);
-  const api = ObjectApi.forConfig(kc);
   const desired: KubernetesObject[] = [];
   for (const object of await readObjectsUnder(join(checkout.dir, app.path))) {
     const ref = objectRef(object);
@@ -437,6 +438,19 @@ export async function syncApplication(
       },
     });
   }
+  return desired;
+}
+
+/** One Application's sync from a checkout. */
+export async function syncApplication(
+  kc: KubeConfig,
+  checkout: Checkout,
+  app: StandInApplication,
+  projects: readonly StandInProject[],
+  options: SyncOptions = {},
+): Promise<SyncResult> {
+  const api = ObjectApi.forConfig(kc);
+  const desired = await desiredObjects(api, checkout, app, projects);
   if (app.syncOptions.includes("CreateNamespace=true") && app.destinationNamespace) {
     const namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: app.destinationNamespace } };
     if (!desired.some((o) => o.kind === "Namespace" && o.metadata?.name === app.destinationNamespace)) {
@@ -472,6 +486,61 @@ export async function syncApplication(
   return { application: app.name, applied, pruned, keptFromPrune };
 }
 
+/** An object's state without what the server alone decides (identity, bookkeeping, status). */
+function comparable(object: KubernetesObject): unknown {
+  const { status: _status, ...rest } = object as KubernetesObject & { status?: unknown };
+  const metadata = { ...rest.metadata };
+  for (const volatile of [
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+  ] as const) {
+    delete metadata[volatile];
+  }
+  return { ...rest, metadata };
+}
+
+/**
+ * What Argo CD would show as OutOfSync for the Application (its server-side diff): objects whose live state
+ * differs from what applying git would produce (a dry-run apply), objects missing from the cluster, and tracked
+ * objects that left git and would be pruned. Empty when the cluster matches git.
+ */
+export async function outOfSync(
+  kc: KubeConfig,
+  checkout: Checkout,
+  app: StandInApplication,
+  projects: readonly StandInProject[],
+): Promise<string[]> {
+  const api = ObjectApi.forConfig(kc);
+  const desired = await desiredObjects(api, checkout, app, projects);
+  const differences: string[] = [];
+  for (const object of desired) {
+    const live = await api.readRaw(object);
+    if (!live) {
+      differences.push(`${objectRef(object)}: missing`);
+      continue;
+    }
+    const dryRun = await api.applyStrict(object, { fieldManager: ARGOCD_FIELD_MANAGER, dryRun: true });
+    if (dryRun.status !== 200) {
+      throw new Error(`${objectRef(object)}: dry-run apply: HTTP ${dryRun.status} ${dryRun.body}`);
+    }
+    const wouldBe = JSON.parse(dryRun.body) as KubernetesObject;
+    if (JSON.stringify(comparable(wouldBe)) !== JSON.stringify(comparable(live))) {
+      differences.push(`${objectRef(object)}: differs from git`);
+    }
+  }
+  const wanted = new Set(desired.map((o) => trackingId(app.name, o)));
+  for (const object of await trackedObjects(kc, app.name)) {
+    const id = object.metadata?.annotations?.[TRACKING_ANNOTATION] ?? "";
+    if (!wanted.has(id) && app.prune && !syncOptionsOf(object).includes("Prune=false")) {
+      differences.push(`${objectRef(object)}: left git, would be pruned`);
+    }
+  }
+  return differences;
+}
+
 export interface DeleteResult {
   readonly deleted: string[];
   readonly kept: string[];
@@ -496,8 +565,8 @@ export async function deleteApplication(kc: KubeConfig, app: StandInApplication)
 }
 
 /**
- * One reconciliation of the whole repo at `revision`, as Argo CD with automated sync would end up: every
- * Application the repo defines is synced; Applications of `previous` that the repo no longer defines are deleted.
+ * One reconciliation of the repo at `revision`, as Argo CD with automated sync would end up: every Application
+ * the repo defines (narrowed by `select`) is synced; Applications of `previous` no longer among them are deleted.
  */
 export async function syncRepository(
   kc: KubeConfig,
@@ -505,6 +574,7 @@ export async function syncRepository(
   revision: string,
   previous: readonly StandInApplication[] = [],
   options: SyncOptions = {},
+  select: (applications: StandInApplication[]) => StandInApplication[] = (applications) => applications,
 ): Promise<{
   sha: string;
   applications: StandInApplication[];
@@ -513,9 +583,11 @@ export async function syncRepository(
 }> {
   const checkout = await checkoutRevision(repo, revision);
   try {
-    const { applications, projects } = await applicationsInCheckout(checkout.dir);
+    const found = await applicationsInCheckout(checkout.dir);
+    const applications = select(found.applications);
     const synced: SyncResult[] = [];
-    for (const app of applications) synced.push(await syncApplication(kc, checkout, app, projects, options));
+    for (const app of applications)
+      synced.push(await syncApplication(kc, checkout, app, found.projects, options));
     const removed: DeleteResult[] = [];
     for (const gone of previous.filter((p) => !applications.some((a) => a.name === p.name))) {
       removed.push(await deleteApplication(kc, gone));

@@ -200,7 +200,7 @@ describe("the test control plane", () => {
       },
     };
     await expect(applyManifests(kc, [pod], { fieldManager: FIELD_MANAGER })).rejects.toThrow(
-      /violates PodSecurity "restricted:latest": privileged/,
+      /violates PodSecurity "restricted:latest":.*privileged \(container/,
     );
   });
 
@@ -213,7 +213,9 @@ describe("the test control plane", () => {
     if (container) container.securityContext = { privileged: true };
     const applying = applyManifests(kc, [privileged], { fieldManager: FIELD_MANAGER, dryRun: true });
     await expect(applying).rejects.toThrow(AdmissionWarningError);
-    await expect(applying).rejects.toThrow(/would violate PodSecurity "restricted:latest"/);
+    await expect(applying).rejects.toThrow(
+      /would violate PodSecurity "restricted:latest":.*privileged \(container/,
+    );
   });
 
   it("reports a pod over quota as FailedCreate with the quota controller's message", async () => {

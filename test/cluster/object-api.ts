@@ -101,6 +101,20 @@ export class ObjectApi extends KubernetesObjectApi {
   }
 
   /**
+   * The object as stored, as plain JSON (the parent's read() turns it into a typed model, dropping what the
+   * model does not know and turning timestamps into Dates); undefined if it does not exist.
+   */
+  async readRaw(object: KubernetesObject): Promise<KubernetesObject | undefined> {
+    const path = await this.specUriPath(structuredClone(object), "read");
+    const context = this.configuration.baseServer.makeRequestContext(path, HttpMethod.GET);
+    context.setHeaderParam("Accept", "application/json");
+    const response = await this.send(context);
+    if (response.status === 404) return undefined;
+    if (response.status !== 200) throw new Error(`GET ${path}: HTTP ${response.status}: ${response.body}`);
+    return JSON.parse(response.body) as KubernetesObject;
+  }
+
+  /**
    * Every resource type that can be listed, in each group's preferred version (subresources excluded), as a
    * sync needs to find every object it tracks.
    */
