@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { queryStats } from "./query/log-stats.ts";
+import { mcpExtension } from "./mcp/mcp-extension.ts";
 import { alertingExtension } from "./rules/alerting.ts";
 import { queryLogs } from "./query/query-logs.ts";
 import { tenantKeys } from "./storage/keys.ts";
@@ -48,5 +49,6 @@ export function createExtensionContext(
 }
 
 export function defaultExtensions(ctx: ExtensionContext): ServerExtension[] {
-  return [alertingExtension(ctx)];
+  const alerting = alertingExtension(ctx);
+  return [alerting, mcpExtension(ctx, alerting.alerting)];
 }

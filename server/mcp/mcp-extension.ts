@@ -1,0 +1,45 @@
+/**
+ * `/mcp`: the MCP server over Streamable HTTP, both the 2026-07-28 protocol (stateless per-request envelope) and
+ * the 2025-era handshake most clients still speak (served statelessly), through the official SDK's handler. The
+ * server's API keys authenticate it like every other route; tools check the read/admin scope per call.
+ */
+import { toNodeHandler } from "@modelcontextprotocol/node";
+import { createMcpHandler, type AuthInfo } from "@modelcontextprotocol/server";
+import type { ServerExtension } from "../extension.ts";
+import type { ExtensionContext } from "../extensions.ts";
+import type { Alerting } from "../rules/alerting.ts";
+import { buildMcpServer } from "./mcp-tools.ts";
+
+export function mcpExtension(ctx: ExtensionContext, alerting: () => Alerting): ServerExtension {
+  const handler = createMcpHandler(
+    (request) => buildMcpServer({ ctx, alerting }, new Set(request.authInfo?.scopes ?? [])),
+    { legacy: "stateless", onerror: (error) => ctx.logger.debug({ err: error }, "MCP request rejected") },
+  );
+  const serve = toNodeHandler(handler, {
+    onerror: (error) => ctx.logger.error({ err: error }, "MCP handler failed"),
+  });
+  return {
+    name: "mcp",
+    async register(app) {
+      app.route({
+        method: ["GET", "POST", "DELETE"],
+        url: "/mcp",
+        schema: { summary: "Model Context Protocol (Streamable HTTP)", tags: ["mcp"], hide: false },
+        preHandler: ctx.auth.requireScope("read"),
+        handler: async (request, reply) => {
+          const principal = request.principal!;
+          // The SDK reads `req.auth`; the key itself never goes further than the authenticator.
+          const auth: AuthInfo = {
+            token: "[redacted]",
+            clientId: principal.name,
+            scopes: [...principal.scopes],
+          };
+          Object.assign(request.raw, { auth });
+          reply.hijack();
+          await serve(request.raw as Parameters<typeof serve>[0], reply.raw, request.body);
+        },
+      });
+    },
+    stop: () => handler.close(),
+  };
+}
