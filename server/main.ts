@@ -21,6 +21,9 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
   const redis = createRedisClient(config.redisUrl);
   redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   redis.on("ready", () => logger.info("redis connected"));
+  // Extensions load their state from Redis when they start: wait for it (the error handler logs every failed try;
+  // the startup probe decides how long is too long).
+  if (redis.status !== "ready") await new Promise<void>((resolve) => redis.once("ready", () => resolve()));
   const auth = createAuthenticator(config.apiKeys);
   const lifecycle: Lifecycle = { shuttingDown: false, onShutdown: new Set() };
   const extensions = defaultExtensions(createExtensionContext(config, redis, logger, auth));

@@ -170,6 +170,79 @@ export interface KnownParts {
   spanId?: string;
 }
 
+type RoleSlot = { rank: number; name: string; value: FieldValue };
+
+/**
+ * Flattens one record into dotted fields, setting aside the values whose names carry a role. A class rather
+ * than closures: this runs for every log at ingest and must not allocate more than it keeps.
+ */
+class RecordWalker {
+  readonly fields: Record<string, FieldValue> = {};
+  readonly roles: Partial<Record<Role, RoleSlot>> = {};
+  private count = 0;
+  private readonly limits: IngestLimits;
+
+  constructor(limits: IngestLimits) {
+    this.limits = limits;
+  }
+
+  walk(object: object, prefix: string, depth: number): void {
+    if (depth > MAX_DEPTH) throw new EntryError(`nested deeper than ${MAX_DEPTH} levels`);
+    for (const key in object) {
+      const value = (object as Record<string, unknown>)[key];
+      const name = prefix ? `${prefix}.${key}` : key;
+      const type = typeof value;
+      if (type === "string" || type === "number" || type === "boolean" || value === null) {
+        this.put(name, value as FieldValue);
+      } else if (Array.isArray(value)) {
+        // Arrays stay one value: their positions rarely mean anything to a query.
+        this.put(name, JSON.stringify(value));
+      } else if (type === "object") {
+        this.walk(value as object, name, depth + 1);
+      }
+    }
+  }
+
+  private put(name: string, value: FieldValue): void {
+    const role = ROLE_OF.get(name);
+    if (role) {
+      const current = this.roles[role.role];
+      if (!current || role.rank < current.rank) {
+        if (current) this.addField(current.name, current.value);
+        this.roles[role.role] = { rank: role.rank, name, value };
+        return;
+      }
+    }
+    this.addField(name, value);
+  }
+
+  addField(name: string, value: FieldValue): void {
+    const limits = this.limits;
+    if (name.length > limits.maxFieldNameLength) {
+      throw new EntryError(
+        `field name "${name.slice(0, 40)}…" exceeds ${limits.maxFieldNameLength} characters`,
+      );
+    }
+    if (typeof value === "string" && value.length > limits.maxFieldValueLength) {
+      throw new EntryError(
+        `field "${name}" has ${value.length} characters, more than ${limits.maxFieldValueLength}`,
+      );
+    }
+    if (!Object.hasOwn(this.fields, name)) {
+      if (++this.count > limits.maxFields) throw new EntryError(`more than ${limits.maxFields} fields`);
+    }
+    if (name === "__proto__") {
+      // An ordinary field, not a prototype change.
+      Object.defineProperty(this.fields, name, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else this.fields[name] = value;
+  }
+}
+
 /**
  * Builds entries from flat or nested records. One instance per request: it holds the limits and the receipt
  * time used for entries without a timestamp.
@@ -192,60 +265,11 @@ export class EntryNormalizer {
     if (record === null || typeof record !== "object" || Array.isArray(record)) {
       throw new EntryError(`expected a JSON object, got ${describe(record)}`);
     }
-    // No prototype: a "__proto__" key in the input is an ordinary field, not a prototype change.
-    const fields: Record<string, FieldValue> = Object.create(null);
-    const roles: Partial<Record<Role, { rank: number; name: string; value: FieldValue }>> = {};
-    let count = 0;
+    const walker = new RecordWalker(this.limits);
+    walker.walk(record, "", 0);
+    const { roles } = walker;
+    const addField = (name: string, value: FieldValue): void => walker.addField(name, value);
     const limits = this.limits;
-
-    const put = (name: string, value: FieldValue): void => {
-      const role = ROLE_OF.get(name);
-      if (role) {
-        const current = roles[role.role];
-        if (!current || role.rank < current.rank) {
-          if (current) addField(current.name, current.value);
-          roles[role.role] = { rank: role.rank, name, value };
-          return;
-        }
-      }
-      addField(name, value);
-    };
-    const addField = (name: string, value: FieldValue): void => {
-      if (name.length > limits.maxFieldNameLength) {
-        throw new EntryError(
-          `field name "${name.slice(0, 40)}…" exceeds ${limits.maxFieldNameLength} characters`,
-        );
-      }
-      if (typeof value === "string" && value.length > limits.maxFieldValueLength) {
-        throw new EntryError(
-          `field "${name}" has ${value.length} characters, more than ${limits.maxFieldValueLength}`,
-        );
-      }
-      if (!(name in fields)) count++;
-      if (count > limits.maxFields) throw new EntryError(`more than ${limits.maxFields} fields`);
-      fields[name] = value;
-    };
-    const walk = (object: object, prefix: string, depth: number): void => {
-      if (depth > MAX_DEPTH) throw new EntryError(`nested deeper than ${MAX_DEPTH} levels`);
-      for (const key in object) {
-        const value = (object as Record<string, unknown>)[key];
-        const name = prefix ? `${prefix}.${key}` : key;
-        if (
-          value === null ||
-          typeof value === "string" ||
-          typeof value === "number" ||
-          typeof value === "boolean"
-        ) {
-          put(name, value);
-        } else if (Array.isArray(value)) {
-          // Arrays stay one value: their positions rarely mean anything to a query.
-          put(name, JSON.stringify(value));
-        } else if (typeof value === "object") {
-          walk(value, name, depth + 1);
-        }
-      }
-    };
-    walk(record, "", 0);
 
     let timestamp = known.timestamp;
     const rawTime = roles.timestamp;
@@ -277,6 +301,7 @@ export class EntryNormalizer {
     const spanId = known.spanId ?? scalarText(roles.spanId?.value);
     if (timestamp?.ns) addField("timestamp.ns", timestamp.ns);
 
+    const fields = walker.fields;
     const entry: LogEntry = {
       timestamp: timestamp?.ms ?? this.receivedMs,
       level: level ?? "info",

@@ -4,28 +4,71 @@
  * and a Bloom filter of its terms (source, field=value pairs, message tokens). A query reads index entries
  * newest first, skips batches that cannot match, and filters the logs of the others exactly. False positives
  * cost a scan; there are no false negatives, so results are exact.
+ *
+ * Indexing runs for every log at ingest, so terms are hashed as they are scanned (no token strings, no
+ * concatenation, no regex); `tokenize` splits text by the very same rules for queries and exact matching.
  */
 import { LOG_LEVELS, levelRank, type LogEntry, type LogLevel } from "../logs/log-entry.ts";
 
-/** Tokens are runs of letters, digits and `_`, lowercased, cut at this length (the same for indexing and query). */
+/** Tokens are cut at this length (the same for indexing and query). */
 const MAX_TOKEN_LENGTH = 64;
 /** Messages with more tokens than this index only the first ones; the batch is then marked incomplete. */
 const MAX_TOKENS_PER_MESSAGE = 256;
 /** Field values longer than this are not indexed (a query for such a value scans instead). */
 export const MAX_INDEXED_VALUE_LENGTH = 128;
-/** Bloom hash functions; with ~9.6 bits per term this gives about 1% false positives. */
+/** Bloom hash functions; with ~9.6 bits per distinct term this gives about 1% false positives. */
 const BLOOM_HASHES = 7;
 const BLOOM_BITS_PER_TERM = 9.6;
 
-const TOKEN = /[\p{L}\p{N}_]+/gu;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * Token characters: ASCII letters, digits and `_`, and every non-ASCII character except spaces and the
+ * punctuation blocks (so words in any script are tokens). Returns the lowercased code, or -1 for a separator.
+ */
+function tokenChar(code: number): number {
+  if (code < 0x80) {
+    if (code >= 0x61 && code <= 0x7a) return code; // a-z
+    if (code >= 0x41 && code <= 0x5a) return code + 32; // A-Z
+    if ((code >= 0x30 && code <= 0x39) || code === 0x5f) return code; // 0-9 _
+    return -1;
+  }
+  if (code <= 0xbf && code !== 0xaa && code !== 0xb5 && code !== 0xba) return -1; // Latin-1 punctuation
+  if (code === 0xd7 || code === 0xf7) return -1; // × ÷
+  if ((code >= 0x2000 && code <= 0x2bff) || (code >= 0x3000 && code <= 0x303f) || code === 0xfeff) return -1;
+  const lower = String.fromCharCode(code).toLowerCase();
+  return lower.length === 1 ? lower.charCodeAt(0) : code;
+}
 
 export function tokenize(text: string): string[] {
-  const tokens = text.toLowerCase().match(TOKEN) ?? [];
-  for (let i = 0; i < tokens.length; i++) {
-    if (tokens[i]!.length > MAX_TOKEN_LENGTH) tokens[i] = tokens[i]!.slice(0, MAX_TOKEN_LENGTH);
+  const tokens: string[] = [];
+  let current: number[] = [];
+  const flush = (): void => {
+    if (current.length) tokens.push(String.fromCharCode(...current.slice(0, MAX_TOKEN_LENGTH)));
+    current = [];
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = tokenChar(text.charCodeAt(i));
+    if (c < 0) flush();
+    else current.push(c);
   }
+  flush();
   return tokens;
 }
+
+function hashUpdate(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
+  return h;
+}
+
+export function termHash(term: string): number {
+  return hashUpdate(FNV_OFFSET, term) >>> 0;
+}
+
+const PREFIX_TOKEN = hashUpdate(FNV_OFFSET, "t:");
+const PREFIX_SOURCE = hashUpdate(FNV_OFFSET, "s:");
+const PREFIX_FIELD = hashUpdate(FNV_OFFSET, "f:");
 
 export const sourceTerm = (source: string): string => `s:${source}`;
 export const tokenTerm = (token: string): string => `t:${token}`;
@@ -42,15 +85,6 @@ export function levelMaskAtLeast(level: LogLevel): number {
   return mask;
 }
 
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** A second, independent-enough hash derived from the first (murmur3 finalizer), for double hashing. */
 function mix32(h: number): number {
   h ^= h >>> 16;
@@ -61,35 +95,43 @@ function mix32(h: number): number {
   return (h | 1) >>> 0;
 }
 
-export function buildBloom(terms: ReadonlySet<string>): Buffer {
-  const bytes = Math.max(8, Math.ceil((terms.size * BLOOM_BITS_PER_TERM) / 8));
+/** Builds a Bloom filter from term hashes (duplicates allowed; it is sized by the distinct ones). */
+export function bloomFromHashes(hashes: Uint32Array): Buffer {
+  hashes.sort();
+  let distinct = 0;
+  for (let i = 0; i < hashes.length; i++) if (i === 0 || hashes[i] !== hashes[i - 1]) distinct++;
+  const bytes = Math.max(8, Math.ceil((distinct * BLOOM_BITS_PER_TERM) / 8));
   const bits = bytes * 8;
   const bloom = Buffer.alloc(bytes);
-  for (const term of terms) {
-    const h1 = hash32(term);
+  for (let i = 0; i < hashes.length; i++) {
+    const h1 = hashes[i]!;
+    if (i > 0 && h1 === hashes[i - 1]) continue;
     const h2 = mix32(h1);
-    for (let i = 0; i < BLOOM_HASHES; i++) {
-      const bit = (h1 + Math.imul(i, h2)) >>> 0;
-      const at = bit % bits;
+    for (let k = 0; k < BLOOM_HASHES; k++) {
+      const at = ((h1 + Math.imul(k, h2)) >>> 0) % bits;
       bloom[at >>> 3]! |= 1 << (at & 7);
     }
   }
   return bloom;
 }
 
+export function buildBloom(terms: Iterable<string>): Buffer {
+  return bloomFromHashes(Uint32Array.from(terms, termHash));
+}
+
 export function bloomMayContain(bloom: Buffer, term: string): boolean {
   const bits = bloom.length * 8;
   if (bits === 0) return true;
-  const h1 = hash32(term);
+  const h1 = termHash(term);
   const h2 = mix32(h1);
-  for (let i = 0; i < BLOOM_HASHES; i++) {
-    const at = ((h1 + Math.imul(i, h2)) >>> 0) % bits;
+  for (let k = 0; k < BLOOM_HASHES; k++) {
+    const at = ((h1 + Math.imul(k, h2)) >>> 0) % bits;
     if ((bloom[at >>> 3]! & (1 << (at & 7))) === 0) return false;
   }
   return true;
 }
 
-/** Per-minute counts of one batch, grouped by the hour hash they go to. */
+/** Per-minute counts of one batch, grouped by the hour hash they go to: hour → field → increment. */
 export type StatsIncrements = Map<number, Map<string, number>>;
 
 export const statsField = (minute: number, kind: "l" | "s", name: string): string =>
@@ -103,41 +145,81 @@ export interface BatchIndex {
   readonly bloom: Buffer;
   /** False when some message had too many tokens to index: token filters must scan this batch. */
   readonly tokensComplete: boolean;
-  /** Hour (epoch seconds) → stats field → increment. */
   readonly stats: StatsIncrements;
 }
 
+/** Collects term hashes into a growable typed array. */
+class HashList {
+  values = new Uint32Array(4096);
+  length = 0;
+  push(h: number): void {
+    if (this.length === this.values.length) {
+      const bigger = new Uint32Array(this.values.length * 2);
+      bigger.set(this.values);
+      this.values = bigger;
+    }
+    this.values[this.length++] = h >>> 0;
+  }
+}
+
+/** Hashes the message's tokens into `out`; returns the number of tokens. */
+function hashTokens(message: string, out: HashList): number {
+  let tokens = 0;
+  let h = PREFIX_TOKEN;
+  let length = 0;
+  for (let i = 0; i < message.length; i++) {
+    const c = tokenChar(message.charCodeAt(i));
+    if (c < 0) {
+      if (length > 0) {
+        if (++tokens <= MAX_TOKENS_PER_MESSAGE) out.push(h);
+        h = PREFIX_TOKEN;
+        length = 0;
+      }
+    } else if (length++ < MAX_TOKEN_LENGTH) h = Math.imul(h ^ c, FNV_PRIME);
+  }
+  if (length > 0 && ++tokens <= MAX_TOKENS_PER_MESSAGE) out.push(h);
+  return tokens;
+}
+
 export function indexBatch(entries: readonly LogEntry[]): BatchIndex {
-  const terms = new Set<string>();
-  const stats: StatsIncrements = new Map();
+  const hashes = new HashList();
+  const perMinute = new Map<number, { levels: number[]; sources: Map<string, number> }>();
   let minTs = Infinity;
   let maxTs = -Infinity;
   let levelMask = 0;
   let tokensComplete = true;
-  const bump = (hour: number, field: string): void => {
-    let fields = stats.get(hour);
-    if (!fields) stats.set(hour, (fields = new Map()));
-    fields.set(field, (fields.get(field) ?? 0) + 1);
-  };
   for (const entry of entries) {
     const ts = entry.timestamp;
     if (ts < minTs) minTs = ts;
     if (ts > maxTs) maxTs = ts;
-    levelMask |= 1 << levelRank(entry.level);
-    terms.add(sourceTerm(entry.source));
-    const tokens = tokenize(entry.message);
-    if (tokens.length > MAX_TOKENS_PER_MESSAGE) tokensComplete = false;
-    const n = Math.min(tokens.length, MAX_TOKENS_PER_MESSAGE);
-    for (let i = 0; i < n; i++) terms.add(tokenTerm(tokens[i]!));
+    const rank = levelRank(entry.level);
+    levelMask |= 1 << rank;
+    hashes.push(hashUpdate(PREFIX_SOURCE, entry.source));
+    if (hashTokens(entry.message, hashes) > MAX_TOKENS_PER_MESSAGE) tokensComplete = false;
     const fields = entry.fields;
     for (const name in fields) {
-      const text = fieldText(fields[name]);
-      if (text.length <= MAX_INDEXED_VALUE_LENGTH) terms.add(fieldTerm(name, text));
+      const value = fields[name];
+      const text = typeof value === "string" ? value : fieldText(value);
+      if (text.length <= MAX_INDEXED_VALUE_LENGTH) {
+        hashes.push(hashUpdate(hashUpdate(hashUpdate(PREFIX_FIELD, name), "="), text));
+      }
     }
     const minute = Math.floor(ts / 60_000);
-    const hour = Math.floor(minute / 60) * 3600;
-    bump(hour, statsField(minute, "l", entry.level));
-    bump(hour, statsField(minute, "s", entry.source));
+    let counts = perMinute.get(minute);
+    if (!counts) perMinute.set(minute, (counts = { levels: [0, 0, 0, 0, 0, 0], sources: new Map() }));
+    counts.levels[rank]!++;
+    counts.sources.set(entry.source, (counts.sources.get(entry.source) ?? 0) + 1);
   }
-  return { count: entries.length, minTs, maxTs, levelMask, bloom: buildBloom(terms), tokensComplete, stats };
+  const stats: StatsIncrements = new Map();
+  for (const [minute, counts] of perMinute) {
+    const hour = Math.floor(minute / 60) * 3600;
+    let fields = stats.get(hour);
+    if (!fields) stats.set(hour, (fields = new Map()));
+    counts.levels.forEach((n, rank) => {
+      if (n > 0) fields.set(statsField(minute, "l", LOG_LEVELS[rank]!), n);
+    });
+    for (const [source, n] of counts.sources) fields.set(statsField(minute, "s", source), n);
+  }
+  const bloom = bloomFromHashes(hashes.values.subarray(0, hashes.length));
+  return { count: entries.length, minTs, maxTs, levelMask, bloom, tokensComplete, stats };
 }
