@@ -7,6 +7,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import addFormatsModule from "ajv-formats";
 import type { Diagnostic } from "./diagnostic.ts";
 import { formatPath, parsePointer, type FieldPath } from "./field-path.ts";
+import { isSecretKey, secretKind } from "./checks/secret-scan.ts";
 import { closest, didYouMean } from "./suggest.ts";
 import { PATTERN_DESCRIPTIONS, Platform, QUANTITY_PATTERN, Tenant } from "./tenant-schema.ts";
 import { locate, type YamlSource } from "./yaml-source.ts";
@@ -186,7 +187,7 @@ function describeErrors(errors: readonly ErrorObject[]): Finding[] {
       findings.push({
         path,
         at: "value",
-        message: `${formatPath(path)}: ${valueProblem(error.parentSchema as JsonSchema, error.data)}`,
+        message: `${formatPath(path)}: ${valueProblem(error.parentSchema as JsonSchema, shown(path, error.data))}`,
       });
     } else if (error.keyword === "minItems" || error.keyword === "maxItems") {
       const limit = (error.params as { limit: number }).limit;
@@ -238,6 +239,16 @@ function unknownField(path: FieldPath, name: string, parent: JsonSchema): string
   return `${where}: unknown field "${name}"${hint}`;
 }
 
+/** Never repeat a value that may be a credential (the secret scan reports it on its own). */
+const HIDDEN = Symbol("hidden");
+
+function shown(path: FieldPath, data: unknown): unknown {
+  const key = path.at(-1);
+  const secretish = typeof key === "string" && isSecretKey(key);
+  if (typeof data === "string" && (secretish || secretKind(data) !== undefined)) return HIDDEN;
+  return data;
+}
+
 /** `must be <what this place expects> (got <what the file says>)`. */
 function valueProblem(schema: JsonSchema, data: unknown): string {
   const got = ` (got ${describeValue(data)})`;
@@ -287,6 +298,7 @@ function range(schema: JsonSchema): string {
 }
 
 export function describeValue(data: unknown): string {
+  if (data === HIDDEN) return "a string, not shown as it may be a secret";
   if (data === null || data === undefined) return "an empty value";
   if (Array.isArray(data)) return "a list";
   if (typeof data === "object") return "a mapping";

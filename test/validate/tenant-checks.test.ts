@@ -369,6 +369,14 @@ describe("no plaintext secrets", () => {
     ]);
   });
 
+  test("schema messages do not echo a value that may be a secret", async () => {
+    const lines = await tenantLines("redis:\n  passwordSecret: hunter2hunter2\n");
+    expect(lines).toEqual([
+      'acme.yaml:8:21: spec.redis.passwordSecret: "passwordSecret" holds a literal value: secrets never go into tenant files; store it in a Secret and reference the Secret by name',
+      "acme.yaml:8:21: spec.redis.passwordSecret: must be a mapping of keys to values (got a string, not shown as it may be a secret)",
+    ]);
+  });
+
   test("references to Secrets by name are fine", async () => {
     const body =
       "server:\n  apiKeysSecret: { name: acme-keys, key: keys.json }\n  ingress: { tlsSecretName: acme-tls }\nredis:\n  passwordSecret: { name: acme-redis, key: password }\n";

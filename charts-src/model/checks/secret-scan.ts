@@ -23,6 +23,11 @@ const SECRET_VALUES: [RegExp, string][] = [
   [/\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i, "a URL with a password in it"],
 ];
 
+/** Whether a field of this name holds a credential when its value is a literal. */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key.toLowerCase().replace(/[-_.\s]/g, ""));
+}
+
 /** What kind of secret `value` looks like, or undefined. */
 export function secretKind(value: string): string | undefined {
   return SECRET_VALUES.find(([pattern]) => pattern.test(value))?.[1];
@@ -34,8 +39,7 @@ export function scanForSecrets(value: unknown, report: Report, path: FieldPath =
   } else if (typeof value === "object" && value !== null) {
     for (const [key, child] of Object.entries(value)) {
       const childPath = [...path, key];
-      const normalized = key.toLowerCase().replace(/[-_.\s]/g, "");
-      if (isLiteral(child) && SECRET_KEY.test(normalized)) {
+      if (isLiteral(child) && isSecretKey(key)) {
         report.error(
           childPath,
           `"${key}" holds a literal value: secrets never go into tenant files; store it in a Secret and reference the Secret by name`,
