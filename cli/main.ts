@@ -29,6 +29,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "runs the NeuralLog server (env: see server/README.md)",
     load: () => import("./commands/server.ts"),
   },
+  controller: {
+    summary: "controller [--kubeconfig PATH] [--mode report-only|self-heal] [--port N]: runs the runtime controller",
+    load: () => import("./commands/controller.ts"),
+  },
   backup: {
     summary: "point-in-time Redis snapshot; prints the backup file path last",
     load: () => import("./commands/backup.ts"),

@@ -308,6 +308,25 @@ describe("reconcileTenant", () => {
     expect(actions.take()).toMatchObject([{ verb: "create", reason: "PodsRejectedByQuota" }]);
   });
 
+  it("reports overcommit when the enforced quota cannot hold the workloads at maximum scale", async () => {
+    const objects = clusterObjects();
+    objects.quota.spec!.hard!.pods = "3";
+    const { reconcile, actions } = setup(objects);
+    const status = await reconcile();
+    expect(status?.overcommit).toEqual([
+      expect.objectContaining({
+        resource: "pods",
+        hard: "3",
+        needs: "5",
+        detail: "server 3 + redis 1 + backup 1 = 5",
+      }),
+    ]);
+    expect(actions.take().map((a) => ("reason" in a ? a.reason : a.verb))).toEqual([
+      "DriftDetected",
+      "QuotaOvercommitted",
+    ]);
+  });
+
   it("raises BackupStale when the last success is older than twice the schedule interval", async () => {
     const objects = clusterObjects();
     const cronJob = { ...objects.cronJob!, status: { lastSuccessfulTime: new Date("2026-11-25T01:31:00Z") } };

@@ -7,7 +7,7 @@
 import type { V1Namespace, V1ResourceQuota } from "@kubernetes/client-node";
 import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../charts-src/constructs/metadata.ts";
 import { parseQuantity } from "../../charts-src/model/quantity.ts";
-import type { ResolvedTenant } from "../../charts-src/model/resolved.ts";
+import { workloadFootprint } from "../../charts-src/model/workload-footprint.ts";
 import type { TenantCache } from "../informers/tenant-cache.ts";
 import type { KubeActions } from "../kube/kube-actions.ts";
 import { backupHealth, type BackupHealth } from "./backup-health.ts";
@@ -20,7 +20,7 @@ import {
 import { detectDrift, type DriftFinding } from "./drift.ts";
 import { EventReason, EventType } from "./event-reasons.ts";
 import type { EventRecorder, TenantEvent } from "./event-recorder.ts";
-import { overcommit, type OvercommitFinding, type QuotaFootprint } from "./overcommit.ts";
+import { overcommit, type OvercommitFinding } from "./overcommit.ts";
 import { quotaRejections, quotaUsage, type QuotaRejection, type QuotaUsage } from "./quota-usage.ts";
 
 export const CorrectionMode = { ReportOnly: "report-only", SelfHeal: "self-heal" } as const;
@@ -46,8 +46,6 @@ export interface ReconcileDependencies {
   readonly events: EventRecorder;
   readonly mode: CorrectionMode;
   readonly now: () => Date;
-  /** The workloads' requests and limits at maximum scale, per quota resource (the validation engine's). */
-  readonly footprint?: (tenant: ResolvedTenant) => QuotaFootprint;
 }
 
 /** What a tenant looks like right now, from the cache alone. `undefined`: the namespace is not a tenant's. */
@@ -55,7 +53,6 @@ export function assessTenant(
   namespaceName: string,
   cache: TenantCache,
   now: Date,
-  footprint?: (tenant: ResolvedTenant) => QuotaFootprint,
 ): { status: TenantStatus; desired?: DesiredState } | undefined {
   const namespace = cache.namespaces.get(namespaceName);
   const tenantName = namespace?.metadata?.labels?.[TENANT_LABEL];
@@ -113,7 +110,7 @@ export function assessTenant(
       ...base,
       desiredState: { state: "ok" },
       drift,
-      overcommit: footprint ? overcommit(footprint(tenant), enforcedHard(quotas)) : [],
+      overcommit: overcommit(workloadFootprint(tenant), enforcedHard(quotas)),
       backup,
     },
     desired,
@@ -169,7 +166,7 @@ export function eventsFor(status: TenantStatus): TenantEvent[] {
     warn(
       EventReason.QuotaOvercommitted,
       o.resource,
-      `workloads at maximum scale need ${o.footprint} ${o.resource}, the quota allows ${o.hard}`,
+      `${o.resource}: workloads at maximum scale need ${o.needs} (${o.detail}), the quota allows ${o.hard}`,
     );
   }
   if (status.backup && (status.backup.state === "stale" || status.backup.state === "missing")) {
@@ -206,7 +203,7 @@ export async function reconcileTenant(
   deps: ReconcileDependencies,
 ): Promise<TenantStatus | undefined> {
   const now = deps.now();
-  const assessed = assessTenant(namespaceName, deps.cache, now, deps.footprint);
+  const assessed = assessTenant(namespaceName, deps.cache, now);
   if (!assessed) {
     deps.events.forget(namespaceName);
     return undefined;

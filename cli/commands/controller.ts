@@ -1,0 +1,69 @@
+/**
+ * `neurallog controller [--kubeconfig PATH] [--mode report-only|self-heal] [--port N]`: runs the runtime
+ * controller (controller/README.md) until SIGTERM or SIGINT. In-cluster credentials by default.
+ *
+ * Environment (what the platform Deployment sets): NEURALLOG_CONTROLLER_MODE, NEURALLOG_METRICS_PORT,
+ * POD_NAME (leader election identity), POD_NAMESPACE (namespace of the Lease; default neurallog-system).
+ * Flags win over the environment.
+ */
+import { parseFlags, UsageError } from "../args.ts";
+
+const USAGE =
+  "usage: neurallog controller [--kubeconfig PATH] [--mode report-only|self-heal] [--port N]\n" +
+  "  --kubeconfig  kubeconfig file (default: in-cluster service account)\n" +
+  "  --mode        report-only (default; Argo CD owns reverting) or self-heal (restore drifted objects)\n" +
+  "                (env NEURALLOG_CONTROLLER_MODE)\n" +
+  "  --port        port for /metrics, /healthz, /status (default 8081; env NEURALLOG_METRICS_PORT)\n" +
+  "Environment: POD_NAME (leader identity), POD_NAMESPACE (Lease namespace, default neurallog-system)";
+
+const MODES = ["report-only", "self-heal"] as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    kubeconfig: { type: "string" },
+    mode: { type: "string" },
+    port: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const mode = values.mode ?? process.env.NEURALLOG_CONTROLLER_MODE ?? "report-only";
+  if (!(MODES as readonly string[]).includes(mode)) {
+    throw new UsageError(`--mode must be one of ${MODES.join(", ")}, got "${mode}"\n${USAGE}`);
+  }
+  const portText = values.port ?? process.env.NEURALLOG_METRICS_PORT ?? "8081";
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65_535) {
+    throw new UsageError(`--port must be a port number (1-65535), got "${portText}"`);
+  }
+
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kubeConfig = new KubeConfig();
+  try {
+    if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
+    else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+    else throw new UsageError("not running in a cluster: pass --kubeconfig PATH");
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`cannot load the kubeconfig: ${(error as Error).message}`, { cause: error });
+  }
+  if (!kubeConfig.getCurrentCluster()) throw new UsageError("the kubeconfig has no current cluster");
+
+  const { startController } = await import("../../controller/main.ts");
+  const controller = await startController({
+    kubeConfig,
+    mode: mode as (typeof MODES)[number],
+    port,
+    leaseNamespace: process.env.POD_NAMESPACE ?? "neurallog-system",
+    ...(process.env.POD_NAME ? { identity: process.env.POD_NAME } : {}),
+  });
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  // Releasing the Lease lets the next replica lead at once instead of after the lease duration.
+  await controller.stop();
+  return 0;
+}
