@@ -13,6 +13,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "validate [--tenants DIR]: schema and semantic checks, FILE:LINE:COL errors",
     load: () => import("./commands/validate.ts"),
   },
+  synth: {
+    summary: "synth [--tenants DIR] [--out DIR]: renders OUT/tenants/<name>/, OUT/argocd/, OUT/platform/",
+    load: () => import("./commands/synth.ts"),
+  },
   diff: {
     summary: "diff [--base REF] [--format text|markdown]: what a change does to the rendered manifests, per tenant",
     load: () => import("./commands/diff.ts"),

@@ -8,27 +8,26 @@ import { Backup } from "../constructs/backup.ts";
 import { LogServer } from "../constructs/log-server.ts";
 import { NetworkPolicies } from "../constructs/network-policies.ts";
 import { Redis } from "../constructs/redis.ts";
-import { TenantConfig } from "../constructs/tenant-config.ts";
+import { desiredStateConfigMap, type RenderedObject } from "../constructs/tenant-config.ts";
 import { TenantNamespace } from "../constructs/tenant-namespace.ts";
 
 export class TenantChart extends Chart {
   constructor(scope: App, tenant: ResolvedTenant, platform: ResolvedPlatform) {
     super(scope, tenant.name, { disableResourceNameHashes: true });
-    const namespace = new TenantNamespace(this, "namespace", tenant);
-    const network = new NetworkPolicies(this, "network", tenant, platform);
-    new TenantConfig(this, "desired-state", tenant, {
-      resourceQuota: namespace.resourceQuota,
-      limitRange: namespace.limitRange,
-      networkPolicies: network.policies,
-    });
+    new TenantNamespace(this, "namespace", tenant);
+    new NetworkPolicies(this, "network", tenant, platform);
     new Redis(this, "redis", tenant, platform);
     new LogServer(this, "server", tenant, platform);
     new Backup(this, "backup", tenant, platform);
   }
 }
 
-/** The tenant's Kubernetes objects as JSON (cdk8s sorts keys, so the same tenant always gives the same JSON). */
-export function tenantObjects(tenant: ResolvedTenant, platform: ResolvedPlatform): Record<string, unknown>[] {
+/**
+ * The tenant's Kubernetes objects as JSON (cdk8s sorts keys, so the same tenant always gives the same JSON),
+ * followed by the tenant ConfigMap built from them.
+ */
+export function tenantObjects(tenant: ResolvedTenant, platform: ResolvedPlatform): RenderedObject[] {
   // No outdir is ever written: the App exists only to synthesize this chart in memory.
-  return new TenantChart(new App(), tenant, platform).toJson();
+  const objects = new TenantChart(new App(), tenant, platform).toJson() as RenderedObject[];
+  return [...objects, desiredStateConfigMap(tenant, objects)];
 }

@@ -2,19 +2,22 @@
  * The platform side: the `neurallog controller` Deployment in its own namespace, its ServiceAccount, a metrics
  * Service, and least-privilege RBAC.
  *
- * RBAC, and why each rule exists:
- * - read (get/list/watch) namespaces, configmaps (the tenant desired state), resourcequotas, limitranges, pods
- *   and networkpolicies cluster-wide: the controller compares desired with actual state and reports usage;
+ * RBAC, and why each rule exists (matching what controller/informers and controller/kube call):
+ * - read (get/list/watch) namespaces, resourcequotas, limitranges, networkpolicies and cronjobs cluster-wide:
+ *   the controller compares desired with actual state, reports quota usage and backup health;
+ * - read configmaps, but only those named `neurallog-tenant` (the desired state): the informer lists them with
+ *   the field selector `metadata.name=neurallog-tenant`, which RBAC matches against `resourceNames`;
  * - patch/update resourcequotas, limitranges and networkpolicies: self-heal mode restores drifted objects
- *   between Argo CD syncs (in report-only mode these verbs go unused, but the mode is a runtime switch);
- * - create/patch events: it tells humans what it found through Events;
+ *   between Argo CD syncs (report-only mode never uses these verbs, but the mode is a runtime switch);
+ * - read, create and patch events: it reads FailedCreate events (pods refused by quota) and tells humans what
+ *   it found through Events of its own;
  * - leases in its own namespace only (a Role): leader election between its replicas.
- * Nothing else: no secrets, no create/delete of tenant objects, no access outside these kinds.
+ * Nothing else: no secrets, no pods, no create/delete of tenant objects.
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
 import type { ResolvedPlatform } from "../model/resolved.ts";
-import { MANAGED_BY, PART_OF } from "./metadata.ts";
+import { MANAGED_BY, PART_OF, TENANT_CONFIGMAP_NAME } from "./metadata.ts";
 import {
   containerSecurityContext,
   NEURALLOG_UID,
@@ -25,7 +28,7 @@ import {
 import { POD_SECURITY_LABELS } from "./tenant-namespace.ts";
 
 export const CONTROLLER_NAME = "neurallog-controller";
-export const CONTROLLER_METRICS_PORT = 9090;
+export const CONTROLLER_METRICS_PORT = 8081;
 
 /** Fixed: the controller's load grows with tenants slowly (informer caches), not with traffic. */
 const CONTROLLER_RESOURCES = {
@@ -74,7 +77,8 @@ export class Controller extends Construct {
     new k8s.KubeClusterRole(this, "cluster-role", {
       metadata: clusterMetadata,
       rules: [
-        { apiGroups: [""], resources: ["namespaces", "configmaps", "pods"], verbs: READ },
+        { apiGroups: [""], resources: ["namespaces"], verbs: READ },
+        { apiGroups: [""], resources: ["configmaps"], resourceNames: [TENANT_CONFIGMAP_NAME], verbs: READ },
         {
           apiGroups: [""],
           resources: ["resourcequotas", "limitranges"],
@@ -85,7 +89,8 @@ export class Controller extends Construct {
           resources: ["networkpolicies"],
           verbs: [...READ, "patch", "update"],
         },
-        { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+        { apiGroups: ["batch"], resources: ["cronjobs"], verbs: READ },
+        { apiGroups: [""], resources: ["events"], verbs: [...READ, "create", "patch"] },
       ],
     });
     const subject = { kind: "ServiceAccount", name: CONTROLLER_NAME, namespace };

@@ -45,15 +45,10 @@ function peer(input: PeerInput): k8s.NetworkPolicyPeer {
 }
 
 export class NetworkPolicies extends Construct {
-  /** Every policy, in a stable order (the controller's desired state lists them). */
-  readonly policies: k8s.KubeNetworkPolicy[] = [];
-
   constructor(scope: Construct, id: string, tenant: ResolvedTenant, platform: ResolvedPlatform) {
     super(scope, id);
     const add = (name: string, spec: k8s.NetworkPolicySpec) =>
-      this.policies.push(
-        new k8s.KubeNetworkPolicy(this, name, { metadata: tenantMetadata(tenant, "policy", name), spec }),
-      );
+      new k8s.KubeNetworkPolicy(this, name, { metadata: tenantMetadata(tenant, "policy", name), spec });
     const server = { matchLabels: selectorLabels(tenant, "server") };
 
     add("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });

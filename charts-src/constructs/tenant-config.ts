@@ -3,14 +3,13 @@
  * controller needs no git access. It carries the resolved tenant spec, the names of the objects the controller
  * watches, and the exact ResourceQuota, LimitRange and NetworkPolicy specs rendered next to it, so quota and
  * policy drift can be diffed (and, in self-heal mode, repaired) without git.
+ *
+ * It is built from the tenant's other objects after they are synthesized — not as a construct — so the specs
+ * in it are the rendered ones byte for byte, and each object is serialized only once.
  */
-import { Construct } from "constructs";
-import type { ApiObject } from "cdk8s";
-import { Lazy } from "cdk8s";
-import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
 import type { ResolvedTenant } from "../model/resolved.ts";
 import { TENANT_API_VERSION } from "../model/tenant-schema.ts";
-import { canonicalJson } from "./canonical-json.ts";
+import { canonicalJson, sortKeys } from "./canonical-json.ts";
 import { objectNames, TENANT_CONFIGMAP_NAME, tenantMetadata } from "./metadata.ts";
 
 export const DESIRED_STATE_KIND = "TenantDesiredState";
@@ -26,6 +25,7 @@ export interface TenantDesiredState {
   readonly objects: ReturnType<typeof objectNames>;
   readonly resourceQuota: DesiredObject;
   readonly limitRange: DesiredObject;
+  /** In the order they were rendered: default deny first. */
   readonly networkPolicies: readonly DesiredObject[];
 }
 
@@ -34,35 +34,47 @@ export interface DesiredObject {
   readonly spec: Record<string, unknown>;
 }
 
-export interface DesiredStateSources {
-  readonly resourceQuota: ApiObject;
-  readonly limitRange: ApiObject;
-  readonly networkPolicies: readonly ApiObject[];
+/** A rendered object as synth produces it (JSON). */
+export interface RenderedObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string };
+  readonly spec?: Record<string, unknown>;
+  readonly [field: string]: unknown;
 }
 
-function desired(object: ApiObject): DesiredObject {
-  return { name: object.name, spec: object.toJson().spec };
+function desired(objects: readonly RenderedObject[], kind: string): DesiredObject[] {
+  return objects.filter((o) => o.kind === kind).map((o) => ({ name: o.metadata.name, spec: o.spec ?? {} }));
 }
 
-export class TenantConfig extends Construct {
-  constructor(scope: Construct, id: string, tenant: ResolvedTenant, sources: DesiredStateSources) {
-    super(scope, id);
-    // Lazy: the specs are read from the rendered objects themselves at synth time, so they cannot drift apart.
-    const state = Lazy.any({
-      produce: (): string =>
-        canonicalJson({
-          apiVersion: TENANT_API_VERSION,
-          kind: DESIRED_STATE_KIND,
-          tenant,
-          objects: objectNames(tenant),
-          resourceQuota: desired(sources.resourceQuota),
-          limitRange: desired(sources.limitRange),
-          networkPolicies: sources.networkPolicies.map(desired),
-        } satisfies TenantDesiredState),
-    });
-    new k8s.KubeConfigMap(this, "desired-state", {
-      metadata: tenantMetadata(tenant, "config", TENANT_CONFIGMAP_NAME),
-      data: { [DESIRED_STATE_KEY]: state },
-    });
-  }
+export function desiredState(tenant: ResolvedTenant, objects: readonly RenderedObject[]): TenantDesiredState {
+  const [resourceQuota] = desired(objects, "ResourceQuota");
+  const [limitRange] = desired(objects, "LimitRange");
+  if (!resourceQuota || !limitRange)
+    throw new Error(`tenant ${tenant.name}: no ResourceQuota or LimitRange rendered`);
+  return {
+    apiVersion: TENANT_API_VERSION,
+    kind: DESIRED_STATE_KIND,
+    tenant,
+    objects: objectNames(tenant),
+    resourceQuota,
+    limitRange,
+    networkPolicies: desired(objects, "NetworkPolicy"),
+  };
+}
+
+/** The `neurallog-tenant` ConfigMap, laid out like every other rendered object (sorted keys). */
+export function desiredStateConfigMap(
+  tenant: ResolvedTenant,
+  objects: readonly RenderedObject[],
+): RenderedObject {
+  const metadata = sortKeys(
+    tenantMetadata(tenant, "config", TENANT_CONFIGMAP_NAME),
+  ) as RenderedObject["metadata"];
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata,
+    data: { [DESIRED_STATE_KEY]: canonicalJson(desiredState(tenant, objects)) },
+  };
 }

@@ -35,9 +35,6 @@ export function quantities(
 }
 
 export class TenantNamespace extends Construct {
-  readonly resourceQuota: k8s.KubeResourceQuota;
-  readonly limitRange: k8s.KubeLimitRange;
-
   constructor(scope: Construct, id: string, tenant: ResolvedTenant) {
     super(scope, id);
     new k8s.KubeNamespace(this, "namespace", {
@@ -51,14 +48,14 @@ export class TenantNamespace extends Construct {
       },
     });
 
-    this.resourceQuota = new k8s.KubeResourceQuota(this, "quota", {
+    new k8s.KubeResourceQuota(this, "quota", {
       metadata: tenantMetadata(tenant, "policy", RESOURCE_QUOTA_NAME),
       spec: { hard: quantities(tenant.quota.hard) },
     });
 
     const range = tenant.limitRange;
     const list = (l: Partial<ResolvedResourceList> | undefined) => quantities(l);
-    this.limitRange = new k8s.KubeLimitRange(this, "limit-range", {
+    new k8s.KubeLimitRange(this, "limit-range", {
       metadata: tenantMetadata(tenant, "policy", LIMIT_RANGE_NAME),
       spec: {
         limits: [

@@ -1,8 +1,5 @@
-/**
- * One Kubernetes object → one YAML file named `<kind>-<name>.yaml` (lowercase). The YAML settings are fixed
- * here, once, so every file of every run has the same bytes for the same object.
- */
-import YAML from "yaml";
+/** One Kubernetes object → one YAML file named `<kind>-<name>.yaml` (lowercase). */
+import { manifestYaml } from "./manifest-yaml.ts";
 
 export interface ManifestFile {
   /** File name inside its folder, e.g. `deployment-acme-server.yaml`. */
@@ -14,9 +11,6 @@ interface KubeObject {
   readonly kind?: unknown;
   readonly metadata?: { readonly name?: unknown };
 }
-
-// YAML 1.1 quoting (as kubectl and Argo CD's parsers read it: `"yes"`, `"on"` stay strings) and no line folding.
-const STRINGIFY_OPTIONS = { version: "1.1", lineWidth: 0 } as const;
 
 export function manifestFileName(object: KubeObject): string {
   const kind = object.kind;
@@ -30,7 +24,7 @@ export function manifestFileName(object: KubeObject): string {
 export function toManifestFiles(objects: readonly KubeObject[]): ManifestFile[] {
   const files = objects.map((object) => ({
     name: manifestFileName(object),
-    content: YAML.stringify(object, STRINGIFY_OPTIONS),
+    content: manifestYaml(object as Record<string, unknown>),
   }));
   const seen = new Set<string>();
   for (const file of files) {

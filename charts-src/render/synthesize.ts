@@ -6,7 +6,7 @@
  * Only these three folders are ever touched. Inside `tenants/` only directories are removed (the folders of
  * tenants that are gone), inside a rendered folder only stale `.yaml` files.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
 import { argocdObjects } from "../charts/argocd-chart.ts";
@@ -48,44 +48,69 @@ export function renderPlatform(platform: ResolvedPlatform): ManifestFile[] {
   return toManifestFiles(platformObjects(platform));
 }
 
+/**
+ * Tenant folders being written while the next tenants render: file system calls run on libuv's threads, so
+ * rendering (CPU) and writing (syscalls) overlap. Bounded, so memory does not grow with the tenant count.
+ */
+const WRITES_IN_FLIGHT = 16;
+
 /** Writes `files` into `dir` and removes the `.yaml` files there that are not among them. */
-function writeFolder(dir: string, files: readonly ManifestFile[]): void {
-  mkdirSync(dir, { recursive: true });
+async function writeFolder(dir: string, files: readonly ManifestFile[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
   const wanted = new Set(files.map((f) => f.name));
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isFile() && entry.name.endsWith(".yaml") && !wanted.has(entry.name))
-      rmSync(join(dir, entry.name));
-  }
-  for (const file of files) writeFileSync(join(dir, file.name), file.content);
+  const stale = (await readdir(dir, { withFileTypes: true })).filter(
+    (entry) => entry.isFile() && entry.name.endsWith(".yaml") && !wanted.has(entry.name),
+  );
+  await Promise.all([
+    ...stale.map((entry) => rm(join(dir, entry.name))),
+    ...files.map((file) => writeFile(join(dir, file.name), file.content)),
+  ]);
 }
 
-export function synthesize(input: SynthInput, outDir: string): SynthResult {
+export async function synthesize(input: SynthInput, outDir: string): Promise<SynthResult> {
   const names = input.tenants.map((t) => t.name);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate) throw new Error(`tenant ${duplicate} appears twice`);
 
   const tenantsDir = join(resolve(outDir), TENANTS_FOLDER);
-  mkdirSync(tenantsDir, { recursive: true });
+  await mkdir(tenantsDir, { recursive: true });
   let files = 0;
-  for (const tenant of input.tenants) {
-    const rendered = renderTenant(tenant, input.platform);
-    writeFolder(join(tenantsDir, tenant.name), rendered);
-    files += rendered.length;
+  const inFlight = new Set<Promise<void>>();
+  const failures: unknown[] = [];
+  let renderError: unknown;
+  try {
+    for (const tenant of input.tenants) {
+      if (failures.length > 0) break;
+      const rendered = renderTenant(tenant, input.platform);
+      files += rendered.length;
+      const folder = join(tenantsDir, tenant.name);
+      const writing: Promise<void> = writeFolder(folder, rendered)
+        .catch((error: unknown) => void failures.push(new Error(`cannot write ${folder}`, { cause: error })))
+        .finally(() => inFlight.delete(writing));
+      inFlight.add(writing);
+      if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+    }
+  } catch (error) {
+    renderError = error;
   }
+  // Also after a render error: no write may still be running when synthesize returns.
+  await Promise.all(inFlight);
+  if (renderError !== undefined) throw renderError;
+  if (failures.length > 0) throw failures[0];
 
   const current = new Set(names);
   const removedTenants: string[] = [];
-  for (const entry of readdirSync(tenantsDir, { withFileTypes: true })) {
+  for (const entry of await readdir(tenantsDir, { withFileTypes: true })) {
     if (entry.isDirectory() && !current.has(entry.name)) {
-      rmSync(join(tenantsDir, entry.name), { recursive: true, force: true });
+      await rm(join(tenantsDir, entry.name), { recursive: true, force: true });
       removedTenants.push(entry.name);
     }
   }
 
   const argocd = renderArgocd(input.tenants, input.platform);
-  writeFolder(join(resolve(outDir), ARGOCD_FOLDER), argocd);
   const platform = renderPlatform(input.platform);
-  writeFolder(join(resolve(outDir), PLATFORM_FOLDER), platform);
+  await writeFolder(join(resolve(outDir), ARGOCD_FOLDER), argocd);
+  await writeFolder(join(resolve(outDir), PLATFORM_FOLDER), platform);
   files += argocd.length + platform.length;
 
   return { tenants: input.tenants.length, files, removedTenants: removedTenants.sort() };

@@ -1,0 +1,40 @@
+/**
+ * `neurallog synth [--tenants DIR] [--out DIR]`: validates the tenant directory and, only when it has no
+ * errors, renders `OUT/tenants/<name>/`, `OUT/argocd/` and `OUT/platform/` (one file per object), removing the
+ * folders of tenants that no longer exist. With any error nothing is rendered or removed.
+ */
+import { resolve } from "node:path";
+import { formatDiagnostic, loadTenantTree, validTree } from "../../charts-src/model/load.ts";
+import { synthesize, TENANTS_FOLDER } from "../../charts-src/render/synthesize.ts";
+import { parseFlags, UsageError } from "../args.ts";
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    tenants: { type: "string", default: "tenants" },
+    out: { type: "string", default: "dist" },
+  });
+  const tenantsDir = values.tenants;
+  const outDir = values.out;
+  // Synth removes stale folders under OUT/tenants/: never let that be the tenant sources themselves.
+  if (resolve(outDir, TENANTS_FOLDER) === resolve(tenantsDir) || resolve(outDir) === resolve(tenantsDir)) {
+    throw new UsageError(`--out ${outDir} would overwrite the tenant files in ${tenantsDir}`);
+  }
+
+  const loaded = await loadTenantTree(tenantsDir);
+  for (const diagnostic of loaded.diagnostics) console.error(formatDiagnostic(diagnostic));
+  const tree = validTree(loaded);
+  if (!tree) {
+    console.error(
+      "neurallog synth: nothing rendered; fix the errors above (neurallog validate shows them too)",
+    );
+    return 1;
+  }
+
+  const started = performance.now();
+  const result = await synthesize(tree, outDir);
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  for (const name of result.removedTenants)
+    console.log(`removed ${outDir}/${TENANTS_FOLDER}/${name} (no tenant file)`);
+  console.log(`synth: ${result.tenants} tenants, ${result.files} files in ${outDir} (${seconds} s)`);
+  return 0;
+}
