@@ -1,12 +1,11 @@
 /**
- * The tenant directory as it was at a git ref of the tenants repo: extracted with `git archive REF:<dir>` into
- * a temporary folder (only that directory, not a whole worktree), and the file listing / single files of that
- * ref through simple-git. The working tree is never touched.
+ * The tenant directory as it was at a git ref of the tenants repo, read straight from the object database: the
+ * listing with each file's blob id (`git ls-tree`), and only the blobs that are needed (`git cat-file --batch`).
+ * Comparing blob ids tells unchanged tenants apart without reading or writing them; no worktree, no checkout,
+ * the working tree is never touched.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { createHash } from "node:crypto";
 import { simpleGit, type SimpleGit } from "simple-git";
 
 export class BaseRefError extends Error {}
@@ -17,89 +16,84 @@ export interface TenantDirAtRef {
   readonly commit: string;
   /** The tenant directory's path inside the repository, with a trailing `/` (empty at the root). */
   readonly prefix: string;
-  /** Whether the tenant directory existed at REF. */
-  readonly exists: boolean;
+  /** The repository's top level, where git commands taking full paths run. */
+  readonly cwd: string;
 }
 
-/** Locates TENANTS_DIR in its repository and resolves REF; errors name the ref and the directory. */
+/** Locates TENANTS_DIR in its repository and resolves REF (one git call); errors name the ref and directory. */
 export async function tenantDirAtRef(tenantsDir: string, ref: string): Promise<TenantDirAtRef> {
-  const git = simpleGit(tenantsDir);
-  if (!(await git.checkIsRepo().catch(() => false))) {
-    throw new BaseRefError(`${tenantsDir} is not inside a git repository; --base needs one`);
-  }
-  let commit: string;
+  let git: SimpleGit;
+  let out: string;
   try {
-    commit = (await git.raw(["rev-parse", "--verify", `${ref}^{commit}`])).trim();
+    git = simpleGit(tenantsDir);
+    out = await git.raw(["rev-parse", "--show-toplevel", "--show-prefix", `${ref}^{commit}`, "--"]);
   } catch (error) {
+    const message = (error as Error).message;
+    if (/not a git repository/i.test(message)) {
+      throw new BaseRefError(`${tenantsDir} is not inside a git repository; --base needs one`, {
+        cause: error,
+      });
+    }
+    if (/does not exist|ENOENT|no such file/i.test(message)) {
+      throw new BaseRefError(`no tenant directory ${tenantsDir}`, { cause: error });
+    }
     throw new BaseRefError(`unknown git ref "${ref}" in ${tenantsDir}`, { cause: error });
   }
-  const prefix = (await git.raw(["rev-parse", "--show-prefix"])).trim();
-  const exists =
-    prefix === "" ||
-    (await git.raw(["cat-file", "-t", `${commit}:${prefix}`]).then(
-      (type) => type.trim() === "tree",
-      () => false,
-    ));
-  return { git, commit, prefix, exists };
+  const [cwd, prefix, commit] = out.split("\n").map((l) => l.trim());
+  return { git, commit: commit!, prefix: prefix!, cwd: cwd! };
 }
 
-/** File names directly inside the tenant directory at the ref. */
-export async function filesAtRef(at: TenantDirAtRef): Promise<string[]> {
-  if (!at.exists) return [];
-  const out = await at.git.raw(["ls-tree", "--full-tree", "--name-only", `${at.commit}:${at.prefix}`]);
-  return out.split("\n").filter((f) => f !== "");
+/** Files directly inside the tenant directory at the ref: file name → git blob id. */
+export async function filesAtRef(at: TenantDirAtRef): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  let out: string;
+  try {
+    // --full-tree: without it ls-tree filters by the working directory's prefix a second time.
+    out = await at.git.raw(["ls-tree", "--full-tree", `${at.commit}:${at.prefix}`]);
+  } catch {
+    return files; // the commit is valid (resolved above): the tenant directory did not exist there yet
+  }
+  for (const line of out.split("\n")) {
+    const match = /^\d+ blob ([0-9a-f]+)\t(.+)$/.exec(line);
+    if (match) files.set(match[2]!, match[1]!);
+  }
+  return files;
 }
 
-export async function fileAtRef(at: TenantDirAtRef, fileName: string): Promise<string> {
-  return at.git.show([`${at.commit}:${at.prefix}${fileName}`]);
+/** git's id of a blob with these bytes: equal ids, equal content, without reading the blob from git. */
+export function gitBlobId(bytes: Uint8Array): string {
+  return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
 }
 
 /**
- * Extracts the tenant directory at the ref into a new temporary folder. The caller removes it with the
- * returned `cleanup` (also on failure).
+ * The contents of the blobs IDS, read through one `git cat-file --batch` (one process for any number of files;
+ * spawned directly because simple-git decodes output as text).
  */
-export async function extractTenantDir(
-  at: TenantDirAtRef,
-): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(path.join(tmpdir(), "neurallog-base-"));
-  const cleanup = () => rm(dir, { recursive: true, force: true });
-  if (!at.exists) return { dir, cleanup };
-  try {
-    const cwd = (await at.git.revparse(["--show-toplevel"])).trim();
-    await pipeArchive(cwd, `${at.commit}:${at.prefix}`, dir);
-    return { dir, cleanup };
-  } catch (error) {
-    await cleanup();
-    throw new BaseRefError(`cannot extract ${at.prefix || "the repository root"} at ${at.commit}`, {
-      cause: error,
-    });
-  }
-}
-
-/** `git archive --format=tar TREE | tar -x -C DEST`, binary-safe (simple-git buffers output as text). */
-function pipeArchive(cwd: string, tree: string, dest: string): Promise<void> {
+export function readBlobs(at: TenantDirAtRef, ids: readonly string[]): Promise<Map<string, Buffer>> {
+  const blobs = new Map<string, Buffer>();
+  if (ids.length === 0) return Promise.resolve(blobs);
   return new Promise((resolve, reject) => {
-    const archive = spawn("git", ["archive", "--format=tar", tree], {
-      cwd,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const extract = spawn("tar", ["-x", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+    const child = spawn("git", ["cat-file", "--batch"], { cwd: at.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const chunks: Buffer[] = [];
     let stderr = "";
-    archive.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    extract.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    archive.stdout.pipe(extract.stdin);
-    let pending = 2;
-    let failed = false;
-    const done = (what: string) => (code: number | null) => {
-      if (failed) return;
-      if (code !== 0) {
-        failed = true;
-        archive.kill();
-        extract.kill();
-        reject(new Error(`${what} exited with ${code}: ${stderr.trim()}`));
-      } else if (--pending === 0) resolve();
-    };
-    archive.on("error", reject).on("close", done("git archive"));
-    extract.on("error", reject).on("close", done("tar -x"));
+    child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new BaseRefError(`git cat-file failed (${code}): ${stderr.trim()}`));
+      const out = Buffer.concat(chunks);
+      let offset = 0;
+      for (const id of ids) {
+        const newline = out.indexOf(10, offset);
+        const header = out.subarray(offset, newline).toString();
+        const size = Number(/^[0-9a-f]+ blob (\d+)$/.exec(header)?.[1]);
+        if (!Number.isInteger(size))
+          return reject(new BaseRefError(`git cat-file: unexpected "${header}" for ${id}`));
+        blobs.set(id, out.subarray(newline + 1, newline + 1 + size));
+        offset = newline + 1 + size + 1;
+      }
+      resolve(blobs);
+    });
+    child.stdin.end(`${ids.join("\n")}\n`);
   });
 }

@@ -8,10 +8,8 @@ import { access } from "node:fs/promises";
 import path from "node:path";
 import { parse } from "yaml";
 import type { Diagnostic } from "../charts-src/model/diagnostic.ts";
-import { fileAtRef, filesAtRef, tenantDirAtRef } from "./base-ref.ts";
-import { PLATFORM_FILE } from "./tenant-source.ts";
-
-const TENANT_FILE = /^[^.].*\.ya?ml$/i;
+import { filesAtRef, readBlobs, tenantDirAtRef } from "./base-ref.ts";
+import { tenantNameOf } from "./tenant-source.ts";
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(
@@ -32,13 +30,20 @@ function markedForDecommission(text: string): boolean {
 
 export async function checkRemovedTenants(baseRef: string, tenantsDir: string): Promise<Diagnostic[]> {
   const at = await tenantDirAtRef(tenantsDir, baseRef);
+  const removed: [fileName: string, blob: string][] = [];
+  for (const [fileName, blob] of await filesAtRef(at)) {
+    if (tenantNameOf(fileName) === undefined) continue;
+    if (!(await exists(path.join(tenantsDir, fileName)))) removed.push([fileName, blob]);
+  }
+  const texts = await readBlobs(
+    at,
+    removed.map(([, blob]) => blob),
+  );
   const diagnostics: Diagnostic[] = [];
-  for (const fileName of await filesAtRef(at)) {
-    if (fileName === PLATFORM_FILE || !TENANT_FILE.test(fileName)) continue;
+  for (const [fileName, blob] of removed) {
+    if (markedForDecommission(texts.get(blob)!.toString("utf8"))) continue;
     const file = path.join(tenantsDir, fileName);
-    if (await exists(file)) continue;
-    if (markedForDecommission(await fileAtRef(at, fileName))) continue;
-    const name = fileName.replace(/\.ya?ml$/i, "");
+    const name = tenantNameOf(fileName)!;
     diagnostics.push({
       file,
       line: 1,

@@ -29,6 +29,12 @@ export const PLATFORM_FILE = "_platform.yaml";
 /** The same selection as the loader: YAML files, no dotfiles, not the platform file. */
 const TENANT_FILE = /^[^.].*\.ya?ml$/i;
 
+/** The tenant name of a file of the tenant directory, or undefined when it is not a tenant file. */
+export function tenantNameOf(fileName: string): string | undefined {
+  if (fileName === PLATFORM_FILE || !TENANT_FILE.test(fileName)) return undefined;
+  return fileName.replace(/\.ya?ml$/i, "");
+}
+
 export async function readTreeSource(dir: string): Promise<TreeSource> {
   const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
     throw new Error(`cannot read the tenant directory ${dir}`, { cause: error });
@@ -38,9 +44,9 @@ export async function readTreeSource(dir: string): Promise<TreeSource> {
   await Promise.all(
     entries.map(async (entry) => {
       if (!entry.isFile()) return;
+      const name = tenantNameOf(entry.name);
       if (entry.name === PLATFORM_FILE) platform = await readFile(path.join(dir, entry.name));
-      else if (TENANT_FILE.test(entry.name)) {
-        const name = entry.name.replace(/\.ya?ml$/i, "");
+      else if (name !== undefined) {
         tenants.set(name, { name, fileName: entry.name, bytes: await readFile(path.join(dir, entry.name)) });
       }
     }),

@@ -1,17 +1,24 @@
 /**
  * `neurallog diff`: renders the tenant directory at a base ref and in the working tree, and compares them per
- * tenant. Only tenants whose inputs differ (tenant file, platform file, code version: the render-cache key)
- * are rendered or even read from the cache, so one changed tenant among 1000 costs one tenant's work.
+ * tenant. A tenant is rendered only when its file or the platform file differs between the two (compared by
+ * git blob id, so unchanged tenants are not even read from git); renderings come from the render cache when
+ * their inputs were rendered before. One changed tenant among 1000 costs one tenant's work.
  *
  * Both sides are rendered with the code checked out now: the diff shows what the tenant change does. (A change
  * of the rendering code itself shows when publishing: the deployment repo holds the previous rendering.)
  */
 import type { Diagnostic } from "../charts-src/model/diagnostic.ts";
-import { extractTenantDir, tenantDirAtRef } from "./base-ref.ts";
-import { renderCached, treeKeys, type RenderOutcome } from "./cached-render.ts";
+import { filesAtRef, gitBlobId, readBlobs, tenantDirAtRef } from "./base-ref.ts";
+import { renderCached, type RenderOutcome } from "./cached-render.ts";
 import { diffSection, PLATFORM_SECTION, type SectionDiff } from "./manifest-diff.ts";
 import type { RenderCache } from "./render-cache.ts";
-import { readTreeSource } from "./tenant-source.ts";
+import {
+  PLATFORM_FILE,
+  readTreeSource,
+  tenantNameOf,
+  type TenantSourceFile,
+  type TreeSource,
+} from "./tenant-source.ts";
 
 export interface TreeDiff {
   /** The commit the base ref resolved to. */
@@ -31,57 +38,71 @@ export async function diffTenantTree(
   cache: RenderCache,
 ): Promise<TreeDiff> {
   const at = await tenantDirAtRef(tenantsDir, baseRef);
-  const extracted = await extractTenantDir(at);
-  try {
-    const [base, head] = await Promise.all([readTreeSource(extracted.dir), readTreeSource(tenantsDir)]);
-    const [baseKeys, headKeys] = await Promise.all([treeKeys(base), treeKeys(head)]);
-    const names = [...new Set([...baseKeys.tenants.keys(), ...headKeys.tenants.keys()])].sort();
-    const changed = names.filter((n) => baseKeys.tenants.get(n) !== headKeys.tenants.get(n));
-    const platformChanged = baseKeys.platform !== headKeys.platform;
-    const summary = { baseCommit: at.commit, tenantsCompared: names.length, tenantsRendered: changed.length };
+  const [head, listing] = await Promise.all([readTreeSource(tenantsDir), filesAtRef(at)]);
 
-    const headOut = await renderCached(
-      head,
-      changed.filter((n) => head.tenants.has(n)),
-      { cache, platform: platformChanged },
-    );
-    if (headOut.diagnostics.length > 0) return { ...summary, sections: [], diagnostics: headOut.diagnostics };
-    const baseOut = await renderCached(
-      base,
-      changed.filter((n) => base.tenants.has(n)),
-      { cache, platform: platformChanged },
-    );
-    if (baseOut.diagnostics.length > 0) {
-      // The base was merged, so it validated once; most likely the checks got stricter since.
-      const diagnostics = baseOut.diagnostics.map((d) => ({
-        ...d,
-        file: d.file.replace(extracted.dir, `${baseRef}:${at.prefix}`.replace(/\/$/, "")),
-        message: `(at ${baseRef}) ${d.message}`,
-      }));
-      return { ...summary, sections: [], diagnostics };
-    }
-
-    const otherNamespaces = namespacesOf(names, headOut, baseOut);
-    const sections: SectionDiff[] = [];
-    for (const name of changed) {
-      const headTenant = headOut.tenants.get(name);
-      const others = new Set([...otherNamespaces].filter((ns) => ns !== headTenant?.resolved.namespace));
-      const section = diffSection(name, baseOut.tenants.get(name)?.files, headTenant?.files, {
-        ...(headTenant ? { headTenant: headTenant.resolved } : {}),
-        otherNamespaces: others,
-      });
-      if (section) sections.push(section);
-    }
-    if (platformChanged) {
-      const section = diffSection(PLATFORM_SECTION, baseOut.platform?.files, headOut.platform?.files, {
-        otherNamespaces,
-      });
-      if (section) sections.push(section);
-    }
-    return { ...summary, sections, diagnostics: [] };
-  } finally {
-    await extracted.cleanup();
+  const baseTenants = new Map<string, { fileName: string; blob: string }>();
+  for (const [fileName, blob] of listing) {
+    const name = tenantNameOf(fileName);
+    if (name !== undefined) baseTenants.set(name, { fileName, blob });
   }
+  const basePlatformBlob = listing.get(PLATFORM_FILE);
+  const platformChanged = basePlatformBlob !== (head.platform ? gitBlobId(head.platform) : undefined);
+  const names = [...new Set([...baseTenants.keys(), ...head.tenants.keys()])].sort();
+  const changed = names.filter((name) => {
+    const b = baseTenants.get(name);
+    const h = head.tenants.get(name);
+    // The platform file is an input of every tenant's rendering.
+    return platformChanged || !b || !h || b.fileName !== h.fileName || b.blob !== gitBlobId(h.bytes);
+  });
+  const summary = { baseCommit: at.commit, tenantsCompared: names.length, tenantsRendered: changed.length };
+
+  const headOut = await renderCached(
+    head,
+    changed.filter((n) => head.tenants.has(n)),
+    { cache, platform: platformChanged },
+  );
+  if (headOut.diagnostics.length > 0) return { ...summary, sections: [], diagnostics: headOut.diagnostics };
+
+  const baseChanged = changed.filter((n) => baseTenants.has(n));
+  const blobs = await readBlobs(at, [
+    ...(basePlatformBlob ? [basePlatformBlob] : []),
+    ...baseChanged.map((n) => baseTenants.get(n)!.blob),
+  ]);
+  const base: TreeSource = {
+    dir: `${baseRef}:${at.prefix}`,
+    ...(basePlatformBlob ? { platform: blobs.get(basePlatformBlob)! } : {}),
+    tenants: new Map(
+      baseChanged.map((name): [string, TenantSourceFile] => {
+        const { fileName, blob } = baseTenants.get(name)!;
+        return [name, { name, fileName, bytes: blobs.get(blob)! }];
+      }),
+    ),
+  };
+  const baseOut = await renderCached(base, baseChanged, { cache, platform: platformChanged });
+  if (baseOut.diagnostics.length > 0) {
+    // The base was merged, so it validated once; most likely the checks got stricter since.
+    const diagnostics = baseOut.diagnostics.map((d) => ({ ...d, message: `(at ${baseRef}) ${d.message}` }));
+    return { ...summary, sections: [], diagnostics };
+  }
+
+  const otherNamespaces = namespacesOf(names, headOut, baseOut);
+  const sections: SectionDiff[] = [];
+  for (const name of changed) {
+    const headTenant = headOut.tenants.get(name);
+    const others = new Set([...otherNamespaces].filter((ns) => ns !== headTenant?.resolved.namespace));
+    const section = diffSection(name, baseOut.tenants.get(name)?.files, headTenant?.files, {
+      ...(headTenant ? { headTenant: headTenant.resolved } : {}),
+      otherNamespaces: others,
+    });
+    if (section) sections.push(section);
+  }
+  if (platformChanged) {
+    const section = diffSection(PLATFORM_SECTION, baseOut.platform?.files, headOut.platform?.files, {
+      otherNamespaces,
+    });
+    if (section) sections.push(section);
+  }
+  return { ...summary, sections, diagnostics: [] };
 }
 
 /**
