@@ -11,7 +11,7 @@ import { checkTenant } from "./checks/tenant-checks.ts";
 import { checkTree } from "./checks/tree-checks.ts";
 import { compareDiagnostics, hasErrors, type Diagnostic } from "./diagnostic.ts";
 import type { ResolvedPlatform, ResolvedTenant } from "./resolved.ts";
-import { resolvePlatform, resolveTenant } from "./resolve.ts";
+import { resolvePlatform } from "./resolve.ts";
 import { validateSchema } from "./schema-validation.ts";
 import type { PlatformFile, TenantFile } from "./tenant-schema.ts";
 import { parseYamlSource, type YamlSource } from "./yaml-source.ts";
@@ -86,19 +86,27 @@ export async function loadTenantTree(dir: string): Promise<LoadResult> {
     diagnostics.push(...schema.diagnostics);
     if (schema.conforming === undefined) continue;
     const value = schema.conforming as TenantFile;
-    diagnostics.push(...checkTenant(parsed, value, name, platform));
+    const checked = checkTenant(parsed, value, name, platform);
+    diagnostics.push(...checked.diagnostics);
     // Only files that conform as written take part in cross-tenant checks and rendering.
-    if (schema.diagnostics.length === 0) tenants.push({ file, value, source: parsed });
+    if (schema.diagnostics.length === 0) {
+      tenants.push({
+        file,
+        value,
+        source: parsed,
+        ...(checked.resolved ? { resolved: checked.resolved } : {}),
+      });
+    }
   }
   tenants.sort((a, b) => (a.value.metadata.name < b.value.metadata.name ? -1 : 1));
   diagnostics.push(...checkTree(tenants, platform));
 
   const erroneous = new Set(diagnostics.filter((d) => d.severity === "error").map((d) => d.file));
-  const resolvedTenants = tenants.map((tenant) =>
-    platform && !erroneous.has(tenant.file)
-      ? { ...tenant, resolved: resolveTenant(tenant.value, platform.value) }
-      : tenant,
-  );
+  const resolvedTenants = tenants.map((tenant) => {
+    if (!erroneous.has(tenant.file)) return tenant;
+    const { resolved: _dropped, ...withoutResolved } = tenant;
+    return withoutResolved;
+  });
   diagnostics.sort(compareDiagnostics);
   return { ...(platform ? { platform } : {}), tenants: resolvedTenants, diagnostics, skipped };
 }

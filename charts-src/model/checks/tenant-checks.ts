@@ -3,6 +3,7 @@ import { basename, extname } from "node:path";
 import type { Diagnostic } from "../diagnostic.ts";
 import type { FieldPath } from "../field-path.ts";
 import type { LoadedPlatform } from "../load.ts";
+import type { ResolvedTenant } from "../resolved.ts";
 import { planOf, resolveTenant, tenantNamespace } from "../resolve.ts";
 import { didYouMean } from "../suggest.ts";
 import type { TenantFile } from "../tenant-schema.ts";
@@ -17,12 +18,13 @@ import { reportFor, type Report } from "./report.ts";
 import { checkSizing } from "./sizing-checks.ts";
 import { checkSpecParts } from "./spec-checks.ts";
 
+/** The tenant's findings, and its resolved form when it could be resolved (the caller keeps it if clean). */
 export function checkTenant(
   source: YamlSource,
   tenant: TenantFile,
   fileName: string,
   platform: LoadedPlatform | undefined,
-): Diagnostic[] {
+): { diagnostics: Diagnostic[]; resolved?: ResolvedTenant } {
   const report = reportFor(source);
   const name = tenant.metadata.name;
   const expected = basename(fileName, extname(fileName));
@@ -61,7 +63,7 @@ export function checkTenant(
 
   const { quantitiesUsable } = checkSpecParts(tenant.spec, ["spec"], report);
 
-  if (!platform) return report.diagnostics;
+  if (!platform) return { diagnostics: report.diagnostics };
   const plan = planOf(tenant, platform.value);
   const plans = Object.keys(platform.value.spec.plans);
   if (!plans.includes(plan)) {
@@ -72,10 +74,11 @@ export function checkTenant(
         `unknown plan "${plan}"${didYouMean(plan, plans)}; the platform offers ${plans.join(", ")}`,
       );
     }
-    return report.diagnostics;
+    return { diagnostics: report.diagnostics };
   }
-  if (!quantitiesUsable) return report.diagnostics;
-  checkSizing(resolveTenant(tenant, platform.value), (paths, message) => {
+  const resolved = resolveTenant(tenant, platform.value);
+  if (!quantitiesUsable) return { diagnostics: report.diagnostics, resolved };
+  checkSizing(resolved, (paths, message) => {
     const full = paths.map((p) => ["spec", ...p]);
     // Sizes that come entirely from the plan are the platform file's problem, reported there once.
     if (!full.some((p) => isWritten(source, p))) return;
@@ -83,7 +86,7 @@ export function checkTenant(
     const rest = full.slice(1);
     report.error(main, message(origin(report, platform, plan, main)), { alsoAt: rest });
   });
-  return report.diagnostics;
+  return { diagnostics: report.diagnostics, resolved };
 }
 
 /** ` (from plan "x")`, ` (built-in default)` or nothing when the tenant file writes the value itself. */
