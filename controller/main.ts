@@ -36,6 +36,8 @@ export interface ControllerOptions {
   readonly timings?: LeaderElectionTimings;
   /** How long a lasting condition stays quiet after its Event. */
   readonly eventRepeatMs?: number;
+  /** Extra label selector for tenant namespaces: only those tenants are looked after. */
+  readonly tenantSelector?: string;
   readonly logger?: Logger;
 }
 
@@ -65,6 +67,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const queue = new WorkQueue<string>();
 
   const informers = new TenantInformers(options.kubeConfig, {
+    ...(options.tenantSelector ? { tenantSelector: options.tenantSelector } : {}),
     enqueue: (namespace) => queue.add(namespace),
     onError: (resource, error, restartInMs) => {
       metrics.informerRestarts.inc({ resource });

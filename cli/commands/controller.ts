@@ -9,11 +9,12 @@
 import { parseFlags, UsageError } from "../args.ts";
 
 const USAGE =
-  "usage: neurallog controller [--kubeconfig PATH] [--mode report-only|self-heal] [--port N]\n" +
+  "usage: neurallog controller [--kubeconfig PATH] [--mode report-only|self-heal] [--port N] [--tenant-selector S]\n" +
   "  --kubeconfig  kubeconfig file (default: in-cluster service account)\n" +
   "  --mode        report-only (default; Argo CD owns reverting) or self-heal (restore drifted objects)\n" +
   "                (env NEURALLOG_CONTROLLER_MODE)\n" +
   "  --port        port for /metrics, /healthz, /status (default 8081; env NEURALLOG_METRICS_PORT)\n" +
+  "  --tenant-selector SELECTOR  look after only tenant namespaces that also match this label selector\n" +
   "Environment: POD_NAME (leader identity), POD_NAMESPACE (Lease namespace, default neurallog-system)";
 
 const MODES = ["report-only", "self-heal"] as const;
@@ -23,6 +24,7 @@ export async function run(argv: string[]): Promise<number> {
     kubeconfig: { type: "string" },
     mode: { type: "string" },
     port: { type: "string" },
+    "tenant-selector": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -58,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     port,
     leaseNamespace: process.env.POD_NAMESPACE ?? "neurallog-system",
     ...(process.env.POD_NAME ? { identity: process.env.POD_NAME } : {}),
+    ...(values["tenant-selector"] ? { tenantSelector: values["tenant-selector"] } : {}),
   });
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);

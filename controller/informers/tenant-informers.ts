@@ -7,7 +7,7 @@
  */
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../charts-src/constructs/metadata.ts";
-import { rawLister } from "../kube/raw-list.ts";
+import { RawApi } from "../kube/raw-api.ts";
 import { RestartingInformer } from "./restarting-informer.ts";
 import type { TenantCache } from "./tenant-cache.ts";
 
@@ -15,6 +15,11 @@ export interface TenantInformerOptions {
   /** A tenant namespace needs reconciling. */
   readonly enqueue: (namespace: string) => void;
   readonly onError: (resource: string, error: unknown, restartInMs: number) => void;
+  /**
+   * An extra label selector for tenant namespaces (`env=prod`): this controller then looks after those tenants
+   * only (a canary controller, or tests sharing a cluster).
+   */
+  readonly tenantSelector?: string;
 }
 
 export class TenantInformers {
@@ -22,6 +27,7 @@ export class TenantInformers {
   readonly #informers: RestartingInformer<KubernetesObject>[];
 
   constructor(kubeConfig: KubeConfig, options: TenantInformerOptions) {
+    const raw = new RawApi(kubeConfig);
     const isTenantNamespace = (name: string | undefined) =>
       name !== undefined && namespaces.get(name)?.metadata?.labels?.[TENANT_LABEL] !== undefined;
     const informer = <T extends KubernetesObject>(
@@ -33,7 +39,7 @@ export class TenantInformers {
       new RestartingInformer<T>(kubeConfig, {
         resource,
         path,
-        list: rawLister<T>(kubeConfig, path, selectors),
+        list: raw.lister<T>(path, selectors),
         ...selectors,
         onChange: (object) => {
           const key = keyOf(object);

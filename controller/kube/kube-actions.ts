@@ -5,12 +5,12 @@
 import {
   ApiException,
   CoreV1Api,
-  KubernetesObjectApi,
   PatchStrategy,
   type CoreV1Event,
   type KubeConfig,
   type KubernetesObject,
 } from "@kubernetes/client-node";
+import { RawApi } from "./raw-api.ts";
 
 export const FIELD_MANAGER = "neurallog-controller";
 
@@ -50,12 +50,12 @@ export class NotLeaderError extends Error {
 /** The real thing. `canWrite` is the leader check, asked right before every write. */
 export class ClientKubeActions implements KubeActions {
   readonly #core: CoreV1Api;
-  readonly #objects: KubernetesObjectApi;
+  readonly #raw: RawApi;
   readonly #canWrite: () => boolean;
 
   constructor(kubeConfig: KubeConfig, canWrite: () => boolean) {
     this.#core = kubeConfig.makeApiClient(CoreV1Api);
-    this.#objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+    this.#raw = new RawApi(kubeConfig);
     this.#canWrite = canWrite;
   }
 
@@ -70,21 +70,26 @@ export class ClientKubeActions implements KubeActions {
   async patchEvent(namespace: string, name: string, patch: EventPatch): Promise<void> {
     this.#guard();
     await translate(() =>
-      this.#objects.patch(
-        { apiVersion: "v1", kind: "Event", metadata: { name, namespace }, ...patch },
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        undefined,
-        PatchStrategy.MergePatch,
-      ),
+      this.#raw.send({
+        method: "PATCH",
+        path: `/api/v1/namespaces/${namespace}/events/${name}`,
+        query: { fieldManager: FIELD_MANAGER },
+        body: patch,
+        contentType: PatchStrategy.MergePatch,
+      }),
     );
   }
 
   async applyObject(object: KubernetesObject): Promise<void> {
     this.#guard();
     await translate(() =>
-      this.#objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+      this.#raw.send({
+        method: "PATCH",
+        path: objectPath(object),
+        query: { fieldManager: FIELD_MANAGER, force: "true", fieldValidation: "Strict" },
+        body: object,
+        contentType: PatchStrategy.ServerSideApply,
+      }),
     );
   }
 
@@ -104,6 +109,25 @@ export class ClientKubeActions implements KubeActions {
   #guard(): void {
     if (!this.#canWrite()) throw new NotLeaderError();
   }
+}
+
+/** REST paths of the kinds the controller writes (a fixed, small set: no discovery needed). */
+const RESOURCES: Readonly<Record<string, string>> = {
+  "v1/ResourceQuota": "resourcequotas",
+  "v1/LimitRange": "limitranges",
+  "networking.k8s.io/v1/NetworkPolicy": "networkpolicies",
+};
+
+function objectPath(object: KubernetesObject): string {
+  const resource = RESOURCES[`${object.apiVersion}/${object.kind}`];
+  const { name, namespace } = object.metadata ?? {};
+  if (!resource || !name || !namespace) {
+    throw new Error(
+      `cannot write ${object.apiVersion} ${object.kind} ${namespace}/${name}: not a kind the controller owns`,
+    );
+  }
+  const group = object.apiVersion === "v1" ? "/api/v1" : `/apis/${object.apiVersion}`;
+  return `${group}/namespaces/${namespace}/${resource}/${name}`;
 }
 
 function escapePointer(segment: string): string {

@@ -1,0 +1,419 @@
+/**
+ * The controller against the real test cluster (test/cluster): tenants rendered by synth and applied the way
+ * Argo CD would, out-of-band edits made the way a human with kubectl would, and the controller's Events, metrics
+ * and corrections observed through the API server and its HTTP port.
+ *
+ * Every controller here looks only at this file's tenants (`tenantSelector`), so tests sharing the cluster are
+ * left alone. Latencies are printed, not asserted, except the 5 s bound the issue sets for drift reporting.
+ */
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  type KubernetesObject,
+  type V1ConfigMap,
+} from "@kubernetes/client-node";
+import { pino } from "pino";
+import { parse } from "yaml";
+import { tenantObjects } from "../charts-src/charts/tenant-chart.ts";
+import { resolvePlatform, resolveTenant } from "../charts-src/model/resolve.ts";
+import type { PlatformFile, TenantFile } from "../charts-src/model/tenant-schema.ts";
+import { applyManifests } from "../test/cluster/apply-manifests.ts";
+import { clusterKubeConfig, uniqueName } from "../test/cluster/cluster-access.ts";
+import { startController, type ControllerOptions, type RunningController } from "./main.ts";
+
+const RUN_LABEL = "neurallog.io/controller-test-run";
+const run = uniqueName("run");
+const logger = pino({ level: "silent" });
+const platformFile = parse(
+  readFileSync(new URL("../tenants/_platform.yaml", import.meta.url), "utf8"),
+) as PlatformFile;
+
+let kc: KubeConfig;
+let core: CoreV1Api;
+const controllers: RunningController[] = [];
+const namespaces: string[] = [];
+
+beforeAll(() => {
+  kc = clusterKubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+});
+
+afterAll(async () => {
+  await Promise.all(controllers.map((c) => c.stop()));
+  await Promise.all(namespaces.map((name) => core.deleteNamespace({ name }).catch(() => undefined)));
+});
+
+/** Renders a small tenant with synth and applies what the controller judges, as Argo CD would. */
+async function createTenant(
+  quotaHard: Record<string, string> = {},
+): Promise<{ tenant: string; namespace: string }> {
+  const tenant = uniqueName("ctl");
+  const file: TenantFile = {
+    apiVersion: "neurallog.io/v1alpha1",
+    kind: "Tenant",
+    metadata: { name: tenant },
+    spec: {
+      plan: "small",
+      owners: [{ kind: "Group", name: "controller-tests" }],
+      quota: { hard: quotaHard },
+    },
+  } as TenantFile;
+  const objects = tenantObjects(
+    resolveTenant(file, platformFile),
+    resolvePlatform(platformFile),
+  ) as (KubernetesObject & Record<string, unknown>)[];
+  const wanted = ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "CronJob"];
+  const selected = objects.filter(
+    (o) => wanted.includes(o.kind!) || (o.kind === "ConfigMap" && o.metadata!.name === "neurallog-tenant"),
+  );
+  const namespace = selected.find((o) => o.kind === "Namespace")!;
+  namespace.metadata!.labels = { ...namespace.metadata!.labels, [RUN_LABEL]: run };
+  const order = (o: KubernetesObject) => (o.kind === "Namespace" ? 0 : 1);
+  await applyManifests(
+    kc,
+    [...selected].sort((a, b) => order(a) - order(b)),
+    { fieldManager: "argocd-stand-in" },
+  );
+  namespaces.push(namespace.metadata!.name!);
+  return { tenant, namespace: namespace.metadata!.name! };
+}
+
+async function leaseNamespace(): Promise<string> {
+  const name = uniqueName("nl-ctl-lease");
+  await core.createNamespace({ body: { metadata: { name } } });
+  namespaces.push(name);
+  return name;
+}
+
+async function controller(
+  options: Partial<ControllerOptions> & Pick<ControllerOptions, "leaseNamespace">,
+): Promise<RunningController> {
+  const started = await startController({
+    kubeConfig: kc,
+    mode: "report-only",
+    port: 0,
+    host: "127.0.0.1",
+    tenantSelector: `${RUN_LABEL}=${run}`,
+    logger,
+    resyncMs: 2_000,
+    ...options,
+  });
+  controllers.push(started);
+  return started;
+}
+
+async function stopController(c: RunningController): Promise<void> {
+  controllers.splice(controllers.indexOf(c), 1);
+  await c.stop();
+}
+
+/** Polls `probe` every 100 ms until it returns something truthy; fails after `timeoutMs` naming `what`. */
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined | false>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
+}
+
+async function events(namespace: string, reason: string) {
+  const list = await core.listNamespacedEvent({ namespace, fieldSelector: `reason=${reason}` });
+  return list.items;
+}
+
+async function metrics(c: RunningController): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${c.port}/metrics`);
+  return response.text();
+}
+
+function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labelText = line.slice(name.length + 1, line.indexOf("}"));
+    if (wanted.every((pair) => labelText.split(",").includes(pair)))
+      return Number(line.slice(line.indexOf("}") + 2));
+  }
+  return undefined;
+}
+
+/** `kubectl edit`: someone changes the quota by hand. */
+async function editQuota(namespace: string, pods: string): Promise<number> {
+  await core.patchNamespacedResourceQuota({
+    name: "neurallog-quota",
+    namespace,
+    body: [{ op: "replace", path: "/spec/hard/pods", value: pods }],
+    fieldManager: "kubectl-edit",
+  });
+  return Date.now();
+}
+
+async function quotaPods(namespace: string): Promise<string | undefined> {
+  const quota = await core.readNamespacedResourceQuota({ name: "neurallog-quota", namespace });
+  return quota.spec?.hard?.pods;
+}
+
+describe("controller on the test cluster", () => {
+  it("reports an out-of-band quota edit as a drift Event and metric within 5 s, and leaves it (report-only)", async () => {
+    const { tenant, namespace } = await createTenant();
+    const c = await controller({ leaseNamespace: await leaseNamespace() });
+    await waitFor("leadership and a first reconcile", 20_000, async () =>
+      c.status().tenants.some((t) => t.namespace === namespace),
+    );
+    expect(c.status().tenants.find((t) => t.namespace === namespace)?.drift).toEqual([]);
+    const desired = await quotaPods(namespace);
+
+    const editedAt = await editQuota(namespace, "99");
+    const [event] = await waitFor("a DriftDetected Event", 5_000, async () => {
+      const found = await events(namespace, "DriftDetected");
+      return found.length > 0 && found;
+    });
+    const eventMs = Date.now() - editedAt;
+    await waitFor("neurallog_drift = 1", 5_000, async () => {
+      return metricValue(await metrics(c), "neurallog_drift", { tenant, kind: "ResourceQuota" }) === 1;
+    });
+    const metricMs = Date.now() - editedAt;
+    console.log(`drift: Event after ${eventMs} ms, metric after ${metricMs} ms`);
+    expect(event!.message).toBe(
+      "ResourceQuota neurallog-quota differs from the desired state in spec.hard.pods",
+    );
+    expect(event!.type).toBe("Warning");
+    expect(event!.involvedObject).toMatchObject({ kind: "Namespace", name: namespace });
+    expect(c.status().tenants.find((t) => t.namespace === namespace)?.corrected).toEqual([]);
+    expect(await quotaPods(namespace)).toBe("99");
+    expect(desired).not.toBe("99");
+    await stopController(c);
+  });
+
+  it("reverts the edit in self-heal mode with a server-side apply as neurallog-controller", async () => {
+    const { tenant, namespace } = await createTenant();
+    const desired = await quotaPods(namespace);
+    const c = await controller({ leaseNamespace: await leaseNamespace(), mode: "self-heal" });
+    await waitFor("a first reconcile", 20_000, async () =>
+      c.status().tenants.some((t) => t.tenant === tenant),
+    );
+
+    const editedAt = await editQuota(namespace, "99");
+    await waitFor("the quota restored", 5_000, async () => (await quotaPods(namespace)) === desired);
+    const revertMs = Date.now() - editedAt;
+    const corrected = await waitFor("a DriftCorrected Event", 5_000, async () => {
+      const found = await events(namespace, "DriftCorrected");
+      return found.length > 0 && found;
+    });
+    console.log(`self-heal: quota restored after ${revertMs} ms`);
+    expect(corrected[0]!.message).toMatch(/^ResourceQuota neurallog-quota restored to the desired state/);
+    const quota = await core.readNamespacedResourceQuota({ name: "neurallog-quota", namespace });
+    const managers = (quota.metadata?.managedFields ?? []).map((f) => f.manager);
+    expect(managers).toContain("neurallog-controller");
+    // A LimitRange (whose `default` field the typed client would drop) comes back whole.
+    await core.deleteNamespacedLimitRange({ name: "neurallog-limits", namespace });
+    const limitRange = await waitFor("the LimitRange recreated", 5_000, async () =>
+      core.readNamespacedLimitRange({ name: "neurallog-limits", namespace }).catch(() => undefined),
+    );
+    expect(JSON.stringify(limitRange.spec?.limits?.[0])).toContain("512Mi");
+    await stopController(c);
+  });
+
+  it("raises the critical Event when a quota is filled to 96%", async () => {
+    const { tenant, namespace } = await createTenant({ configmaps: "25" });
+    const c = await controller({ leaseNamespace: await leaseNamespace() });
+    await waitFor("a first reconcile", 20_000, async () =>
+      c.status().tenants.some((t) => t.tenant === tenant),
+    );
+    const used = await waitFor("quota status", 20_000, async () => {
+      const quota = await core.readNamespacedResourceQuota({ name: "neurallog-quota", namespace });
+      return quota.status?.used?.configmaps;
+    });
+    const fill = 24 - Number(used);
+    expect(fill).toBeGreaterThan(0);
+    for (let i = 0; i < fill; i++) {
+      const body: V1ConfigMap = { metadata: { name: `filler-${i}` }, data: { n: String(i) } };
+      await core.createNamespacedConfigMap({ namespace, body });
+    }
+    const filledAt = Date.now();
+    const [critical] = await waitFor("a QuotaUsageCritical Event", 5_000, async () => {
+      const found = await events(namespace, "QuotaUsageCritical");
+      return found.length > 0 && found;
+    });
+    console.log(`quota 96%: critical Event after ${Date.now() - filledAt} ms`);
+    expect(critical!.message).toBe("configmaps at 96% of quota neurallog-quota (24/25)");
+    await waitFor("neurallog_quota_used_ratio 0.96", 5_000, async () => {
+      return (
+        metricValue(await metrics(c), "neurallog_quota_used_ratio", { tenant, resource: "configmaps" }) ===
+        0.96
+      );
+    });
+    await stopController(c);
+  });
+
+  it("with two replicas only the leader acts, and the other takes over when it stops", async () => {
+    const { tenant, namespace } = await createTenant();
+    const lease = await leaseNamespace();
+    const a = await controller({ leaseNamespace: lease, identity: "replica-a" });
+    await waitFor("replica-a leading", 20_000, async () => a.isLeader());
+    const b = await controller({ leaseNamespace: lease, identity: "replica-b" });
+    await waitFor(
+      "replica-b synced and following",
+      20_000,
+      async () =>
+        Object.values(b.status().informers).every((i) => i.synced) && b.status().leaseHolder === "replica-a",
+    );
+    await waitFor("a first reconcile by the leader", 10_000, async () =>
+      a.status().tenants.some((t) => t.tenant === tenant),
+    );
+
+    const policies = kc.makeApiClient(NetworkingV1Api);
+    await policies.deleteNamespacedNetworkPolicy({ name: "allow-dns-egress", namespace });
+    const drift = await waitFor("a DriftDetected Event", 5_000, async () => {
+      const found = await events(namespace, "DriftDetected");
+      return found.length > 0 && found;
+    });
+    expect(drift.map((e) => e.reportingInstance)).toEqual(["replica-a"]);
+    expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+    expect(b.status().tenants).toEqual([]);
+    const followerMetrics = await metrics(b);
+    expect(
+      metricValue(followerMetrics, "neurallog_drift", { tenant, kind: "NetworkPolicy" }),
+    ).toBeUndefined();
+    expect(followerMetrics).toMatch(/^neurallog_leader 0$/m);
+
+    const stoppedAt = Date.now();
+    await stopController(a);
+    await waitFor("replica-b leading", 10_000, async () => b.isLeader());
+    console.log(
+      `failover: replica-b leads ${Date.now() - stoppedAt} ms after replica-a stopped (Lease released)`,
+    );
+    await waitFor("replica-b reporting the tenant", 10_000, async () =>
+      b
+        .status()
+        .tenants.find((t) => t.tenant === tenant)
+        ?.drift.some((d) => d.name === "allow-dns-egress"),
+    );
+    expect(await metrics(b)).toMatch(/^neurallog_leader 1$/m);
+    await stopController(b);
+  });
+
+  it("keeps working across an API server outage: informers restart and drift is still reported", async () => {
+    const { namespace } = await createTenant();
+    const proxy = await ApiServerProxy.start(kc);
+    try {
+      const c = await controller({ leaseNamespace: await leaseNamespace(), kubeConfig: proxy.kubeConfig });
+      await waitFor("a first reconcile", 20_000, async () =>
+        c.status().tenants.some((t) => t.namespace === namespace),
+      );
+
+      await proxy.outage(3_000);
+      const restarts = await waitFor("informer restarts", 20_000, async () => {
+        const total = Object.values(c.status().informers).reduce((sum, i) => sum + i.restarts, 0);
+        return total > 0 && total;
+      });
+      const editedAt = await editQuota(namespace, "98");
+      await waitFor("a DriftDetected Event after the outage", 15_000, async () => {
+        const found = await events(namespace, "DriftDetected");
+        return found.length > 0 && found;
+      });
+      console.log(
+        `outage: ${restarts} informer restarts; drift reported ${Date.now() - editedAt} ms after the edit`,
+      );
+      expect(c.isLeader()).toBe(true);
+      await stopController(c);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+/**
+ * A TCP proxy between the controller and the API server, so the test can take the API server away (every
+ * connection cut, new ones refused) and bring it back, the way a restart looks from the client side.
+ */
+class ApiServerProxy {
+  readonly kubeConfig: KubeConfig;
+  readonly #target: { host: string; port: number };
+  readonly #sockets: Set<Socket>;
+  #server: Server;
+  readonly #port: number;
+
+  private constructor(
+    server: Server,
+    port: number,
+    target: { host: string; port: number },
+    sockets: Set<Socket>,
+    kubeConfig: KubeConfig,
+  ) {
+    this.#server = server;
+    this.#port = port;
+    this.#target = target;
+    this.#sockets = sockets;
+    this.kubeConfig = kubeConfig;
+  }
+
+  static async start(kc: KubeConfig): Promise<ApiServerProxy> {
+    const cluster = kc.getCurrentCluster()!;
+    const target = new URL(cluster.server);
+    const destination = { host: target.hostname, port: Number(target.port) };
+    const sockets = new Set<Socket>();
+    const server = await ApiServerProxy.#listen(0, destination, sockets);
+    const port = (server.address() as { port: number }).port;
+    const proxied = new KubeConfig();
+    proxied.loadFromOptions({
+      clusters: [{ ...cluster, server: `https://127.0.0.1:${port}` }],
+      users: kc.getUsers(),
+      contexts: kc.getContexts(),
+      currentContext: kc.getCurrentContext(),
+    });
+    return new ApiServerProxy(server, port, destination, sockets, proxied);
+  }
+
+  static #listen(
+    port: number,
+    target: { host: string; port: number },
+    sockets: Set<Socket>,
+  ): Promise<Server> {
+    const server = createServer((client) => {
+      const upstream = connect(target.port, target.host);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on("close", () => sockets.delete(socket));
+        socket.on("error", () => socket.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+    });
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve(server));
+    });
+  }
+
+  /** Cuts every connection and refuses new ones for `ms`, then accepts again on the same port. */
+  async outage(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      for (const socket of this.#sockets) socket.destroy();
+    });
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    this.#server = await ApiServerProxy.#listen(this.#port, this.#target, this.#sockets);
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
