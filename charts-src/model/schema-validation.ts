@@ -259,6 +259,10 @@ function valueProblem(schema: JsonSchema, data: unknown): string {
   if (schema.pattern === QUANTITY_PATTERN && typeof data === "number") {
     return `must be a quantity written as a string: quote it, e.g. "${data}"`;
   }
+  // YAML reads `1042`, `true` and `1.10` as numbers and booleans; a string field wants them quoted.
+  if (schema.type === "string" && (typeof data === "number" || typeof data === "boolean")) {
+    return `must be ${expected(schema)}: quote it, e.g. "${String(data)}" (got ${typeof data} ${String(data)})`;
+  }
   if (Array.isArray(schema.enum)) {
     const options = (schema.enum as unknown[]).map((v) => JSON.stringify(v));
     const hint = typeof data === "string" ? didYouMean(data, (schema.enum as unknown[]).map(String)) : "";

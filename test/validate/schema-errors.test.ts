@@ -94,6 +94,13 @@ describe("wrong values", () => {
     ]);
   });
 
+  test("a number or boolean where a string belongs is asked to be quoted", async () => {
+    expect(await tenantLines("labels:\n  cost-center: 1042\n  on-call: true\n")).toEqual([
+      'acme.yaml:8:18: spec.labels.cost-center: must be a string: quote it, e.g. "1042" (got number 1042)',
+      'acme.yaml:9:14: spec.labels.on-call: must be a string: quote it, e.g. "true" (got boolean true)',
+    ]);
+  });
+
   test("a malformed quantity names the format", async () => {
     expect(await tenantLines("redis:\n  storage: { size: 10 GB }\n")).toEqual([
       'acme.yaml:8:22: spec.redis.storage.size: must be a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi (got "10 GB")',
