@@ -28,6 +28,11 @@ export interface BackupStore {
   list(prefix?: string): Promise<StoredObject[]>;
   get(name: string): Readable;
   delete(name: string): Promise<void>;
+  /**
+   * Removes partial uploads under `prefix` last written before `olderThan`: leftovers of runs that were killed
+   * (OOM, node loss) and that would otherwise fill the volume. Object stores may leave this to lifecycle rules.
+   */
+  sweepPartials?(prefix: string, olderThan: Date): Promise<string[]>;
 }
 
 /** Partial files carry this suffix until renamed into place; list() ignores them. */
@@ -89,6 +94,27 @@ export class DirectoryBackupStore implements BackupStore {
 
   async delete(name: string): Promise<void> {
     await rm(this.locate(name), { force: true });
+  }
+
+  async sweepPartials(prefix: string, olderThan: Date): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.directory);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
+    }
+    const swept: string[] = [];
+    for (const name of names) {
+      if (!name.startsWith(prefix) || !name.endsWith(PARTIAL_SUFFIX)) continue;
+      const path = join(this.directory, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info?.isFile() && info.mtime < olderThan) {
+        await rm(path, { force: true });
+        swept.push(name);
+      }
+    }
+    return swept;
   }
 
   /** fsync the directory so the rename itself survives a crash. */

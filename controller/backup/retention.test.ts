@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -74,6 +74,10 @@ describe("applyRetention on a directory", () => {
       await writeFile(join(dir, n.manifest), "{}");
     }
     for (const other of others) await writeFile(join(dir, other), "x");
+    // A partial file of a run killed two days ago (swept), and one of a run that may still be going (kept).
+    const abandoned = `${backupNames("acme", daysAgo(2)).snapshot}.7.partial`;
+    await writeFile(join(dir, abandoned), "x");
+    await utimes(join(dir, abandoned), daysAgo(2), daysAgo(2));
 
     const deleted = await applyRetention(
       new DirectoryBackupStore(dir),

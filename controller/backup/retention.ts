@@ -37,6 +37,9 @@ export function snapshotsToDelete(
     .map((snapshot) => snapshot.name);
 }
 
+/** Partial files older than this belong to a run that is dead: a backup Job's deadline is one hour. */
+export const ABANDONED_PARTIAL_AGE_MS = 24 * 3_600_000;
+
 /** Applies the policy to one prefix's snapshots in a store; returns the deleted snapshot names. */
 export async function applyRetention(
   store: BackupStore,
@@ -45,6 +48,7 @@ export async function applyRetention(
   now: Date,
   justTaken: string,
 ): Promise<string[]> {
+  await store.sweepPartials?.(`${prefix}-`, new Date(now.getTime() - ABANDONED_PARTIAL_AGE_MS));
   if (policy.keep === undefined && policy.maxAgeMs === undefined) return [];
   const snapshots: DatedSnapshot[] = [];
   for (const object of await store.list(`${prefix}-`)) {
