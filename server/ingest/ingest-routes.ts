@@ -4,7 +4,10 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.ts";
+import { elasticRoutes } from "./elastic-route.ts";
+import { lokiRoutes } from "./loki-route.ts";
 import { nativeIngestRoutes } from "./native-route.ts";
+import { otlpRoutes } from "./otlp-route.ts";
 
 export async function ingestRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   app.removeAllContentTypeParsers();
@@ -16,4 +19,8 @@ export async function ingestRoutes(app: FastifyInstance, ctx: ServerContext): Pr
     },
   );
   await nativeIngestRoutes(app, ctx);
+  await lokiRoutes(app, ctx);
+  await otlpRoutes(app, ctx);
+  // Its own context: the X-Elastic-Product header goes on its responses only.
+  await app.register(async (scope) => elasticRoutes(scope, ctx));
 }

@@ -142,6 +142,7 @@ const ROLE_ALIASES: ReadonlyArray<readonly [Role, readonly string[]]> = [
       "source",
       "service.name",
       "service",
+      "service_name",
       "app",
       "application",
       "job",
