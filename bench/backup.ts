@@ -79,15 +79,20 @@ const mbPerSecond = (m: Measurement): number => m.bytes / 2 ** 20 / m.seconds;
 async function compare(url: string, port: number, work: string) {
   const cli: Measurement[] = [];
   const ours: Measurement[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
+  const runCli = async () => {
     const cliDir = await mkdtemp(join(work, "cli-"));
     cli.push(await measure("redis-cli", ["-p", String(port), "--rdb", join(cliDir, "dump.rdb")], cliDir));
     await rm(cliDir, { recursive: true });
+  };
+  const runOurs = async () => {
     const ourDir = await mkdtemp(join(work, "ours-"));
-    ours.push(
-      await measure(NODE, [CLI, "backup", "--redis-url", url, "--dest", ourDir, "--tenant", "bench"], ourDir),
-    );
+    const args = [CLI, "backup", "--redis-url", url, "--dest", ourDir, "--tenant", "bench"];
+    ours.push(await measure(NODE, args, ourDir));
     await rm(ourDir, { recursive: true });
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate who goes first, so a machine that gets busier or calmer during the run favours neither.
+    for (const step of round % 2 === 0 ? [runCli, runOurs] : [runOurs, runCli]) await step();
   }
   const summarize = (runs: Measurement[]) => ({
     seconds: median(runs.map((m) => m.seconds)),
