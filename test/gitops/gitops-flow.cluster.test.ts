@@ -17,8 +17,10 @@ import {
   syncRepository,
   type StandInApplication,
 } from "../cluster/argo-sync-standin.ts";
+import { applyManifests } from "../cluster/apply-manifests.ts";
 import { clusterKubeConfig, uniqueName } from "../cluster/cluster-access.ts";
 import { ensureStorageClasses } from "../cluster/cluster-bootstrap.ts";
+import { readManifestFile } from "../cluster/manifest-files.ts";
 import { storageClassesNamed, writeGeneratedTenants } from "../cluster/rendered-repo.ts";
 import { GIT_ENV } from "./git-fixtures.ts";
 import { addedPaths, addTenantByPullRequest } from "./tenant-pull-request.ts";
@@ -70,4 +72,23 @@ describe("a tenant added by pull request reaches the cluster (Argo CD stand-in)"
       await checkout.remove();
     }
   }, 300_000);
+
+  it("the argocd/ bootstrap is accepted by the real Argo CD CRDs (strict server-side apply, dry run)", async () => {
+    const bootstrap = path.join(import.meta.dirname, "../../argocd");
+    const objects = ["project-platform.yaml", "app-tenants.yaml", "app-platform.yaml"].flatMap((f) =>
+      readManifestFile(path.join(bootstrap, f)),
+    );
+    await applyManifests(kc, [{ apiVersion: "v1", kind: "Namespace", metadata: { name: "argocd" } }], {
+      fieldManager: "neurallog-gitops-test",
+    });
+    const applied = await applyManifests(kc, objects, {
+      fieldManager: "neurallog-gitops-test",
+      dryRun: true,
+    });
+    expect(applied.map((a) => a.ref)).toEqual([
+      "AppProject argocd/neurallog-platform",
+      "Application argocd/neurallog-tenants",
+      "Application argocd/neurallog-platform",
+    ]);
+  });
 });
