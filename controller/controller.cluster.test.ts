@@ -203,6 +203,7 @@ describe("controller on the test cluster", () => {
   it("reverts the edit in self-heal mode with a server-side apply as neurallog-controller", async () => {
     const { tenant, namespace } = await createTenant();
     const desired = await quotaPods(namespace);
+    expect(desired).toBe("20");
     const c = await controller({ leaseNamespace: await leaseNamespace(), mode: "self-heal" });
     await waitFor("a first reconcile", 20_000, async () =>
       c.status().tenants.some((t) => t.tenant === tenant),
@@ -234,6 +235,10 @@ describe("controller on the test cluster", () => {
     const c = await controller({ leaseNamespace: await leaseNamespace() });
     await waitFor("a first reconcile", 20_000, async () =>
       c.status().tenants.some((t) => t.tenant === tenant),
+    );
+    // The root CA ConfigMap counts too: wait for it, so the fill below lands on exactly 24 of 25.
+    await waitFor("kube-root-ca.crt", 20_000, async () =>
+      core.readNamespacedConfigMap({ name: "kube-root-ca.crt", namespace }).catch(() => undefined),
     );
     const used = await waitFor("quota status", 20_000, async () => {
       const quota = await core.readNamespacedResourceQuota({ name: "neurallog-quota", namespace });
