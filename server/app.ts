@@ -138,6 +138,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (extension.register) await extension.register(app);
   }
 
+  // Long-lived responses (live tails) end first, or close() would wait for them forever.
+  app.addHook("preClose", async () => {
+    for (const end of [...ctx.lifecycle.onShutdown]) end();
+  });
+
   // Background work of extensions runs while the app runs (also under inject() in tests); stopped on close,
   // before the caller closes Redis.
   app.addHook("onReady", async () => {

@@ -34,7 +34,6 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       lifecycle.shuttingDown = true;
-      for (const end of [...lifecycle.onShutdown]) end();
       const timer = setTimeout(() => {
         logger.error(`in-flight requests did not finish within ${config.shutdownGraceMs} ms; exiting`);
         process.exit(1);

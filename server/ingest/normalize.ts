@@ -171,6 +171,15 @@ export interface KnownParts {
   spanId?: string;
 }
 
+function arrayText(name: string, value: unknown[]): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    // A pathologically nested array overflows the stack: that is the client's input, not our failure.
+    throw new EntryError(`field "${name}" is nested too deeply`, { cause: error });
+  }
+}
+
 type RoleSlot = { rank: number; name: string; value: FieldValue };
 
 /**
@@ -197,7 +206,7 @@ class RecordWalker {
         this.put(name, value as FieldValue);
       } else if (Array.isArray(value)) {
         // Arrays stay one value: their positions rarely mean anything to a query.
-        this.put(name, JSON.stringify(value));
+        this.put(name, arrayText(name, value));
       } else if (type === "object") {
         this.walk(value as object, name, depth + 1);
       }

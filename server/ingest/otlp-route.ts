@@ -51,9 +51,14 @@ interface ExportRequest {
   }[];
 }
 
+/** Deeper values are refused: the fields would be unusable and recursion must stay bounded. */
+const MAX_VALUE_DEPTH = 16;
+
 /** An AnyValue as plain JSON: maps become objects (flattened to dotted fields later), arrays JSON text. */
-function plain(value: AnyValue | undefined): unknown {
+function plain(value: AnyValue | undefined, depth = 0): unknown {
   if (!value || typeof value !== "object") return null;
+  if (depth > MAX_VALUE_DEPTH)
+    throw new EntryError(`a value is nested deeper than ${MAX_VALUE_DEPTH} levels`);
   if (value.stringValue !== undefined) return String(value.stringValue);
   if (value.boolValue !== undefined) return Boolean(value.boolValue);
   if (value.intValue !== undefined) {
@@ -61,16 +66,19 @@ function plain(value: AnyValue | undefined): unknown {
     return Number.isSafeInteger(n) ? n : String(value.intValue);
   }
   if (value.doubleValue !== undefined) return Number(value.doubleValue);
-  if (value.kvlistValue) return attributes(value.kvlistValue.values);
-  if (value.arrayValue) return (value.arrayValue.values ?? []).map(plain);
+  if (value.kvlistValue) return attributes(value.kvlistValue.values, depth + 1);
+  if (value.arrayValue) {
+    const values = value.arrayValue.values;
+    return Array.isArray(values) ? values.map((v) => plain(v, depth + 1)) : [];
+  }
   if (value.bytesValue !== undefined) return String(value.bytesValue);
   return null;
 }
 
-function attributes(list: KeyValue[] | undefined): Record<string, unknown> {
+function attributes(list: KeyValue[] | undefined, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (!Array.isArray(list)) return out;
-  for (const kv of list) if (kv && typeof kv.key === "string") out[kv.key] = plain(kv.value);
+  for (const kv of list) if (kv && typeof kv.key === "string") out[kv.key] = plain(kv.value, depth);
   return out;
 }
 
@@ -97,7 +105,13 @@ export function decodeOtlpRequest(request: ExportRequest, normalizer: EntryNorma
   const rejections: Rejection[] = [];
   let position = 0;
   for (const resource of resources) {
-    const resourceAttributes = attributes(resource?.resource?.attributes);
+    let resourceAttributes: Record<string, unknown>;
+    try {
+      resourceAttributes = attributes(resource?.resource?.attributes);
+    } catch (error) {
+      if (error instanceof EntryError) throw new BadRequest(`resource attributes: ${error.message}`);
+      throw error;
+    }
     for (const scope of resource?.scopeLogs ?? []) {
       const scopeFields: Record<string, unknown> = {};
       if (scope?.scope?.name) scopeFields["otel.scope.name"] = scope.scope.name;

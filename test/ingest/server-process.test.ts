@@ -1,0 +1,150 @@
+/**
+ * The server as a real process under load: SIGKILL loses no log whose request got a 2xx (Redis stays up; the
+ * server is what dies), and SIGTERM drains in-flight requests and exits 0 with the same guarantee.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tenantKeys } from "../../server/storage/keys.ts";
+import { freePort, startRedisServer, type RedisServerHandle } from "../support/redis-server.ts";
+import { API_KEYS, INGEST_KEY } from "./harness.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const LINES_PER_BATCH = 200;
+
+let redisServer: RedisServerHandle;
+let redis: Redis;
+
+beforeAll(async () => {
+  redisServer = await startRedisServer();
+  redis = new Redis(redisServer.url);
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await redisServer?.stop();
+});
+
+async function startServer(
+  tenant: string,
+): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, "bin/neurallog.ts"), "server"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      REDIS_URL: redisServer.url,
+      NEURALLOG_TENANT: tenant,
+      NEURALLOG_API_KEYS: API_KEYS,
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error("server did not get ready");
+    if (
+      await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, url, exited };
+}
+
+/** Posts numbered batches from several loops until told to stop; returns the batch numbers that got a 2xx. */
+function load(url: string) {
+  const acked: number[] = [];
+  let next = 0;
+  let running = true;
+  const loops = Array.from({ length: 4 }, async () => {
+    while (running && next < 10_000) {
+      const batch = next++;
+      const body = Array.from({ length: LINES_PER_BATCH }, (_, i) =>
+        JSON.stringify({ msg: `k ${batch} ${i}` }),
+      ).join("\n");
+      try {
+        const res = await fetch(`${url}/api/v1/logs`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${INGEST_KEY}`, "content-type": "application/x-ndjson" },
+          body,
+        });
+        await res.arrayBuffer();
+        if (res.status === 200) acked.push(batch);
+      } catch {
+        // The server died or closed: this batch was not acknowledged.
+      }
+    }
+  });
+  return {
+    acked,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Every stored (batch, line) pair, read straight from Redis. */
+async function storedLines(tenant: string): Promise<Set<string>> {
+  const key = tenantKeys(tenant).logs;
+  const seen = new Set<string>();
+  let start = "-";
+  for (;;) {
+    const page = (await redis.xrange(key, start, "+", "COUNT", 5000)) as [string, string[]][];
+    for (const [, kv] of page) {
+      const message = (JSON.parse(kv[1]!) as { m: string }).m;
+      seen.add(message);
+    }
+    if (page.length < 5000) return seen;
+    start = `(${page[page.length - 1]![0]}`;
+  }
+}
+
+function missing(acked: readonly number[], stored: Set<string>): string[] {
+  const lost: string[] = [];
+  for (const batch of acked) {
+    for (let i = 0; i < LINES_PER_BATCH; i++)
+      if (!stored.has(`k ${batch} ${i}`)) lost.push(`k ${batch} ${i}`);
+  }
+  return lost;
+}
+
+async function waitForAcks(acked: readonly number[], n: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (acked.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(acked.length).toBeGreaterThanOrEqual(n);
+}
+
+describe("server process", () => {
+  it("loses no acknowledged log when killed with SIGKILL under load", async () => {
+    const server = await startServer("killed");
+    const traffic = load(server.url);
+    await waitForAcks(traffic.acked, 20);
+    server.child.kill("SIGKILL");
+    await server.exited;
+    await traffic.stop();
+    const stored = await storedLines("killed");
+    expect(missing(traffic.acked, stored)).toEqual([]);
+    expect(stored.size).toBeGreaterThanOrEqual(traffic.acked.length * LINES_PER_BATCH);
+  });
+
+  it("drains in-flight requests on SIGTERM and exits 0", async () => {
+    const server = await startServer("drained");
+    const traffic = load(server.url);
+    await waitForAcks(traffic.acked, 20);
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+    await traffic.stop();
+    const stored = await storedLines("drained");
+    expect(missing(traffic.acked, stored)).toEqual([]);
+  });
+});
