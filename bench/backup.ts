@@ -27,6 +27,8 @@ const CLI = new URL("../bin/neurallog.ts", import.meta.url).pathname;
 
 interface Measurement {
   readonly seconds: number;
+  /** User + system CPU seconds of the process. */
+  readonly cpuSeconds: number;
   readonly rssMb: number;
   readonly bytes: number;
 }
@@ -69,7 +71,13 @@ async function measure(command: string, args: string[], outDir: string): Promise
   const rdb = (await readdir(outDir)).find((name) => name.endsWith(".rdb"));
   if (!rdb) throw new Error(`${command} wrote no .rdb file`);
   const bytes = (await stat(join(outDir, rdb))).size;
-  return { seconds, rssMb: Number(field("Maximum resident set size \\(kbytes\\)")) / 1024, bytes };
+  const cpuSeconds = Number(field("User time \\(seconds\\)")) + Number(field("System time \\(seconds\\)"));
+  return {
+    seconds,
+    cpuSeconds,
+    rssMb: Number(field("Maximum resident set size \\(kbytes\\)")) / 1024,
+    bytes,
+  };
 }
 
 const median = (values: number[]): number =>
@@ -96,6 +104,7 @@ async function compare(url: string, port: number, work: string) {
   }
   const summarize = (runs: Measurement[]) => ({
     seconds: median(runs.map((m) => m.seconds)),
+    cpuSeconds: median(runs.map((m) => m.cpuSeconds)),
     mbps: median(runs.map(mbPerSecond)),
     rssMb: Math.max(...runs.map((m) => m.rssMb)),
     bytes: runs[0]!.bytes,
@@ -119,7 +128,7 @@ try {
     const { cli, ours } = await compare(redis.url, redis.port, work);
     const mode = diskless === "yes" ? "diskless sync ($EOF framing)" : "disk-backed sync ($<len> framing)";
     const row = (name: string, r: typeof cli) =>
-      `  ${name.padEnd(17)} ${r.seconds.toFixed(2)} s  ${r.mbps.toFixed(0).padStart(5)} MB/s  rss ${r.rssMb.toFixed(0)} MB`;
+      `  ${name.padEnd(17)} ${r.seconds.toFixed(2)} s  ${r.mbps.toFixed(0).padStart(5)} MB/s  rss ${r.rssMb.toFixed(0)} MB  cpu ${r.cpuSeconds.toFixed(2)} s`;
     console.log(`${mode}, ${(cli.bytes / 2 ** 20).toFixed(0)} MiB RDB:`);
     console.log(row("redis-cli --rdb", cli));
     console.log(row("neurallog backup", ours));

@@ -13,7 +13,8 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
 import { DirectoryBackupStore } from "./backup-store.ts";
-import { restoreSnapshot, RestoreRefusedError } from "./restore-snapshot.ts";
+import { Crc64 } from "./crc64.ts";
+import { maxLoadableRdbVersion, restoreSnapshot, RestoreRefusedError } from "./restore-snapshot.ts";
 import { parseRedisUrl } from "./redis-url.ts";
 import { takeBackup } from "./take-backup.ts";
 
@@ -237,12 +238,48 @@ describe("backup and restore against real Redis", () => {
       await expectRefused(goodFile, /failed verification: CRC-64 mismatch/);
     });
 
+    it("intact, but from a newer Redis than the target can load", async () => {
+      const good = await readFile(goodFile);
+      const content = Buffer.concat([Buffer.from("REDIS0099"), good.subarray(9, -8)]);
+      const future = join(dir, "future", "future.rdb");
+      await run("mkdir", ["-p", join(dir, "future")]);
+      await writeFile(future, Buffer.concat([content, new Crc64().update(content).digestBytes()]));
+      await expectRefused(future, /loads RDB versions up to 10; the snapshot is version 99/);
+    });
+
+    it("into a Redis that is a replica", async () => {
+      const client = new Redis(target.url);
+      try {
+        await client.call("REPLICAOF", "127.0.0.1", String(diskSource.port));
+        await expect(
+          restoreSnapshot({
+            target: parseRedisUrl(target.url),
+            store: new DirectoryBackupStore(dir),
+            name: basename(goodFile),
+          }),
+        ).rejects.toThrow(/is a replica of 127\.0\.0\.1:\d+; restore into its primary/);
+      } finally {
+        await client.call("REPLICAOF", "NO", "ONE");
+        client.disconnect();
+      }
+    });
+
     it("intact RDB that is not the one its manifest describes", async () => {
       const manifestFile = goodFile.replace(/\.rdb$/, ".json");
       const manifest = JSON.parse(await readFile(manifestFile, "utf8"));
       await writeFile(manifestFile, JSON.stringify({ ...manifest, sha256: "f".repeat(64) }));
       await expectRefused(goodFile, /does not match its manifest/);
     });
+  });
+});
+
+describe("maxLoadableRdbVersion", () => {
+  it("knows which RDB versions each Redis release loads, and defers to Redis for releases it does not know", () => {
+    expect(maxLoadableRdbVersion("6.2.14")).toBe(9);
+    expect(maxLoadableRdbVersion("7.0.15")).toBe(10);
+    expect(maxLoadableRdbVersion("7.2.4")).toBe(11);
+    expect(maxLoadableRdbVersion("7.4.1")).toBe(12);
+    expect(maxLoadableRdbVersion("8.0.2")).toBeNull();
   });
 });
 
