@@ -5,6 +5,7 @@
 import type { Redis } from "ioredis";
 import { Type, type Static } from "typebox";
 import type { RuleKeys } from "../rules/keys.ts";
+import { decodeEntry, entryData } from "../storage/stored-form.ts";
 
 export const AlertSchema = Type.Object({
   id: Type.String(),
@@ -21,6 +22,7 @@ export const AlertSchema = Type.Object({
   resolveReason: Type.Optional(Type.String()),
   value: Type.Optional(Type.String()),
   reason: Type.String(),
+  exampleId: Type.Optional(Type.String({ description: "id of the first log that matched" })),
   example: Type.Optional(Type.Unknown()),
   count: Type.Number(),
   notifications: Type.Number(),
@@ -72,7 +74,7 @@ function toAlert(h: Record<string, string>): Alert | undefined {
     resolveReason: h.resolveReason,
     value: h.value,
     reason: h.reason ?? "",
-    example: parseJson(h.example),
+    exampleId: h.exampleId || undefined,
     count: Number(h.count ?? 0),
     notifications: Number(h.notifications ?? 0),
     silenced: h.silenced === "1",
@@ -88,17 +90,35 @@ export interface AlertPage {
   readonly nextCursor?: string;
 }
 
+const EXAMPLE_MESSAGE_CHARS = 500;
+
 export class AlertStore {
   private readonly redis: Redis;
   private readonly keys: RuleKeys;
+  private readonly logsKey?: string;
 
-  constructor(redis: Redis, keys: RuleKeys) {
+  /** `logsKey`: the tenant's log stream, to show the example log of an alert (absent: only its id). */
+  constructor(redis: Redis, keys: RuleKeys, logsKey?: string) {
     this.redis = redis;
     this.keys = keys;
+    this.logsKey = logsKey;
   }
 
   async get(id: string): Promise<Alert | undefined> {
-    return toAlert(await this.redis.hgetall(this.keys.alert(id)));
+    const alert = toAlert(await this.redis.hgetall(this.keys.alert(id)));
+    if (!alert?.exampleId || !this.logsKey) return alert;
+    const [row] = await this.redis.xrange(this.logsKey, alert.exampleId, alert.exampleId);
+    const data = row && entryData(row[1]);
+    if (!data) return alert;
+    const e = decodeEntry(row[0], data);
+    const message =
+      e.message.length > EXAMPLE_MESSAGE_CHARS
+        ? `${e.message.slice(0, EXAMPLE_MESSAGE_CHARS)}…[truncated]`
+        : e.message;
+    return {
+      ...alert,
+      example: { id: e.id, timestamp: e.timestamp, level: e.level, source: e.source, message },
+    };
   }
 
   /** Newest first. Scans the fired-time index in pages and filters, bounded so one request stays cheap. */

@@ -63,7 +63,7 @@ export class Alerting {
     this.store = new RuleStore({ redis: this.redis, keys: this.keys, fileRules });
     this.engine = new RuleEngine({ redis: withRuleScripts(this.redis), keys: this.keys });
     this.store.onChange((rules) => this.engine.setRules(rules));
-    this.alerts = new AlertStore(this.redis, this.keys);
+    this.alerts = new AlertStore(this.redis, this.keys, ctx.keys.logs);
     this.worker = new ActionWorker({
       redis: this.redis,
       keys: this.keys,

@@ -5,6 +5,7 @@
  * for rules that fire on the absence of logs.
  */
 import type { LogEntry, StoredLogEntry } from "../logs/log-entry.ts";
+import { BatchView, prefilterOf, type Prefilter } from "./batch-view.ts";
 import { compileCondition, readField, type LogPredicate } from "./condition.ts";
 import type { RuleKeys } from "./keys.ts";
 import { durationMs, type Rule } from "./rule-schema.ts";
@@ -43,10 +44,15 @@ interface CompiledRule {
   readonly rule: Rule;
   readonly params: RuleParams;
   readonly matches: LogPredicate;
+  readonly prefilter: Prefilter;
 }
 
-/** Per-batch aggregate of one (rule, group), sent to the apply script. */
-interface BatchOp extends RuleParams {
+/**
+ * Per-batch aggregate of one (rule, group), sent to the apply script. `i` points into the batch's rule table (the
+ * script reads the rule's parameters through it), so parameters travel once per rule, not once per group.
+ */
+interface BatchOp {
+  i: number;
   g: string;
   c: number;
   ex?: string;
@@ -64,7 +70,6 @@ interface BatchOp extends RuleParams {
 const MAX_GROUP_VALUE = 200;
 const MAX_VALUES_PER_OP = 1000;
 const MAX_SAMPLES_PER_OP = 200;
-const EXAMPLE_MESSAGE_CHARS = 500;
 const DEFAULT_RESOLVE_AFTER_MS = 5 * 60_000;
 
 export function ruleParams(rule: Rule, since: number): RuleParams {
@@ -83,8 +88,9 @@ export function ruleParams(rule: Rule, since: number): RuleParams {
     sev: rule.severity ?? "warning",
     gb: rule.groupBy ?? [],
     w,
-    // ~60 buckets a window: the sliding window is exact to 1/60th of its length.
-    b: Math.max(1_000, Math.floor(w / 60)),
+    // Count windows: ~60 buckets, exact to 1/60th of the window. Aggregates read every bucket per evaluation
+    // (max, min and percentiles cannot be kept as running sums), so they use 12.
+    b: Math.max(1_000, Math.floor(w / (rule.type === "aggregate" ? 12 : 60))),
     th: rule.threshold ?? 1,
     op,
     agg: rule.aggregation,
@@ -107,23 +113,16 @@ function scalarText(value: unknown): string {
   return value === undefined || value === null ? "" : String(value);
 }
 
-function groupOf(entry: LogEntry, groupBy: readonly string[]): string {
+/** The map key of an entry's group within a batch (cheap); `groupJson` is what Redis sees. */
+function groupKey(entry: LogEntry, groupBy: readonly string[]): string {
   if (groupBy.length === 0) return "";
-  return JSON.stringify(groupBy.map((name) => scalarText(readField(entry, name)).slice(0, MAX_GROUP_VALUE)));
+  if (groupBy.length === 1) return scalarText(readField(entry, groupBy[0]!));
+  return groupBy.map((name) => scalarText(readField(entry, name))).join("\u0000");
 }
 
-function example(entry: LogEntry): string {
-  const stored = entry as Partial<StoredLogEntry>;
-  return JSON.stringify({
-    id: stored.id,
-    timestamp: entry.timestamp,
-    level: entry.level,
-    source: entry.source,
-    message:
-      entry.message.length > EXAMPLE_MESSAGE_CHARS
-        ? `${entry.message.slice(0, EXAMPLE_MESSAGE_CHARS)}…[truncated]`
-        : entry.message,
-  });
+function groupJson(entry: LogEntry, groupBy: readonly string[]): string {
+  if (groupBy.length === 0) return "";
+  return JSON.stringify(groupBy.map((name) => scalarText(readField(entry, name)).slice(0, MAX_GROUP_VALUE)));
 }
 
 function numeric(value: unknown): number | undefined {
@@ -136,11 +135,11 @@ function numeric(value: unknown): number | undefined {
 }
 
 /** Adds one matching entry to the batch aggregate of its (rule, group); false when the entry carries nothing for this rule type. */
-function accumulate(op: BatchOp, entry: LogEntry): boolean {
-  switch (op.t) {
+function accumulate(params: RuleParams, op: BatchOp, entry: LogEntry): boolean {
+  switch (params.t) {
     case "new_value":
     case "cardinality": {
-      const v = readField(entry, op.f);
+      const v = readField(entry, params.f);
       if (v === undefined || v === null || v === "") return false;
       const text = String(v).slice(0, MAX_GROUP_VALUE);
       const vals = (op.vals ??= []);
@@ -148,7 +147,7 @@ function accumulate(op: BatchOp, entry: LogEntry): boolean {
       return true;
     }
     case "change": {
-      const v = readField(entry, op.f);
+      const v = readField(entry, params.f);
       if (v === undefined) return false;
       const text = scalarText(v).slice(0, MAX_GROUP_VALUE);
       if (op.first === undefined) op.first = text;
@@ -160,7 +159,7 @@ function accumulate(op: BatchOp, entry: LogEntry): boolean {
       return true;
     }
     case "aggregate": {
-      const n = numeric(readField(entry, op.f));
+      const n = numeric(readField(entry, params.f));
       if (n === undefined) return false;
       op.s = (op.s ?? 0) + n;
       op.mx = op.mx === undefined ? n : Math.max(op.mx, n);
@@ -208,6 +207,7 @@ export class RuleEngine {
         rule,
         params: ruleParams(rule, since ?? rule.updatedAt),
         matches: compileCondition(rule.when),
+        prefilter: prefilterOf(rule.when),
       }));
   }
 
@@ -216,26 +216,38 @@ export class RuleEngine {
   }
 
   /** The batch's aggregates per matched (rule, group); empty when nothing matched. */
-  private batchOps(entries: readonly LogEntry[]): BatchOp[] {
+  private batchOps(entries: readonly LogEntry[]): { rules: RuleParams[]; ops: BatchOp[] } {
+    const rules: RuleParams[] = [];
     const ops: BatchOp[] = [];
-    for (const { params, matches } of this.compiled) {
+    const view = new BatchView(entries);
+    for (const { params, matches, prefilter } of this.compiled) {
       let byGroup: Map<string, BatchOp> | undefined;
-      for (const entry of entries) {
+      const i = rules.length + 1; // Lua arrays start at 1
+      // A change rule compares values in arrival order; the others do not care about order.
+      for (const entry of view.candidates(prefilter, params.t === "change")) {
         if (!matches(entry)) continue;
-        const g = groupOf(entry, params.gb);
+        const key = groupKey(entry, params.gb);
         byGroup ??= new Map();
-        let op = byGroup.get(g);
+        let op = byGroup.get(key);
         if (!op) {
-          op = { ...params, g, c: 0 };
-          byGroup.set(g, op);
+          op = { i, g: groupJson(entry, params.gb), c: 0 };
+          byGroup.set(key, op);
         }
-        if (!accumulate(op, entry)) continue;
-        if (op.c === 0) op.ex = example(entry);
+        if (!accumulate(params, op, entry)) continue;
+        // The example is the entry's id: the alert links to the log; notifications look it up off the ingest path.
+        if (op.c === 0) op.ex = (entry as Partial<StoredLogEntry>).id;
         op.c += 1;
       }
-      if (byGroup) for (const op of byGroup.values()) if (op.c > 0) ops.push(op);
+      if (!byGroup) continue;
+      let used = false;
+      for (const op of byGroup.values()) {
+        if (op.c === 0) continue;
+        ops.push(op);
+        used = true;
+      }
+      if (used) rules.push(params);
     }
-    return ops;
+    return { rules, ops };
   }
 
   /**
@@ -244,13 +256,13 @@ export class RuleEngine {
    */
   async evaluate(entries: readonly LogEntry[], now = 0): Promise<string[]> {
     if (this.compiled.length === 0 || entries.length === 0) return [];
-    const ops = this.batchOps(entries);
-    if (ops.length === 0) return [];
+    const batch = this.batchOps(entries);
+    if (batch.ops.length === 0) return [];
     return this.redis.nlRulesApply(
       this.keys.activeAlerts,
       this.keys.prefix,
       String(now),
-      JSON.stringify(ops),
+      JSON.stringify(batch),
     );
   }
 

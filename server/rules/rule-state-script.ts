@@ -8,7 +8,8 @@
  * absence (flatline, spike down, cardinality/aggregate below), which no incoming log would trigger.
  *
  * Key layout under `prefix` (`nl:{tenant}:`), all in the tenant's hash slot:
- *   rs:<rule>:<rev>:<group>:b   HASH window buckets: c:<i> count, s:<i> sum, x:<i> max, n:<i> min, p:<i> samples
+ *   rs:<rule>:<rev>:<group>:b   HASH window buckets: c:<i> counts with running sums cs/ps and newest index e
+ *                               (count types); c/s/x/n/p:<i> count, sum, max, min, samples (aggregate)
  *   rs:<rule>:<rev>:<group>:d   ZSET distinct value → last seen (cardinality)
  *   rs:<rule>:<rev>:<group>:v   SET values seen (new_value)
  *   rs:<rule>:<rev>:groups      ZSET group → last seen (groups the sweep checks for absence)
@@ -88,19 +89,49 @@ local function aggregateValue(st, op)
   return st.samples[k]
 end
 
+-- Count windows keep running sums of the current and the previous window (spike compares the two), moved forward
+-- bucket by bucket, so a batch costs O(1) commands instead of reading every bucket of the window.
+-- Hash fields: c:<i> bucket counts, cs current-window sum, ps previous-window sum, e newest bucket index.
+local function advance(key, op, idx)
+  local nb = math.ceil(op.w / op.b)
+  local st = redis.call('HMGET', key, 'cs', 'ps', 'e')
+  local cs, ps, e = num(st[1], 0), num(st[2], 0), num(st[3], nil)
+  if e == nil then return 0, 0, idx end
+  if idx <= e then return cs, ps, e end
+  if idx - e >= 2 * nb then
+    redis.call('DEL', key) -- silent for two windows: nothing is left to count
+    return 0, 0, idx
+  end
+  for s = e + 1, idx do
+    local j, k = 'c:' .. fmt(s - nb), 'c:' .. fmt(s - 2 * nb)
+    local v = redis.call('HMGET', key, j, k)
+    local cj, ck = num(v[1], 0), num(v[2], 0)
+    cs = cs - cj
+    ps = ps + cj - ck
+    if v[2] then redis.call('HDEL', key, k) end
+  end
+  return cs, ps, idx
+end
+
+local function counts(key, op, t)
+  local cs, ps, e = advance(key, op, math.floor(t / op.b))
+  redis.call('HSET', key, 'cs', cs, 'ps', ps, 'e', fmt(e))
+  redis.call('PEXPIRE', key, 2 * op.w + op.b)
+  return cs, ps, e
+end
+
 -- Whether a windowed rule's condition holds for op.g at time t, and the observed value.
 local function evaluate(op, t)
   local base = stateBase(op)
   local ty = op.t
   if ty == 'frequency' then
-    local st = windowStats(base .. ':b', op, t, 0, false)
-    return st.count >= op.th, st.count
+    local cs = counts(base .. ':b', op, t)
+    return cs >= op.th, cs
   elseif ty == 'flatline' then
-    local st = windowStats(base .. ':b', op, t, 0, false)
-    return (t - op.since >= op.w) and st.count < op.th, st.count
+    local cs = counts(base .. ':b', op, t)
+    return (t - op.since >= op.w) and cs < op.th, cs
   elseif ty == 'spike' then
-    local cur = windowStats(base .. ':b', op, t, 0, false).count
-    local prev = windowStats(base .. ':b', op, t, 1, false).count
+    local cur, prev = counts(base .. ':b', op, t)
     if t - op.since < 2 * op.w then return false, cur end
     if op.dir == 'down' then return prev >= op.minc and cur * op.ratio <= prev, cur end
     return cur >= op.minc and cur >= op.ratio * prev, cur
@@ -133,18 +164,18 @@ local function silenced(ruleId, dedupKey)
   return math.max(a, b) > now
 end
 
--- Opens an alert for dedupKey, or updates the firing one (and re-notifies after the realert interval).
-local function fire(op, dedupKey, value, reason, example, bump)
+-- Opens an alert for dedupKey, or updates the firing one (and re-notifies after the realert interval). Silences
+-- and acknowledgements are looked up only when a notification is due: the common case (still firing) stays cheap.
+local function fire(op, dedupKey, value, reason, exampleId, bump)
   local activeKey = P .. 'alerts:active'
   local id = redis.call('HGET', activeKey, dedupKey)
-  local quiet = silenced(op.r, dedupKey)
   if id then
     local ak = P .. 'alert:' .. id
     if bump then redis.call('HINCRBY', ak, 'count', 1) end
     redis.call('HSET', ak, 'lastSeenAt', fmt(now), 'value', str(value))
-    if op.re > 0 and not quiet and not redis.call('HGET', ak, 'ackedAt') then
+    if op.re > 0 then
       local last = num(redis.call('HGET', ak, 'lastNotifiedAt'), 0)
-      if now - last >= op.re then
+      if now - last >= op.re and not redis.call('HGET', ak, 'ackedAt') and not silenced(op.r, dedupKey) then
         redis.call('HSET', ak, 'lastNotifiedAt', fmt(now), 'silenced', '0')
         redis.call('HINCRBY', ak, 'notifications', 1)
         enqueue(id, 'firing')
@@ -153,12 +184,13 @@ local function fire(op, dedupKey, value, reason, example, bump)
     end
     return nil
   end
+  local quiet = silenced(op.r, dedupKey)
   id = fmt(redis.call('INCR', P .. 'alerts:seq'))
   local ak = P .. 'alert:' .. id
   redis.call('HSET', ak, 'id', id, 'ruleId', op.r, 'ruleName', op.n, 'ruleType', op.t, 'severity', op.sev,
     'status', 'firing', 'dedupKey', dedupKey, 'groupKey', op.g, 'group', labels(op),
     'firedAt', fmt(now), 'lastSeenAt', fmt(now), 'lastNotifiedAt', fmt(now), 'value', str(value),
-    'reason', reason, 'example', example or '', 'count', 1, 'notifications', quiet and 0 or 1,
+    'reason', reason, 'exampleId', exampleId or '', 'count', 1, 'notifications', quiet and 0 or 1,
     'silenced', quiet and '1' or '0')
   redis.call('ZADD', P .. 'alerts', now, id)
   redis.call('HSET', activeKey, dedupKey, id)
@@ -190,23 +222,20 @@ end
 `;
 
 const APPLY = `${COMMON}
-local function addBuckets(key, op, agg)
+-- Aggregate windows keep per-bucket count, sum, max, min and a sample of values (for percentiles).
+local function addAggregate(key, op)
   local idx = math.floor(now / op.b)
   local s = fmt(idx)
-  redis.call('HINCRBY', key, 'c:' .. s, op.c)
-  if agg then
-    redis.call('HINCRBYFLOAT', key, 's:' .. s, op.s)
-    local x = num(redis.call('HGET', key, 'x:' .. s), nil)
-    if x == nil or op.mx > x then redis.call('HSET', key, 'x:' .. s, op.mx) end
-    local m = num(redis.call('HGET', key, 'n:' .. s), nil)
-    if m == nil or op.mn < m then redis.call('HSET', key, 'n:' .. s, op.mn) end
-    local p = redis.call('HGET', key, 'p:' .. s)
-    local arr = p and cjson.decode(p) or {}
-    for _, v in ipairs(op.vs) do
-      if #arr < 200 then arr[#arr + 1] = v else arr[math.random(#arr)] = v end
-    end
-    redis.call('HSET', key, 'p:' .. s, cjson.encode(arr))
+  local cur = redis.call('HMGET', key, 'x:' .. s, 'n:' .. s, 'p:' .. s)
+  local x, m = num(cur[1], nil), num(cur[2], nil)
+  local arr = cur[3] and cjson.decode(cur[3]) or {}
+  for _, v in ipairs(op.vs) do
+    if #arr < 100 then arr[#arr + 1] = v else arr[math.random(#arr)] = v end
   end
+  redis.call('HINCRBY', key, 'c:' .. s, op.c)
+  redis.call('HINCRBYFLOAT', key, 's:' .. s, op.s)
+  redis.call('HSET', key, 'x:' .. s, (x == nil or op.mx > x) and op.mx or x, 'n:' .. s, (m == nil or op.mn < m) and op.mn or m,
+    'p:' .. s, cjson.encode(arr))
   local nb = math.ceil(op.w / op.b)
   local lc = num(redis.call('HGET', key, 'lc'), 0)
   if idx - lc > 2 * nb then
@@ -220,9 +249,36 @@ local function addBuckets(key, op, agg)
   redis.call('PEXPIRE', key, 2 * op.w + op.b)
 end
 
+-- Returns the window sums after adding the batch: the caller decides from them, without a second read.
+local function addCount(key, op)
+  local idx = math.floor(now / op.b)
+  local cs, ps, e = advance(key, op, idx)
+  local newBucket = redis.call('HINCRBY', key, 'c:' .. fmt(e), op.c) == op.c
+  cs = cs + op.c
+  redis.call('HSET', key, 'cs', cs, 'ps', ps, 'e', fmt(e))
+  -- The TTL only needs renewing when a bucket starts (at most once per bucket), not on every batch.
+  if newBucket then redis.call('PEXPIRE', key, 2 * op.w + op.b) end
+  return cs, ps
+end
+
+local function countBreach(op, cs, ps)
+  if op.t == 'frequency' then return cs >= op.th, cs end
+  if op.t == 'spike' and op.dir ~= 'down' then
+    if now - op.since < 2 * op.w then return false, cs end
+    return cs >= op.minc and cs >= op.ratio * ps, cs
+  end
+  if op.t == 'spike' then
+    if now - op.since < 2 * op.w then return false, cs end
+    return ps >= op.minc and cs * op.ratio <= ps, cs
+  end
+  return false, cs
+end
+
 local fired = {}
 local function note(id) if id then fired[#fired + 1] = id end end
-for _, op in ipairs(cjson.decode(ARGV[3])) do
+local batch = cjson.decode(ARGV[3])
+for _, op in ipairs(batch.ops) do
+  setmetatable(op, { __index = batch.rules[op.i] })
   local ty = op.t
   local base = stateBase(op)
   local dedupKey = op.r .. '|' .. op.g
@@ -232,21 +288,31 @@ for _, op in ipairs(cjson.decode(ARGV[3])) do
   end
   if ty == 'any' then
     note(fire(op, dedupKey, op.c, 'matched', op.ex, true))
-  elseif ty == 'frequency' or ty == 'flatline' or ty == 'spike' or ty == 'aggregate' then
-    addBuckets(base .. ':b', op, ty == 'aggregate')
-    if ty ~= 'flatline' then
-      local breach, value = evaluate(op, now)
-      if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
-    end
+  elseif ty == 'frequency' or ty == 'flatline' or ty == 'spike' then
+    local breach, value = countBreach(op, addCount(base .. ':b', op))
+    if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
+  elseif ty == 'aggregate' then
+    addAggregate(base .. ':b', op)
+    local breach, value = evaluate(op, now)
+    if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
   elseif ty == 'cardinality' then
-    for _, v in ipairs(op.vals) do redis.call('ZADD', base .. ':d', now, v) end
+    local args = {}
+    for _, v in ipairs(op.vals) do
+      args[#args + 1] = now
+      args[#args + 1] = v
+    end
+    redis.call('ZADD', base .. ':d', unpack(args))
     redis.call('PEXPIRE', base .. ':d', op.w + op.b)
     local breach, value = evaluate(op, now)
     if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
   elseif ty == 'new_value' then
     local key = base .. ':v'
-    for _, v in ipairs(op.vals) do
-      if redis.call('SCARD', key) < 100000 and redis.call('SADD', key, v) == 1 then
+    local seen = redis.call('SMISMEMBER', key, unpack(op.vals))
+    local room = 100000 - redis.call('SCARD', key)
+    for i, v in ipairs(op.vals) do
+      if seen[i] == 0 and room > 0 then
+        room = room - 1
+        redis.call('SADD', key, v)
         note(fire(op, dedupKey .. '|' .. v, v, 'new value of ' .. op.f .. ': ' .. v, op.ex, true))
       end
     end
