@@ -119,7 +119,7 @@ interface Preamble {
 }
 
 /** Reads AUX fields up to the first database's RESIZEDB record; stops quietly at anything it does not know. */
-export function readPreamble(head: Buffer): Preamble {
+function readPreamble(head: Buffer): Preamble {
   const aux: Record<string, string> = {};
   const reader = new HeadReader(head, 9);
   try {

@@ -21,8 +21,6 @@ export interface Snapshot {
   /** Keys per database from INFO keyspace just before SYNC (writers may change it before the fork). */
   readonly keyspace: ReadonlyMap<number, number>;
   readonly framing: "length" | "eof-mark";
-  /** Payload length announced by disk-backed sync; null for diskless sync. */
-  readonly announcedBytes: number | null;
   /** The RDB file's bytes, framing removed. Errors if the connection ends early. */
   readonly payload: Readable;
 }
@@ -67,7 +65,6 @@ export async function openSnapshot(target: RedisTarget, options: SnapshotOptions
       redisVersion: server.get("redis_version") ?? "unknown",
       keyspace,
       framing: framing.mark ? "eof-mark" : "length",
-      announcedBytes: framing.length,
       payload: payloadStream(socket, framing, target.display),
     };
   } catch (error) {

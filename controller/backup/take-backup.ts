@@ -49,12 +49,6 @@ export async function takeBackup(request: BackupRequest): Promise<BackupResult> 
     });
   }
   const summary = verifier.summary!;
-  if (snapshot.announcedBytes !== null && summary.sizeBytes !== snapshot.announcedBytes) {
-    await request.store.delete(names.snapshot);
-    throw new Error(
-      `backup of ${request.target.display} failed: got ${summary.sizeBytes} of ${snapshot.announcedBytes} bytes`,
-    );
-  }
   const manifest = buildManifest({
     tenant: request.tenant ?? null,
     snapshotName: names.snapshot,
