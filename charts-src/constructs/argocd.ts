@@ -148,8 +148,9 @@ export class TenantApplicationSet extends Construct {
           destination: { server: IN_CLUSTER, namespace: "{{ .metadata.name }}" },
           syncPolicy: {
             automated: { prune: true, selfHeal: true },
-            // The Namespace is rendered (labels, Pod Security); Argo CD must not create a bare one.
-            syncOptions: ["ServerSideApply=true", "CreateNamespace=false"],
+            // No CreateNamespace: the Namespace is rendered (labels, Pod Security) and Argo CD creates one only
+            // with `CreateNamespace=true` — "CreateNamespace=false" is no option Argo CD knows, so it is left out.
+            syncOptions: ["ServerSideApply=true"],
           },
         },
       },

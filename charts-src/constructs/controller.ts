@@ -105,7 +105,7 @@ export class Controller extends Construct {
         {
           apiGroups: ["coordination.k8s.io"],
           resources: ["leases"],
-          verbs: ["get", "create", "update", "patch"],
+          verbs: ["get", "create", "update"],
         },
       ],
     });

@@ -4,6 +4,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
+import { SERVER_ROLLING_UPDATE } from "../model/defaults.ts";
 import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
 import { contentHash, objectNames, selectorLabels, tenantLabels, tenantMetadata } from "./metadata.ts";
 import {
@@ -75,12 +76,12 @@ export class LogServer extends Construct {
         // With autoscaling on, the HPA owns the count; rendering one would fight it on every sync.
         replicas: autoscaled(tenant) ? undefined : replicas,
         selector: { matchLabels: selector },
-        // One surge pod at a time (the quota check counts exactly one), never below the wanted count.
+        // One surge pod at a time (the quota check counts exactly this), never below the wanted count.
         strategy: {
           type: "RollingUpdate",
           rollingUpdate: {
-            maxSurge: k8s.IntOrString.fromNumber(1),
-            maxUnavailable: k8s.IntOrString.fromNumber(0),
+            maxSurge: k8s.IntOrString.fromNumber(SERVER_ROLLING_UPDATE.maxSurge),
+            maxUnavailable: k8s.IntOrString.fromNumber(SERVER_ROLLING_UPDATE.maxUnavailable),
           },
         },
         template: {
