@@ -12,6 +12,7 @@ import { PublishError, publishRendered } from "../../gitops/deployment-repo.ts";
 import { RenderCache } from "../../gitops/render-cache.ts";
 import { sourceCommit } from "../../gitops/source-commit.ts";
 import { readTreeSource } from "../../gitops/tenant-source.ts";
+import { GitError } from "simple-git";
 import { parseFlags, UsageError } from "../args.ts";
 
 export async function run(argv: string[]): Promise<number> {
@@ -61,9 +62,10 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 0;
   } catch (error) {
-    if (!(error instanceof PublishError)) throw error;
+    // git's own refusals (a bad branch name, no permission) are answers for the user, not crashes.
+    if (!(error instanceof PublishError || error instanceof GitError)) throw error;
     const cause = error.cause instanceof Error ? `: ${error.cause.message.trim()}` : "";
-    console.error(`neurallog publish: ${error.message}${cause}`);
+    console.error(`neurallog publish: ${error.message.trim()}${cause}`);
     return 1;
   } finally {
     await rm(out, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * commented tenant file that passes validation as written. Refuses a name that is invalid or already in use
  * (as a file, a tenant name or a namespace) and a plan the platform file does not define.
  */
-import { mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
@@ -92,8 +92,13 @@ async function tenantNew(argv: string[]): Promise<number> {
     console.error(`neurallog tenant new: ${nameProblem}`);
     return 1;
   }
-  await mkdir(dir, { recursive: true });
-  const platform = await platformFacts(dir);
+  let platform: PlatformFacts;
+  try {
+    platform = await platformFacts(dir);
+  } catch (error) {
+    console.error(`neurallog tenant new: ${(error as Error).message}`);
+    return 1;
+  }
   const plan = values.plan ?? platform.defaultPlan;
   if (!platform.planNames.includes(plan)) {
     console.error(
