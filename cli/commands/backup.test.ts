@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { BACKUP_DIR, backupCommand } from "../../charts-src/constructs/backup.ts";
 import { resolveTenant } from "../../charts-src/model/resolve.ts";
-import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
+import { freePort, startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
 
 const BIN = new URL("../../bin/neurallog.ts", import.meta.url).pathname;
 const PASSWORD = "cron-job-pw-7f3a";
@@ -166,9 +166,14 @@ describe("neurallog backup / restore CLI", () => {
       "acme",
     ]);
     const file = lastLine(backup.stdout);
-    const restored = await neurallog(["restore", "--redis-url", target.url, "--from", file]);
+    const port = String(await freePort());
+    const restored = await neurallog(
+      ["restore", "--from", file, "--advertise-host", "127.0.0.1", "--listen-port", port, "--timeout", "2m"],
+      { REDIS_URL: target.url },
+    );
     expect(restored.stderr).toBe("");
     expect(restored.code).toBe(0);
+    expect(restored.stdout).toContain(`is syncing from 127.0.0.1:${port}`);
     expect(lastLine(restored.stdout)).toMatch(/^restored .* db0=3/);
     const client = new Redis(target.url);
     try {
