@@ -3,7 +3,7 @@
  * from a separate load process for a fixed time, and prints logs/s, p50/p99 batch latency, the server's peak RSS,
  * and redis-benchmark's pipelined XADD rate on the same Redis as the ceiling. Last line:
  * `ingest: N logs/s, ceiling M/s, ratio R`.
- * Environment: BENCH_SECONDS (10), BENCH_BATCH (1000), BENCH_CONCURRENCY (4).
+ * Environment: BENCH_SECONDS (10), BENCH_BATCH (1000), BENCH_CONCURRENCY (8).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
@@ -16,7 +16,7 @@ import { freePort, startRedisServer } from "../test/support/redis-server.ts";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const batch = Number(process.env.BENCH_BATCH ?? 1000);
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const KEY = "bench-ingest-key-0123456789";
 
 async function rssKb(pid: number): Promise<number> {

@@ -63,7 +63,7 @@ function hashUpdate(h: number, text: string): number {
 }
 
 export function termHash(term: string): number {
-  return hashUpdate(FNV_OFFSET, term) >>> 0;
+  return hashUpdate(FNV_OFFSET, term) >>> 0 || 1;
 }
 
 const PREFIX_TOKEN = hashUpdate(FNV_OFFSET, "t:");
@@ -97,15 +97,25 @@ function mix32(h: number): number {
 
 /** Builds a Bloom filter from term hashes (duplicates allowed; it is sized by the distinct ones). */
 export function bloomFromHashes(hashes: Uint32Array): Buffer {
-  hashes.sort();
-  let distinct = 0;
-  for (let i = 0; i < hashes.length; i++) if (i === 0 || hashes[i] !== hashes[i - 1]) distinct++;
-  const bytes = Math.max(8, Math.ceil((distinct * BLOOM_BITS_PER_TERM) / 8));
+  // Deduplicate with an open-addressing table (linear, no sort): a batch repeats most of its terms.
+  let size = 1024;
+  while (size < hashes.length * 2) size *= 2;
+  const table = new Uint32Array(size);
+  const mask = size - 1;
+  const distinct: number[] = [];
+  for (let i = 0; i < hashes.length; i++) {
+    const h = hashes[i]! || 1; // 0 marks an empty slot
+    let at = h & mask;
+    while (table[at] !== 0 && table[at] !== h) at = (at + 1) & mask;
+    if (table[at] === 0) {
+      table[at] = h;
+      distinct.push(h);
+    }
+  }
+  const bytes = Math.max(8, Math.ceil((distinct.length * BLOOM_BITS_PER_TERM) / 8));
   const bits = bytes * 8;
   const bloom = Buffer.alloc(bytes);
-  for (let i = 0; i < hashes.length; i++) {
-    const h1 = hashes[i]!;
-    if (i > 0 && h1 === hashes[i - 1]) continue;
+  for (const h1 of distinct) {
     const h2 = mix32(h1);
     for (let k = 0; k < BLOOM_HASHES; k++) {
       const at = ((h1 + Math.imul(k, h2)) >>> 0) % bits;

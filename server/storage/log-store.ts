@@ -68,7 +68,10 @@ export class LogStore {
     if (!("nlAppend" in redis)) redis.defineCommand("nlAppend", { lua: APPEND_SCRIPT });
   }
 
-  /** Stores the batch; resolves once Redis acknowledged it, with the stored entries (ids in input order). */
+  /**
+   * Stores the batch; resolves once Redis acknowledged it, with the stored entries (ids in input order). The
+   * entry objects are taken over: they get their `id` set and are returned as the stored entries.
+   */
   async append(entries: readonly LogEntry[]): Promise<StoredLogEntry[]> {
     if (entries.length === 0) return [];
     const index = indexBatch(entries);
@@ -97,6 +100,9 @@ export class LogStore {
     for (const entry of entries) args.push(encodeEntry(entry));
     const first = await (this.redis as unknown as { nlAppend: AppendCommand }).nlAppend(...args);
     const [ms, seq] = parseStreamId(first);
-    return entries.map((entry, i) => ({ ...entry, id: `${ms}-${seq + i}` }));
+    // The entries become the stored entries (one property more, no copy: this runs for every log).
+    const stored = entries as (LogEntry & { id?: string })[];
+    for (let i = 0; i < stored.length; i++) stored[i]!.id = `${ms}-${seq + i}`;
+    return stored as StoredLogEntry[];
   }
 }
