@@ -95,7 +95,8 @@ export function loadConfig(env: Env = process.env): ServerConfig {
   const port = integer("PORT", 8080, 1, 65_535);
   const redisUrl = env.REDIS_URL || "redis://127.0.0.1:6379";
   if (!/^rediss?:\/\//.test(redisUrl))
-    problems.push(`REDIS_URL="${redisUrl}" must start with redis:// or rediss://`);
+    // The value is not echoed: it may hold the Redis password.
+    problems.push("REDIS_URL must start with redis:// or rediss://");
 
   const tenant = env.NEURALLOG_TENANT ?? "";
   if (!tenant) problems.push("NEURALLOG_TENANT is required (the tenant name, a DNS label)");
