@@ -135,12 +135,14 @@ async function loadSubset(
   }
 }
 
+/** Every file of the outcome: the platform's, then each tenant's. */
+export function renderedFiles(outcome: RenderOutcome): RenderedFile[] {
+  return [...(outcome.platform?.files ?? []), ...[...outcome.tenants.values()].flatMap((t) => t.files)];
+}
+
 /** Writes a whole rendered tree (as `synthesize()` lays it out) into OUT, which must not exist or be empty. */
 export async function writeRenderedTree(outcome: RenderOutcome, out: string): Promise<number> {
-  const files = [
-    ...(outcome.platform?.files ?? []),
-    ...[...outcome.tenants.values()].flatMap((t) => t.files),
-  ];
+  const files = renderedFiles(outcome);
   for (const f of files) {
     await mkdir(path.dirname(path.join(out, f.path)), { recursive: true });
     await writeFile(path.join(out, f.path), f.content);

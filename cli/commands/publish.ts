@@ -3,11 +3,8 @@
  * tenant directory, renders it (through the render cache) and commits the result to the deployment repo. With
  * any validation error nothing is rendered or pushed. Prints the pushed commit, or that nothing changed.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { formatDiagnostic, loadTenantTree } from "../../charts-src/model/load.ts";
-import { renderCached, writeRenderedTree } from "../../gitops/cached-render.ts";
+import { renderCached, renderedFiles } from "../../gitops/cached-render.ts";
 import { PublishError, publishRendered } from "../../gitops/deployment-repo.ts";
 import { RenderCache } from "../../gitops/render-cache.ts";
 import { sourceCommit } from "../../gitops/source-commit.ts";
@@ -41,13 +38,11 @@ export async function run(argv: string[]): Promise<number> {
     console.error("neurallog publish: nothing published; fix the errors above");
     return 1;
   }
-  const out = await mkdtemp(path.join(tmpdir(), "neurallog-rendered-"));
   try {
-    await writeRenderedTree(rendered, out);
     const result = await publishRendered({
       repo: values.repo,
       branch,
-      renderedDir: out,
+      files: renderedFiles(rendered),
       source: await sourceCommit(values.tenants),
       messagePrefix: values["message-prefix"],
     });
@@ -67,7 +62,5 @@ export async function run(argv: string[]): Promise<number> {
     const cause = error.cause instanceof Error ? `: ${error.cause.message.trim()}` : "";
     console.error(`neurallog publish: ${error.message.trim()}${cause}`);
     return 1;
-  } finally {
-    await rm(out, { recursive: true, force: true });
   }
 }

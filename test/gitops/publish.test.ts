@@ -4,7 +4,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { simpleGit } from "simple-git";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { publishRendered } from "../../gitops/deployment-repo.ts";
+import { publishRendered, readRenderedTree } from "../../gitops/deployment-repo.ts";
 import { GIT_ENV, history, sandbox, showFile, treeFiles, type Sandbox } from "./git-fixtures.ts";
 
 Object.assign(process.env, GIT_ENV);
@@ -35,7 +35,12 @@ describe("publishRendered", () => {
   it("creates the branch in an empty deployment repo with exactly the rendered files, in one commit", async () => {
     const repo = await box.bare("deploy.git");
     const tree = await box.tree("r1", rendered({ acme, globex }));
-    const result = await publishRendered({ repo, branch: "main", renderedDir: tree, source: "abc123" });
+    const result = await publishRendered({
+      repo,
+      branch: "main",
+      files: await readRenderedTree(tree),
+      source: "abc123",
+    });
 
     expect(result.changes.added).toEqual(["acme", "globex"]);
     const commits = await history(repo);
@@ -49,8 +54,13 @@ describe("publishRendered", () => {
   it("commits nothing when the rendering did not change", async () => {
     const repo = await box.bare("deploy.git");
     const tree = await box.tree("r1", rendered({ acme }));
-    await publishRendered({ repo, branch: "main", renderedDir: tree, source: "s1" });
-    const again = await publishRendered({ repo, branch: "main", renderedDir: tree, source: "s2" });
+    await publishRendered({ repo, branch: "main", files: await readRenderedTree(tree), source: "s1" });
+    const again = await publishRendered({
+      repo,
+      branch: "main",
+      files: await readRenderedTree(tree),
+      source: "s2",
+    });
 
     expect(again.commit).toBeUndefined();
     expect(again.changes.files).toEqual([]);
@@ -67,7 +77,7 @@ describe("publishRendered", () => {
     await publishRendered({
       repo,
       branch: "main",
-      renderedDir: await box.tree("r1", rendered({ acme, globex })),
+      files: await readRenderedTree(await box.tree("r1", rendered({ acme, globex }))),
       source: "s1",
     });
 
@@ -75,7 +85,7 @@ describe("publishRendered", () => {
     const result = await publishRendered({
       repo,
       branch: "main",
-      renderedDir: await box.tree("r2", next),
+      files: await readRenderedTree(await box.tree("r2", next)),
       source: "s2-dirty",
       messagePrefix: "[deploy] ",
     });
@@ -101,7 +111,7 @@ describe("publishRendered", () => {
     const tree = await box.tree("r1", rendered({ acme }));
     const missing = path.join(box.root, "missing.git");
     await expect(
-      publishRendered({ repo: missing, branch: "main", renderedDir: tree, source: "s1" }),
+      publishRendered({ repo: missing, branch: "main", files: await readRenderedTree(tree), source: "s1" }),
     ).rejects.toThrow(`cannot reach the deployment repo ${missing}`);
   });
 
@@ -110,7 +120,7 @@ describe("publishRendered", () => {
     await publishRendered({
       repo,
       branch: "main",
-      renderedDir: await box.tree("base", rendered({ acme })),
+      files: await readRenderedTree(await box.tree("base", rendered({ acme }))),
       source: "s0",
     });
     const [base] = await history(repo);
