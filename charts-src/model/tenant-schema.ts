@@ -52,18 +52,31 @@ export function stringMap(description = "string keys to string values") {
 }
 export const StringMap = stringMap();
 
-export const ResourceList = Type.Object(
-  {
-    cpu: Type.Optional(Quantity),
-    memory: Type.Optional(Quantity),
-  },
-  { additionalProperties: false },
-);
+export function resourceList(description?: string) {
+  return Type.Object(
+    {
+      cpu: Type.Optional(quantity("CPU in cores or millicores, e.g. 500m or 2")),
+      memory: Type.Optional(quantity("memory in bytes with a binary suffix, e.g. 512Mi or 2Gi")),
+    },
+    { additionalProperties: false, ...(description ? { description } : {}) },
+  );
+}
+export const ResourceList = resourceList();
 
 export const Resources = Type.Object(
   {
-    requests: Type.Optional(ResourceList),
-    limits: Type.Optional(ResourceList),
+    requests: Type.Optional(
+      Type.Object(ResourceList.properties, {
+        additionalProperties: false,
+        description: "what the scheduler reserves for the container",
+      }),
+    ),
+    limits: Type.Optional(
+      Type.Object(ResourceList.properties, {
+        additionalProperties: false,
+        description: "the most the container may use",
+      }),
+    ),
   },
   {
     additionalProperties: false,
@@ -81,17 +94,28 @@ export const SecretKeyRef = Type.Object(
 );
 
 /** A label selector (matchLabels only: enough for namespace and pod selection, and easy to reason about). */
-export const LabelSelector = Type.Object({ matchLabels: StringMap }, { additionalProperties: false });
+export function labelSelector(description?: string) {
+  return Type.Object(
+    { matchLabels: stringMap("labels that must all match") },
+    { additionalProperties: false, ...(description ? { description } : {}) },
+  );
+}
+export const LabelSelector = labelSelector();
 
 // ------------------------------------------------------------------------------------------------- parts
 
-export const OwnerKind = Type.Enum(["User", "Group", "ServiceAccount"]);
+export const OwnerKind = Type.Enum(["User", "Group", "ServiceAccount"], {
+  description: "what kind of subject the owner is",
+});
 
 export const Owner = Type.Object(
   {
     kind: OwnerKind,
-    name: Type.String({ minLength: 1 }),
-    email: Type.Optional(Type.String({ format: "email" })),
+    name: Type.String({
+      minLength: 1,
+      description: "user, group or service account name as the cluster knows it",
+    }),
+    email: Type.Optional(Type.String({ format: "email", description: "where to reach the owner" })),
   },
   {
     additionalProperties: false,
@@ -103,12 +127,12 @@ export const Autoscaling = Type.Object(
   {
     enabled: Type.Optional(Type.Boolean({ description: "default: from the plan" })),
     minReplicas: Type.Optional(Type.Integer({ minimum: 1, description: "default: server.replicas" })),
-    maxReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    maxReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "default 4" })),
     targetCPUUtilizationPercentage: Type.Optional(
       Type.Integer({ minimum: 10, maximum: 100, description: "default 70" }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "a HorizontalPodAutoscaler on CPU for the server" },
 );
 
 export const Ingress = Type.Object(
@@ -135,7 +159,7 @@ export const Ingress = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "the Ingress in front of the server, always with TLS" },
 );
 
 export const LogRetention = Type.Object(
@@ -174,7 +198,7 @@ export const Server = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "the NeuralLog server Deployment" },
 );
 
 export const MaxmemoryPolicy = Type.Enum(
@@ -201,7 +225,10 @@ export const Redis = Type.Object(
             Type.String({ description: "default: the platform's storage class" }),
           ),
         },
-        { additionalProperties: false },
+        {
+          additionalProperties: false,
+          description: "the Redis data volume (kept when the tenant goes away)",
+        },
       ),
     ),
     resources: Type.Optional(Resources),
@@ -222,7 +249,7 @@ export const Redis = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "the tenant's Redis: one StatefulSet pod with its own volume" },
 );
 
 /** ResourceQuota keys we render; anything else is a typo worth reporting. */
@@ -254,22 +281,29 @@ export const Quota = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: "the namespace's ResourceQuota; validate checks it holds the workloads at maximum scale",
+  },
 );
 
 export const LimitRangeSpec = Type.Object(
   {
-    default: Type.Optional(ResourceList),
-    defaultRequest: Type.Optional(ResourceList),
-    max: Type.Optional(ResourceList),
-    min: Type.Optional(ResourceList),
+    default: Type.Optional(resourceList("limits for containers that set none")),
+    defaultRequest: Type.Optional(resourceList("requests for containers that set none")),
+    max: Type.Optional(resourceList("the most any container may set as its limit")),
+    min: Type.Optional(resourceList("the least any container may request")),
   },
   { additionalProperties: false, description: "per-container LimitRange; default: from the plan" },
 );
 
 export const PortSpec = Type.Object(
   {
-    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    port: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      description: "port number on the peer or the tenant pod",
+    }),
     protocol: Type.Optional(Type.Enum(["TCP", "UDP", "SCTP"], { description: "default TCP" })),
   },
   { additionalProperties: false },
@@ -278,20 +312,22 @@ export const PortSpec = Type.Object(
 export const Peer = Type.Object(
   {
     cidr: Type.Optional(Cidr),
-    except: Type.Optional(Type.Array(Cidr)),
-    namespaceSelector: Type.Optional(LabelSelector),
-    podSelector: Type.Optional(LabelSelector),
+    except: Type.Optional(Type.Array(Cidr, { description: "ranges inside cidr to leave out" })),
+    namespaceSelector: Type.Optional(labelSelector("namespaces (by label) of the peer pods")),
+    podSelector: Type.Optional(
+      labelSelector("pods (by label) of the peer; with namespaceSelector, in those namespaces"),
+    ),
   },
   { additionalProperties: false, description: "a NetworkPolicy peer: a CIDR, or namespace/pod selectors" },
 );
 
 export const ExtraRule = Type.Object(
   {
-    name: Dns1123Label,
-    direction: Type.Enum(["ingress", "egress"]),
-    podSelector: Type.Optional(LabelSelector),
-    peers: Type.Array(Peer, { minItems: 1 }),
-    ports: Type.Optional(Type.Array(PortSpec)),
+    name: dns1123Label("name of the NetworkPolicy; unique among the tenant's extra rules"),
+    direction: Type.Enum(["ingress", "egress"], { description: "traffic into or out of the tenant's pods" }),
+    podSelector: Type.Optional(labelSelector("the tenant's pods the rule applies to; default: all of them")),
+    peers: Type.Array(Peer, { minItems: 1, description: "who may connect (ingress) or be reached (egress)" }),
+    ports: Type.Optional(Type.Array(PortSpec, { description: "default: all ports" })),
   },
   { additionalProperties: false, description: "an extra NetworkPolicy rendered as its own object" },
 );
@@ -324,16 +360,22 @@ export const Network = Type.Object(
             ports: Type.Optional(
               Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { description: "default [443]" }),
             ),
-            description: Type.Optional(Type.String()),
+            description: Type.Optional(Type.String({ description: "free text for humans" })),
           },
           { additionalProperties: false },
         ),
         { description: "destinations the server may send webhooks to; default none" },
       ),
     ),
-    extraRules: Type.Optional(Type.Array(ExtraRule)),
+    extraRules: Type.Optional(
+      Type.Array(ExtraRule, { description: "more NetworkPolicies, for traffic the defaults do not allow" }),
+    ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description:
+      "NetworkPolicies beyond the defaults (deny all; allow in-namespace, DNS and the ingress controller)",
+  },
 );
 
 export const Backup = Type.Object(
@@ -351,7 +393,10 @@ export const Backup = Type.Object(
           ),
           maxAge: Type.Optional(Duration),
         },
-        { additionalProperties: false },
+        {
+          additionalProperties: false,
+          description: "which backups are kept: the newest `keep`, none older than maxAge",
+        },
       ),
     ),
     destination: Type.Optional(
@@ -360,14 +405,16 @@ export const Backup = Type.Object(
           type: Type.Optional(
             Type.Literal("volume", { description: "a PVC in the tenant namespace (default)" }),
           ),
-          size: Type.Optional(Quantity),
-          storageClassName: Type.Optional(Type.String()),
+          size: Type.Optional(quantity("size of the backup volume")),
+          storageClassName: Type.Optional(
+            Type.String({ description: "default: the platform's storage class" }),
+          ),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: "where backups go" },
       ),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "scheduled Redis snapshots into a volume of the tenant" },
 );
 
 export const PLAN_PARTS = ["server", "redis", "quota", "limitRange", "network", "backup"] as const;
@@ -379,7 +426,9 @@ export const TenantSpec = Type.Object(
     plan: Type.Optional(
       Type.String({ description: "a plan of the platform file; default: the platform's defaultPlan" }),
     ),
-    displayName: Type.Optional(Type.String({ maxLength: 200 })),
+    displayName: Type.Optional(
+      Type.String({ maxLength: 200, description: "human-readable name; default metadata.name" }),
+    ),
     owners: Type.Array(Owner, { minItems: 1, description: "who is responsible for this tenant" }),
     namespace: Type.Optional(dns1123Label("default nl-<name>")),
     suspend: Type.Optional(
@@ -402,21 +451,27 @@ export const TenantSpec = Type.Object(
     network: Type.Optional(Network),
     backup: Type.Optional(Backup),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: "what the tenant gets; anything left out comes from its plan, then the built-in defaults",
+  },
 );
+
+/** Editors may name the schema in the document itself. */
+const SchemaHint = Type.String({ description: "the JSON Schema of this file, for editors" });
 
 export const TENANT_API_VERSION = "neurallog.io/v1alpha1";
 
 export const Tenant = Type.Object(
   {
-    $schema: Type.Optional(Type.String()),
-    apiVersion: Type.Literal(TENANT_API_VERSION),
-    kind: Type.Literal("Tenant"),
+    $schema: Type.Optional(SchemaHint),
+    apiVersion: Type.Literal(TENANT_API_VERSION, { description: "version of the tenant file format" }),
+    kind: Type.Literal("Tenant", { description: "one tenant per file" }),
     metadata: Type.Object(
       {
         name: dns1123Label("the tenant name; must equal the file name without .yaml"),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: "identity of the tenant" },
     ),
     spec: TenantSpec,
   },
@@ -452,17 +507,21 @@ export const PlatformSpec = Type.Object(
     baseDomain: Type.String({ description: "tenant hosts default to <tenant>.<baseDomain>" }),
     ingress: Type.Object(
       {
-        className: Type.String(),
+        className: Type.String({
+          description: "IngressClass of tenant ingresses unless a tenant names another",
+        }),
         controllerNamespace: Type.String({ description: "namespace of the ingress controller pods" }),
-        controllerPodLabels: Type.Optional(StringMap),
+        controllerPodLabels: Type.Optional(
+          stringMap("labels of the ingress controller pods, allowed into tenant namespaces"),
+        ),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: "the ingress controller in front of every tenant" },
     ),
     storageClassName: Type.String({ description: "default storage class for Redis and backup volumes" }),
     monitoring: Type.Optional(
       Type.Object(
         { namespace: Type.String({ description: "namespace of Prometheus, allowed to scrape tenants" }) },
-        { additionalProperties: false },
+        { additionalProperties: false, description: "the monitoring stack; default: no scraping allowed" },
       ),
     ),
     deploymentRepo: Type.Object(
@@ -470,12 +529,15 @@ export const PlatformSpec = Type.Object(
         url: Type.String({ description: "git URL of the deployment repo Argo CD syncs" }),
         branch: Type.Optional(Type.String({ description: "default main" })),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: "where neurallog publish commits the rendered manifests" },
     ),
     argocd: Type.Optional(
       Type.Object(
         { namespace: Type.Optional(Type.String({ description: "default argocd" })) },
-        { additionalProperties: false },
+        {
+          additionalProperties: false,
+          description: "the Argo CD installation that syncs the deployment repo",
+        },
       ),
     ),
     controller: Type.Optional(
@@ -489,10 +551,10 @@ export const PlatformSpec = Type.Object(
             Type.Enum(["report-only", "self-heal"], { description: "default report-only" }),
           ),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: "the NeuralLog controller (backups, quota drift)" },
       ),
     ),
-    defaultPlan: Type.String(),
+    defaultPlan: Type.String({ description: "the plan of tenants that name none" }),
     plans: Type.Record(Type.String({ pattern: DNS1123_LABEL_PATTERN }), PlanSpec, {
       additionalProperties: false,
       description: "plans by name (DNS-1123 labels); tenants pick one with spec.plan",
@@ -503,10 +565,13 @@ export const PlatformSpec = Type.Object(
 
 export const Platform = Type.Object(
   {
-    $schema: Type.Optional(Type.String()),
-    apiVersion: Type.Literal(TENANT_API_VERSION),
-    kind: Type.Literal("Platform"),
-    metadata: Type.Object({ name: Type.String() }, { additionalProperties: false }),
+    $schema: Type.Optional(SchemaHint),
+    apiVersion: Type.Literal(TENANT_API_VERSION, { description: "version of the file format" }),
+    kind: Type.Literal("Platform", { description: "the one platform file, tenants/_platform.yaml" }),
+    metadata: Type.Object(
+      { name: Type.String({ description: "a name for this platform, e.g. the cluster's" }) },
+      { additionalProperties: false, description: "identity of the platform" },
+    ),
     spec: PlatformSpec,
   },
   { additionalProperties: false, title: "NeuralLog Platform" },
