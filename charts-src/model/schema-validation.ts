@@ -230,6 +230,9 @@ function unknownField(path: FieldPath, name: string, parent: JsonSchema): string
     const pattern = Object.keys(parent.patternProperties)[0] ?? "";
     return `${where}: "${name}" is not a valid name here: must be ${PATTERN_DESCRIPTIONS[pattern] ?? `a string matching /${pattern}/`}`;
   }
+  if (name === "<<") {
+    return `${where}: YAML merge keys (<<) are not supported: write the fields out (or let a plan carry what tenants share)`;
+  }
   const allowed = Object.keys(parent.properties ?? {}).filter((k) => k !== "$schema");
   const near = closest(name, allowed);
   if (near) return `${where}: unknown field "${name}" (did you mean "${near}"?)`;

@@ -29,7 +29,15 @@ export interface Location extends Position {
 const YAML_MESSAGES: Record<string, string> = {
   DUPLICATE_KEY: "duplicate key: each key may appear once in a mapping",
   MULTIPLE_DOCS: "a file holds exactly one document: remove the `---` separator and split it into files",
+  TAG_RESOLVE_FAILED:
+    "custom YAML tags are not supported: tenant files hold plain values (and reference Secrets by name)",
 };
+
+/**
+ * Warnings the `yaml` package gives that are errors for us: a custom tag such as `!vault path` would silently
+ * become the plain string "path", never the substitution its author expected.
+ */
+const WARNINGS_AS_ERRORS = new Set(["TAG_RESOLVE_FAILED"]);
 
 /** Parses YAML text; syntax errors and warnings come back as diagnostics instead of exceptions. */
 export function parseYamlSource(
@@ -45,9 +53,9 @@ export function parseYamlSource(
     diagnostics.push({ file, line, column: col, message: `YAML: ${firstLine(message)}`, severity });
   };
   document.errors.forEach(report("error"));
-  document.warnings.forEach(report("warning"));
+  document.warnings.forEach((w) => report(WARNINGS_AS_ERRORS.has(w.code) ? "error" : "warning")(w));
   let value: unknown = undefined;
-  if (document.errors.length === 0) {
+  if (!diagnostics.some((d) => d.severity === "error")) {
     try {
       value = document.toJS({ maxAliasCount: 100 });
     } catch (error) {

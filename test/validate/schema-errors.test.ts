@@ -198,6 +198,24 @@ describe("malformed YAML", () => {
     ]);
   });
 
+  test("custom tags are errors: `!vault x` would silently be the string x", async () => {
+    expect(await tenantLines("displayName: !vault secret/acme\n")).toEqual([
+      "acme.yaml:7:16: YAML: custom YAML tags are not supported: tenant files hold plain values (and reference Secrets by name)",
+    ]);
+  });
+
+  test("merge keys are explained, not just unknown", async () => {
+    expect(await tenantLines("server:\n  <<: { replicas: 2 }\n")).toEqual([
+      'acme.yaml:8:5: spec.server["<<"]: YAML merge keys (<<) are not supported: write the fields out (or let a plan carry what tenants share)',
+    ]);
+  });
+
+  test("tabs as indentation", async () => {
+    expect(await tenantLines("server:\n\treplicas: 2\n")).toEqual([
+      "acme.yaml:8:3: YAML: Tabs are not allowed as indentation",
+    ]);
+  });
+
   test("yes/no are strings (YAML 1.2), so `enabled: no` is caught rather than silently false", async () => {
     expect(await tenantLines("backup:\n  enabled: no\n")).toEqual([
       'acme.yaml:8:14: spec.backup.enabled: must be true or false (got "no")',
