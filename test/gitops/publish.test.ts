@@ -31,6 +31,51 @@ afterEach(async () => {
   await box.cleanup();
 });
 
+/**
+ * Runs two publishers as separate processes against REPO, one per rendered tree. A pre-push hook holds each
+ * until both have cloned and committed: their pushes then race on the same old tip, so one push is rejected and
+ * must rebase. (Plain git hooks through GIT_CONFIG_*; the code under test is unchanged.)
+ */
+async function race(repo: string, trees: { a: string; b: string }) {
+  const hooks = path.join(box.root, "hooks");
+  const barrier = path.join(box.root, "barrier");
+  await mkdir(barrier);
+  await mkdir(hooks);
+  await writeFile(
+    path.join(hooks, "pre-push"),
+    `#!/bin/sh\ntouch "$BARRIER_DIR/$RACER"\nn=0\n` +
+      `while [ "$(ls "$BARRIER_DIR" | wc -l)" -lt 2 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done\nexit 0\n`,
+  );
+  await chmod(path.join(hooks, "pre-push"), 0o755);
+  const child = path.join(import.meta.dirname, "publish-race-child.ts");
+  const racers = (["a", "b"] as const).map((racer) =>
+    run(process.execPath, [child, repo, trees[racer], `source-${racer}`], {
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        RACER: racer,
+        BARRIER_DIR: barrier,
+        GIT_CONFIG_COUNT: "1",
+        GIT_CONFIG_KEY_0: "core.hooksPath",
+        GIT_CONFIG_VALUE_0: hooks,
+      },
+    }),
+  );
+  // Each racer's exit code and output; a failing racer must not hide the other's result.
+  return Promise.all(
+    racers.map((r) =>
+      r.then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({
+          code: e.code,
+          stdout: e.stdout,
+          stderr: e.stderr,
+        }),
+      ),
+    ),
+  );
+}
+
 describe("publishRendered", () => {
   it("creates the branch in an empty deployment repo with exactly the rendered files, in one commit", async () => {
     const repo = await box.bare("deploy.git");
@@ -125,38 +170,11 @@ describe("publishRendered", () => {
     });
     const [base] = await history(repo);
 
-    // A pre-push hook holds each publisher until both have cloned and committed: their pushes then race on the
-    // same old tip, so exactly one push is rejected and must rebase. (Plain git hooks; the code is unchanged.)
-    const hooks = path.join(box.root, "hooks");
-    const barrier = path.join(box.root, "barrier");
-    await mkdir(barrier);
-    await mkdir(hooks);
-    await writeFile(
-      path.join(hooks, "pre-push"),
-      `#!/bin/sh\ntouch "$BARRIER_DIR/$RACER"\nn=0\n` +
-        `while [ "$(ls "$BARRIER_DIR" | wc -l)" -lt 2 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done\nexit 0\n`,
-    );
-    await chmod(path.join(hooks, "pre-push"), 0o755);
-
     const trees = {
       a: await box.tree("ra", rendered({ acme, "tenant-a": globex })),
       b: await box.tree("rb", rendered({ acme, "tenant-b": globex })),
     };
-    const child = path.join(import.meta.dirname, "publish-race-child.ts");
-    const racers = (["a", "b"] as const).map((racer) =>
-      run(process.execPath, [child, repo, trees[racer], `source-${racer}`], {
-        timeout: 60_000,
-        env: {
-          ...process.env,
-          RACER: racer,
-          BARRIER_DIR: barrier,
-          GIT_CONFIG_COUNT: "1",
-          GIT_CONFIG_KEY_0: "core.hooksPath",
-          GIT_CONFIG_VALUE_0: hooks,
-        },
-      }),
-    );
-    const results = (await Promise.all(racers)).map((r) => JSON.parse(r.stdout) as { attempts: number });
+    const results = (await race(repo, trees)).map((r) => JSON.parse(r.stdout) as { attempts: number });
 
     expect(results.map((r) => r.attempts).sort()).toEqual([1, 2]);
     const commits = await history(repo);
@@ -175,5 +193,33 @@ describe("publishRendered", () => {
       const racer = commit.message.includes("source-a") ? "a" : "b";
       expect(commit.message.split("\n")[0]).toBe(`neurallog publish: add tenant-${racer}`);
     }
+  });
+
+  it("a racing publisher that rendered the same file differently pushes nothing and says why", async () => {
+    const repo = await box.bare("deploy.git");
+    await publishRendered({
+      repo,
+      branch: "main",
+      files: await readRenderedTree(await box.tree("base", rendered({ acme }))),
+      source: "s0",
+    });
+    const quota = (cpu: number) => ({ acme: { ...acme, "quota.yaml": `hard: { cpu: ${cpu} }\n` } });
+    const trees = {
+      a: await box.tree("ra", rendered(quota(5))),
+      b: await box.tree("rb", rendered(quota(6))),
+    };
+    const [a, b] = await race(repo, trees);
+
+    expect([a!.code, b!.code].sort()).toEqual([0, 1]);
+    const loser = a!.code === 0 ? b! : a!;
+    expect(loser.stderr).toContain(
+      "a concurrent publish changed the same files differently (tenants/acme/quota.yaml); nothing was pushed",
+    );
+    const commits = await history(repo);
+    expect(commits).toHaveLength(2);
+    const winner = a!.code === 0 ? "a" : "b";
+    expect(await showFile(repo, "tenants/acme/quota.yaml")).toBe(
+      `hard: { cpu: ${winner === "a" ? 5 : 6} }\n`,
+    );
   });
 });
