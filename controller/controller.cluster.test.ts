@@ -6,10 +6,12 @@
  * Every controller here looks only at this file's tenants (`tenantSelector`), so tests sharing the cluster are
  * left alone. Latencies are printed, not asserted, except the 5 s bound the issue sets for drift reporting.
  */
+import { spawn } from "node:child_process";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
   NetworkingV1Api,
@@ -22,6 +24,7 @@ import { tenantObjects } from "../charts-src/charts/tenant-chart.ts";
 import { resolvePlatform, resolveTenant } from "../charts-src/model/resolve.ts";
 import type { PlatformFile, TenantFile } from "../charts-src/model/tenant-schema.ts";
 import { applyManifests } from "../test/cluster/apply-manifests.ts";
+import { inject } from "vitest";
 import { clusterKubeConfig, uniqueName } from "../test/cluster/cluster-access.ts";
 import { startController, type ControllerOptions, type RunningController } from "./main.ts";
 
@@ -342,6 +345,69 @@ describe("controller on the test cluster", () => {
     }
   });
 });
+
+describe("neurallog controller (the command)", () => {
+  it("runs with --kubeconfig, serves /healthz and /status, reports drift, and releases its Lease on SIGTERM", async () => {
+    const { tenant, namespace } = await createTenant();
+    const lease = await leaseNamespace();
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        new URL("../bin/neurallog.ts", import.meta.url).pathname,
+        "controller",
+        "--kubeconfig",
+        inject("kubeconfig"),
+        "--port",
+        String(port),
+        "--tenant-selector",
+        `${RUN_LABEL}=${run}`,
+      ],
+      {
+        env: { ...process.env, POD_NAME: "cli-replica", POD_NAMESPACE: lease },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      const status = await waitFor("the command's /status with the tenant", 30_000, async () => {
+        const body = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as {
+          leader: boolean;
+          tenants: { tenant: string }[];
+        };
+        return body.leader && body.tenants.some((t) => t.tenant === tenant) && body;
+      });
+      expect(status).toMatchObject({ identity: "cli-replica", mode: "report-only" });
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      await editQuota(namespace, "97");
+      const [event] = await waitFor("a DriftDetected Event", 5_000, async () => {
+        const found = await events(namespace, "DriftDetected");
+        return found.length > 0 && found;
+      });
+      expect(event!.reportingInstance).toBe("cli-replica");
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    const released = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({
+      name: "neurallog-controller",
+      namespace: lease,
+    });
+    expect(released.spec?.holderIdentity ?? "").toBe("");
+    expect(output).toMatch(/"msg":"controller started"/);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 /**
  * A TCP proxy between the controller and the API server, so the test can take the API server away (every
