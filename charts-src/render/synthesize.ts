@@ -4,9 +4,14 @@
  * write and clean each folder ourselves, one tenant at a time, so memory stays flat with the number of tenants.
  *
  * Only these three folders are ever touched. Inside `tenants/` only directories are removed (the folders of
- * tenants that are gone), inside a rendered folder only stale `.yaml` files.
+ * tenants that are gone), inside a rendered folder only stale `.yaml` files. A file whose content is already
+ * right is not rewritten: re-rendering a large tree after a small change writes only what changed.
+ *
+ * Tenant folders are written while the next tenants render (a bounded number in flight): file creation is
+ * the slowest part of synth on a disk, and on this machine's disk overlapping it through libuv's threads took
+ * a third of the time of writing file after file.
  */
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
 import { argocdObjects } from "../charts/argocd-chart.ts";
@@ -27,6 +32,8 @@ export interface SynthInput {
 export interface SynthResult {
   readonly tenants: number;
   readonly files: number;
+  /** Files created or rewritten (the others already had the right content). */
+  readonly written: number;
   /** Tenant folders removed because their tenant no longer exists. */
   readonly removedTenants: readonly string[];
 }
@@ -48,23 +55,36 @@ export function renderPlatform(platform: ResolvedPlatform): ManifestFile[] {
   return toManifestFiles(platformObjects(platform));
 }
 
-/**
- * Tenant folders being written while the next tenants render: file system calls run on libuv's threads, so
- * rendering (CPU) and writing (syscalls) overlap. Bounded, so memory does not grow with the tenant count.
- */
-const WRITES_IN_FLIGHT = 16;
+/** Tenant folders being written while the next ones render; bounded so memory stays flat. */
+const FOLDERS_IN_FLIGHT = 16;
 
-/** Writes `files` into `dir` and removes the `.yaml` files there that are not among them. */
-async function writeFolder(dir: string, files: readonly ManifestFile[]): Promise<void> {
-  await mkdir(dir, { recursive: true });
+/**
+ * Writes `files` into `dir` (skipping those already right) and removes the `.yaml` files there that are not
+ * among them. Resolves to how many files it wrote.
+ */
+async function writeFolder(dir: string, files: readonly ManifestFile[]): Promise<number> {
+  let existing: Map<string, boolean>;
+  try {
+    existing = new Map((await readdir(dir, { withFileTypes: true })).map((e) => [e.name, e.isFile()]));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    await mkdir(dir, { recursive: true });
+    existing = new Map();
+  }
   const wanted = new Set(files.map((f) => f.name));
-  const stale = (await readdir(dir, { withFileTypes: true })).filter(
-    (entry) => entry.isFile() && entry.name.endsWith(".yaml") && !wanted.has(entry.name),
+  const stale = [...existing].filter(
+    ([name, isFile]) => isFile && name.endsWith(".yaml") && !wanted.has(name),
   );
-  await Promise.all([
-    ...stale.map((entry) => rm(join(dir, entry.name))),
-    ...files.map((file) => writeFile(join(dir, file.name), file.content)),
+  const written = await Promise.all([
+    ...stale.map(async ([name]) => (await rm(join(dir, name)), 0)),
+    ...files.map(async (file) => {
+      const path = join(dir, file.name);
+      if (existing.get(file.name) && (await readFile(path, "utf8")) === file.content) return 0;
+      await writeFile(path, file.content);
+      return 1;
+    }),
   ]);
+  return written.reduce<number>((sum, n) => sum + n, 0);
 }
 
 export async function synthesize(input: SynthInput, outDir: string): Promise<SynthResult> {
@@ -75,6 +95,7 @@ export async function synthesize(input: SynthInput, outDir: string): Promise<Syn
   const tenantsDir = join(resolve(outDir), TENANTS_FOLDER);
   await mkdir(tenantsDir, { recursive: true });
   let files = 0;
+  let written = 0;
   const inFlight = new Set<Promise<void>>();
   const failures: unknown[] = [];
   let renderError: unknown;
@@ -84,11 +105,13 @@ export async function synthesize(input: SynthInput, outDir: string): Promise<Syn
       const rendered = renderTenant(tenant, input.platform);
       files += rendered.length;
       const folder = join(tenantsDir, tenant.name);
+      // Never rejects (failures are collected), so no write can fail unobserved.
       const writing: Promise<void> = writeFolder(folder, rendered)
+        .then((n) => void (written += n))
         .catch((error: unknown) => void failures.push(new Error(`cannot write ${folder}`, { cause: error })))
         .finally(() => inFlight.delete(writing));
       inFlight.add(writing);
-      if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+      if (inFlight.size >= FOLDERS_IN_FLIGHT) await Promise.race(inFlight);
     }
   } catch (error) {
     renderError = error;
@@ -109,9 +132,9 @@ export async function synthesize(input: SynthInput, outDir: string): Promise<Syn
 
   const argocd = renderArgocd(input.tenants, input.platform);
   const platform = renderPlatform(input.platform);
-  await writeFolder(join(resolve(outDir), ARGOCD_FOLDER), argocd);
-  await writeFolder(join(resolve(outDir), PLATFORM_FOLDER), platform);
+  written += await writeFolder(join(resolve(outDir), ARGOCD_FOLDER), argocd);
+  written += await writeFolder(join(resolve(outDir), PLATFORM_FOLDER), platform);
   files += argocd.length + platform.length;
 
-  return { tenants: input.tenants.length, files, removedTenants: removedTenants.sort() };
+  return { tenants: input.tenants.length, files, written, removedTenants: removedTenants.sort() };
 }

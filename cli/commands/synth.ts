@@ -35,6 +35,8 @@ export async function run(argv: string[]): Promise<number> {
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   for (const name of result.removedTenants)
     console.log(`removed ${outDir}/${TENANTS_FOLDER}/${name} (no tenant file)`);
-  console.log(`synth: ${result.tenants} tenants, ${result.files} files in ${outDir} (${seconds} s)`);
+  console.log(
+    `synth: ${result.tenants} tenants, ${result.files} files (${result.written} written) in ${outDir} (${seconds} s)`,
+  );
   return 0;
 }

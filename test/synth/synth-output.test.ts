@@ -44,8 +44,25 @@ describe("neurallog synth output", () => {
     await renderTenantDir(tenantsDir, join(work, "b"));
     const first = readOutput(join(work, "a"));
     expect(readOutput(join(work, "b"))).toEqual(first);
-    await renderTenantDir(tenantsDir, join(work, "a"));
+    const again = await renderTenantDir(tenantsDir, join(work, "a"));
     expect(readOutput(join(work, "a"))).toEqual(first);
+    expect(again.written).toBe(0);
+  });
+
+  it("rewrites only the files whose content changes", async () => {
+    const first = await renderTenantDir(tenantsDir, out);
+    expect(first.written).toBe(first.files);
+    const before = readOutput(out);
+    const acme = readFileSync(join(tenantsDir, "acme.yaml"), "utf8");
+    writeFileSync(join(tenantsDir, "acme.yaml"), acme.replace("maxAge: 14d", "maxAge: 21d"));
+    const second = await renderTenantDir(tenantsDir, out);
+    const changed = [...readOutput(out)].filter(([file, text]) => before.get(file) !== text).map(([f]) => f);
+    expect(changed.sort()).toEqual([
+      "tenants/acme/configmap-acme-server-config.yaml",
+      "tenants/acme/configmap-neurallog-tenant.yaml",
+      "tenants/acme/deployment-acme-server.yaml",
+    ]);
+    expect(second.written).toBe(changed.length);
   });
 
   it("does not change when a tenant file only reorders its keys", async () => {
@@ -122,6 +139,6 @@ describe("neurallog synth output", () => {
     const run = await cli("synth", "--tenants", tenantsDir, "--out", out);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`removed ${out}/tenants/piedpiper (no tenant file)`);
-    expect(run.stdout).toMatch(/^synth: 5 tenants, \d+ files in /m);
+    expect(run.stdout).toMatch(/^synth: 5 tenants, \d+ files \(\d+ written\) in /m);
   });
 });
