@@ -3,7 +3,8 @@
  * from a separate load process for a fixed time, and prints logs/s, p50/p99 batch latency, the server's peak RSS,
  * and redis-benchmark's pipelined XADD rate on the same Redis as the ceiling. Last line:
  * `ingest: N logs/s, ceiling M/s, ratio R`.
- * Environment: BENCH_SECONDS (10), BENCH_BATCH (1000), BENCH_CONCURRENCY (8).
+ * Environment: BENCH_SECONDS (10), BENCH_BATCH (1000), BENCH_CONCURRENCY (8), BENCH_NODE_OPTIONS (the image's),
+ * and the server's own variables (e.g. NEURALLOG_WORKERS=2).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
@@ -24,19 +25,26 @@ async function rssKb(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
-/** RSS of the server and its worker processes (children of it), in kB. */
-async function treeRssKb(pid: number): Promise<number> {
+/** The server and its worker processes (NEURALLOG_WORKERS > 1 forks children). */
+async function serverPids(pid: number): Promise<number[]> {
   const children = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
-  const pids = [pid, ...children.split(/\s+/).filter(Boolean).map(Number)];
-  const sizes = await Promise.all(pids.map(rssKb));
+  return [pid, ...children.split(/\s+/).filter(Boolean).map(Number)];
+}
+
+async function treeRssKb(pid: number): Promise<number> {
+  const sizes = await Promise.all((await serverPids(pid)).map(rssKb));
   return sizes.reduce((a, b) => a + b, 0);
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc. */
+/** CPU seconds (user + system) the server and its workers have used so far, from /proc. */
 async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  let total = 0;
+  for (const p of await serverPids(pid)) {
+    const stat = await readFile(`/proc/${p}/stat`, "utf8").catch(() => "");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return total;
 }
 
 async function waitReady(url: string, server: ChildProcess): Promise<void> {
@@ -73,6 +81,8 @@ const server = spawn(process.execPath, [join(root, "bin/neurallog.ts"), "server"
     NEURALLOG_TENANT: "bench",
     NEURALLOG_API_KEYS: JSON.stringify([{ name: "bench", key: KEY, scopes: ["ingest", "read"] }]),
     LOG_LEVEL: "warn",
+    // The image's Node settings (server/Dockerfile): a small young generation keeps RSS down at no measured cost.
+    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-semi-space-size=8 --max-old-space-size=256",
   },
   stdio: ["ignore", "ignore", "inherit"],
 });

@@ -9,6 +9,7 @@ import type { Lifecycle } from "./context.ts";
 import { createExtensionContext, defaultExtensions } from "./extensions.ts";
 import { createLogger } from "./ops/logger.ts";
 import { createRedisClient } from "./storage/redis-client.ts";
+import { clusterMetricsSource, isClusterWorker, runPrimary } from "./ops/worker-cluster.ts";
 
 export interface RunningServer {
   readonly url: string;
@@ -28,6 +29,7 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
   const lifecycle: Lifecycle = { shuttingDown: false, onShutdown: new Set() };
   const extensions = defaultExtensions(createExtensionContext(config, redis, logger, auth));
   const app = await buildApp({ config, redis, extensions, loggerInstance: logger, auth, lifecycle });
+  if (isClusterWorker()) app.neurallog.metrics.text = clusterMetricsSource(app.neurallog.metrics.registry);
   const url = await app.listen({ port: config.port, host: config.host });
 
   let closing: Promise<void> | undefined;
@@ -47,9 +49,12 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
   return { url, close };
 }
 
-/** For `neurallog server`: runs until SIGTERM/SIGINT. */
+/** For `neurallog server`: runs until SIGTERM/SIGINT (as the primary of `NEURALLOG_WORKERS` workers, if > 1). */
 export async function runServerProcess(): Promise<number> {
-  const server = await startServer();
+  const config = loadConfig();
+  if (config.workers > 1 && !isClusterWorker())
+    return runPrimary(config.workers, createLogger(config.logLevel));
+  const server = await startServer(config);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off("SIGTERM", stop);

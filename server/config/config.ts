@@ -45,6 +45,8 @@ export interface ServerConfig {
   readonly maxTailClients: number;
   /** Grace for in-flight requests on SIGTERM. Default 10 s. */
   readonly shutdownGraceMs: number;
+  /** Server processes sharing the port (node:cluster). Default 1; env NEURALLOG_WORKERS. */
+  readonly workers: number;
   /** pino level of the server's own logs. Default info; env LOG_LEVEL. */
   readonly logLevel: string;
 }
@@ -159,6 +161,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     limits,
     maxTailClients: integer("NEURALLOG_MAX_TAIL_CLIENTS", 64, 0, 10_000),
     shutdownGraceMs: integer("NEURALLOG_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    workers: integer("NEURALLOG_WORKERS", 1, 1, 64),
     logLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);

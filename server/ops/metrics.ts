@@ -14,6 +14,8 @@ export interface ServerMetrics {
   readonly rejects: Counter<"endpoint" | "reason">;
   readonly requestDuration: Histogram<"method" | "route" | "status_code">;
   readonly redisDuration: Histogram<"operation">;
+  /** The `/metrics` text: this registry's, or, in a worker cluster, every worker's aggregated. */
+  text: () => Promise<string>;
 }
 
 export function createMetrics(): ServerMetrics {
@@ -21,6 +23,7 @@ export function createMetrics(): ServerMetrics {
   collectDefaultMetrics({ register: registry, prefix: "neurallog_" });
   return {
     registry,
+    text: () => registry.metrics(),
     ingestedLogs: new Counter({
       name: "neurallog_ingested_logs_total",
       help: "Logs stored, by ingestion endpoint",

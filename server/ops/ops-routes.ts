@@ -32,6 +32,6 @@ export async function opsRoutes(app: FastifyInstance, ctx: ServerContext): Promi
 
   app.get("/metrics", { schema: { hide: true }, logLevel: "warn" }, async (_request, reply) => {
     reply.header("content-type", ctx.metrics.registry.contentType);
-    return ctx.metrics.registry.metrics();
+    return ctx.metrics.text();
   });
 }

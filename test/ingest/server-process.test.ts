@@ -27,6 +27,7 @@ afterAll(async () => {
 
 async function startServer(
   tenant: string,
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, "bin/neurallog.ts"), "server"], {
@@ -39,6 +40,7 @@ async function startServer(
       NEURALLOG_TENANT: tenant,
       NEURALLOG_API_KEYS: API_KEYS,
       LOG_LEVEL: "warn",
+      ...env,
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -135,6 +137,19 @@ describe("server process", () => {
     const stored = await storedLines("killed");
     expect(missing(traffic.acked, stored)).toEqual([]);
     expect(stored.size).toBeGreaterThanOrEqual(traffic.acked.length * LINES_PER_BATCH);
+  });
+
+  it("serves from several worker processes with metrics summed over all of them", async () => {
+    const server = await startServer("workers", { NEURALLOG_WORKERS: "2" });
+    const traffic = load(server.url);
+    await waitForAcks(traffic.acked, 12);
+    await traffic.stop();
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const counted = Number(/^neurallog_ingested_logs_total\{endpoint="native"\} (\d+)/m.exec(metrics)?.[1]);
+    expect(counted).toBe(traffic.acked.length * LINES_PER_BATCH);
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+    expect(missing(traffic.acked, await storedLines("workers"))).toEqual([]);
   });
 
   it("drains in-flight requests on SIGTERM and exits 0", async () => {
