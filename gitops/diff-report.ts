@@ -43,7 +43,14 @@ export function formatText(diff: TreeDiff, baseRef: string): string {
   return lines.join("\n");
 }
 
-/** Markdown for a PR comment; long object lists fold into <details> so the comment stays readable. */
+/** GitHub refuses comments over 65536 characters; leave room for the note that says what was left out. */
+export const MARKDOWN_LIMIT = 60_000;
+
+/**
+ * Markdown for a PR comment; long object lists fold into <details> so the comment stays readable. The summary and
+ * every dangerous change always come first; tenant sections that would push the comment over MARKDOWN_LIMIT are
+ * left out, with a note saying how many and how to see them.
+ */
 export function formatMarkdown(diff: TreeDiff, baseRef: string): string {
   const dangers = diff.sections.flatMap((s) => s.dangers.map((d) => ({ section: s, danger: d })));
   const lines = [`### neurallog diff against \`${baseRef}\``, "", `**${summaryLine(diff)}**`];
@@ -52,21 +59,39 @@ export function formatMarkdown(diff: TreeDiff, baseRef: string): string {
     for (const { section, danger } of dangers)
       lines.push(`> - **${title(section)}** \`${danger.kind}\`: ${danger.message}`);
   }
+  let size = lines.join("\n").length;
+  let omitted = 0;
   for (const section of diff.sections) {
-    lines.push("", `#### ${title(section)}: ${section.status}`, "");
-    const changed = section.resources.filter((r) => r.change === "changed");
-    const listed = section.resources.filter((r) => r.change !== "changed");
-    if (listed.length > 0) {
-      lines.push(
-        `<details><summary>${count(listed.length, "object")} ${section.status === "removed" ? "removed" : "added or removed"}</summary>`,
-        "",
-      );
-      for (const r of listed) lines.push(`- \`${SIGN[r.change]}\` ${r.object} — \`${r.path}\``);
-      lines.push("", "</details>");
+    const block = markdownSection(section);
+    if (omitted > 0 || size + block.length > MARKDOWN_LIMIT) {
+      omitted++;
+      continue;
     }
-    for (const r of changed) {
-      lines.push("", `\`~\` ${r.object}`, "", "```diff", ...(r.patch ?? []), "```");
-    }
+    lines.push(block);
+    size += block.length + 1;
+  }
+  if (omitted > 0) {
+    lines.push(
+      "",
+      `_${count(omitted, "more section")} not shown (comment size limit); ` +
+        `run \`npx neurallog diff --base ${baseRef}\` to see everything._`,
+    );
   }
   return `${lines.join("\n")}\n`;
+}
+
+function markdownSection(section: SectionDiff): string {
+  const lines = ["", `#### ${title(section)}: ${section.status}`, ""];
+  const changed = section.resources.filter((r) => r.change === "changed");
+  const listed = section.resources.filter((r) => r.change !== "changed");
+  if (listed.length > 0) {
+    const what = section.status === "removed" ? "removed" : "added or removed";
+    lines.push(`<details><summary>${count(listed.length, "object")} ${what}</summary>`, "");
+    for (const r of listed) lines.push(`- \`${SIGN[r.change]}\` ${r.object} — \`${r.path}\``);
+    lines.push("", "</details>");
+  }
+  for (const r of changed) {
+    lines.push("", `\`~\` ${r.object}`, "", "```diff", ...(r.patch ?? []), "```");
+  }
+  return lines.join("\n");
 }
