@@ -56,7 +56,10 @@ export function validateSchema(source: YamlSource, kind: DocumentKind): SchemaRe
   const validate = kind === "Tenant" ? compiled().tenant : compiled().platform;
   if (validate(source.value)) return { diagnostics: [], conforming: source.value };
   const errors = validate.errors ?? [];
-  const diagnostics = describeErrors(errors).map(({ path, at, message }) => {
+  const diagnostics = describeErrors(
+    errors,
+    (kind === "Tenant" ? Tenant : Platform) as unknown as JsonSchema,
+  ).map(({ path, at, message }) => {
     const { line, column } = locate(source, path, at);
     return { file: source.file, line, column, message, severity: "error" as const };
   });
@@ -161,7 +164,7 @@ const VALUE_KEYWORDS = new Set([
   "const",
 ]);
 
-function describeErrors(errors: readonly ErrorObject[]): Finding[] {
+function describeErrors(errors: readonly ErrorObject[], root: JsonSchema): Finding[] {
   const findings: Finding[] = [];
   const valueProblemAt = new Set<string>();
   const missingAt = new Map<string, { path: FieldPath; names: string[] }>();
@@ -178,7 +181,7 @@ function describeErrors(errors: readonly ErrorObject[]): Finding[] {
       findings.push({
         path: [...path, name],
         at: "key",
-        message: unknownField(path, name, error.parentSchema as JsonSchema),
+        message: unknownField(path, name, error.parentSchema as JsonSchema, root),
       });
     } else if (error.keyword === "required") {
       const name = String((error.params as { missingProperty: string }).missingProperty);
@@ -223,7 +226,7 @@ function describeErrors(errors: readonly ErrorObject[]): Finding[] {
   return findings;
 }
 
-function unknownField(path: FieldPath, name: string, parent: JsonSchema): string {
+function unknownField(path: FieldPath, name: string, parent: JsonSchema, root: JsonSchema): string {
   const where = formatPath([...path, name]);
   if (!parent.properties && parent.patternProperties) {
     // A map whose keys follow a pattern (e.g. plan names): the key is not unknown, it is malformed.
@@ -237,11 +240,8 @@ function unknownField(path: FieldPath, name: string, parent: JsonSchema): string
   const near = closest(name, allowed);
   if (near) return `${where}: unknown field "${name}" (did you mean "${near}"?)`;
   // A known field at the wrong level, e.g. `spec.replicas` instead of `spec.server.replicas`.
-  for (const [child, childSchema] of Object.entries(parent.properties ?? {})) {
-    if (childSchema.properties && name in childSchema.properties) {
-      return `${where}: unknown field "${name}" (did you mean "${formatPath([...path, child, name])}"?)`;
-    }
-  }
+  const elsewhere = nearestPlaceOf(name, path, root);
+  if (elsewhere) return `${where}: unknown field "${name}" (did you mean ${formatPath(elsewhere)}?)`;
   const hint = allowed.length > 0 ? `; allowed here: ${allowed.join(", ")}` : "";
   return `${where}: unknown field "${name}"${hint}`;
 }
@@ -254,6 +254,55 @@ function shown(path: FieldPath, data: unknown): unknown {
   const secretish = typeof key === "string" && isSecretKey(key);
   if (typeof data === "string" && (secretish || secretKind(data) !== undefined)) return HIDDEN;
   return data;
+}
+
+const placesByRoot = new WeakMap<JsonSchema, Map<string, FieldPath[]>>();
+
+/** Every place a field name is allowed in the schema (list items as index 0), indexed once per schema. */
+function placesOf(root: JsonSchema): Map<string, FieldPath[]> {
+  let places = placesByRoot.get(root);
+  if (places) return places;
+  places = new Map();
+  const walk = (schema: JsonSchema, path: FieldPath, depth: number) => {
+    if (depth > 12) return;
+    for (const [key, child] of Object.entries(schema.properties ?? {})) {
+      const childPath = [...path, key];
+      places!.set(key, [...(places!.get(key) ?? []), childPath]);
+      walk(child, childPath, depth + 1);
+      if (child.items) walk(child.items as JsonSchema, [...childPath, 0], depth + 1);
+    }
+  };
+  walk(root, [], 0);
+  placesByRoot.set(root, places);
+  return places;
+}
+
+/**
+ * Where `name` belongs when it is not allowed at `path`: the place that shares the longest prefix with
+ * `path`, when exactly one does (`name` alone is too common to guess between `owners[0].name` and others).
+ */
+function nearestPlaceOf(name: string, path: FieldPath, root: JsonSchema): FieldPath | undefined {
+  const candidates = placesOf(root).get(name) ?? [];
+  const shared = (p: FieldPath) => {
+    let n = 0;
+    while (
+      n < p.length - 1 &&
+      n < path.length &&
+      (p[n] === path[n] || (p[n] === 0 && typeof path[n] === "number"))
+    )
+      n++;
+    return n;
+  };
+  let best: FieldPath[] = [];
+  let bestScore = -1;
+  for (const candidate of candidates) {
+    const score = shared(candidate);
+    if (score > bestScore) [best, bestScore] = [[candidate], score];
+    else if (score === bestScore) best.push(candidate);
+  }
+  if (best.length !== 1) return undefined;
+  // Keep the user's own list indices where the place runs through the same list.
+  return best[0]!.map((segment, i) => (segment === 0 && typeof path[i] === "number" ? path[i]! : segment));
 }
 
 /** `must be <what this place expects> (got <what the file says>)`. */

@@ -58,7 +58,20 @@ describe("unknown fields", () => {
 
   test("a known field at the wrong level names where it belongs", async () => {
     expect(await tenantLines("replicas: 3\n")).toEqual([
-      'acme.yaml:7:3: spec.replicas: unknown field "replicas" (did you mean "spec.server.replicas"?)',
+      'acme.yaml:7:3: spec.replicas: unknown field "replicas" (did you mean spec.server.replicas?)',
+    ]);
+  });
+
+  test("a field indented under the wrong parent names its place", async () => {
+    expect(await tenantLines("server:\n  maxmemory: 1Gi\n")).toEqual([
+      'acme.yaml:8:5: spec.server.maxmemory: unknown field "maxmemory" (did you mean spec.redis.maxmemory?)',
+    ]);
+    expect(
+      await tenantLines(
+        "network:\n  extraRules:\n    - name: a\n      direction: egress\n      peers: [{ cidr: 10.0.0.0/8 }]\n      protocol: TCP\n",
+      ),
+    ).toEqual([
+      'acme.yaml:12:7: spec.network.extraRules[0].protocol: unknown field "protocol" (did you mean spec.network.extraRules[0].ports[0].protocol?)',
     ]);
   });
 
