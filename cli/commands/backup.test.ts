@@ -119,12 +119,24 @@ describe("neurallog backup / restore CLI", () => {
     expect(lastLine(outcome.stdout)).toMatch(new RegExp(`^${dest}/acme-.*\\.rdb$`));
   });
 
-  it("reads REDIS_URL when --redis-url is omitted (the password stays in the environment)", async () => {
+  it("reads REDIS_URL when --redis-url is omitted, and leaves its result in the termination message", async () => {
+    const terminationLog = join(dir, "termination-log");
+    await writeFile(terminationLog, ""); // the kubelet creates it empty
     const outcome = await neurallog(["backup", "--dest", join(dir, "env"), "--tenant", "acme"], {
       REDIS_URL: url,
+      NEURALLOG_TERMINATION_LOG: terminationLog,
     });
     expect(outcome.code).toBe(0);
-    expect(lastLine(outcome.stdout)).toMatch(/acme-.*\.rdb$/);
+    const path = lastLine(outcome.stdout);
+    expect(path).toMatch(/acme-.*\.rdb$/);
+    const manifest = JSON.parse(await readFile(path.replace(/\.rdb$/, ".json"), "utf8"));
+    expect(JSON.parse(await readFile(terminationLog, "utf8"))).toEqual({
+      snapshot: manifest.snapshot,
+      takenAt: manifest.takenAt,
+      sizeBytes: manifest.sizeBytes,
+      keys: 3,
+      sha256: manifest.sha256,
+    });
   });
 
   it("rejects bad arguments with a usage message and exit code 1, without touching anything", async () => {

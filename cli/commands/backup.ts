@@ -2,7 +2,8 @@
  * `neurallog backup [--redis-url URL] --dest DIR [--tenant T] [--keep N] [--max-age DURATION]`: takes a verified
  * point-in-time snapshot of a Redis into DIR with a manifest, then applies retention. What each tenant's backup
  * CronJob runs. The Redis URL comes from --redis-url or, when omitted, from the REDIS_URL environment variable
- * (so the password can stay in a Secret-backed env var). The last stdout line is the backup file's path.
+ * (so the password can stay in a Secret-backed env var). The last stdout line is the backup file's path; in a
+ * Kubernetes container the result also goes to the termination message, for the controller.
  */
 import { parseDuration } from "../../charts-src/model/duration.ts";
 import { parseFlags, UsageError } from "../args.ts";
@@ -10,6 +11,7 @@ import { checkTenantName } from "../../controller/backup/backup-naming.ts";
 import { DirectoryBackupStore } from "../../controller/backup/backup-store.ts";
 import { parseRedisUrl, RedisUrlError } from "../../controller/backup/redis-url.ts";
 import { takeBackup } from "../../controller/backup/take-backup.ts";
+import { writeTerminationMessage } from "../../controller/backup/termination-message.ts";
 
 const USAGE =
   "usage: neurallog backup [--redis-url URL] --dest DIR [--tenant T] [--keep N] [--max-age DURATION]\n" +
@@ -87,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
         `RDB ${m.rdbVersion} from Redis ${m.redisVersion}, sha256 ${m.sha256}, ${seconds.toFixed(2)} s`,
     );
     for (const name of result.deleted) console.log(`retention: deleted ${name}`);
+    await writeTerminationMessage(m);
     console.log(result.location);
     return 0;
   } catch (error) {
