@@ -71,7 +71,7 @@ describe("unknown fields", () => {
         "network:\n  extraRules:\n    - name: a\n      direction: egress\n      peers: [{ cidr: 10.0.0.0/8 }]\n      protocol: TCP\n",
       ),
     ).toEqual([
-      'acme.yaml:12:7: spec.network.extraRules[0].protocol: unknown field "protocol" (did you mean spec.network.extraRules[0].ports[0].protocol?)',
+      'acme.yaml:12:9: spec.network.extraRules[0].protocol: unknown field "protocol" (did you mean spec.network.extraRules[0].ports[0].protocol?)',
     ]);
   });
 
