@@ -11,7 +11,8 @@
  * the slowest part of synth on a disk, and on this machine's disk overlapping it through libuv's threads took
  * a third of the time of writing file after file.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
 import { argocdObjects } from "../charts/argocd-chart.ts";
@@ -55,6 +56,12 @@ export function renderPlatform(platform: ResolvedPlatform): ManifestFile[] {
   return toManifestFiles(platformObjects(platform));
 }
 
+// The callback forms: per file, `fs/promises` spends about twice the CPU (a FileHandle and a promise per step).
+const readText = (path: string) =>
+  new Promise<string>((done, fail) => readFile(path, "utf8", (e, text) => (e ? fail(e) : done(text))));
+const writeText = (path: string, text: string) =>
+  new Promise<void>((done, fail) => writeFile(path, text, (e) => (e ? fail(e) : done())));
+
 /** Tenant folders being written while the next ones render; bounded so memory stays flat. */
 const FOLDERS_IN_FLIGHT = 16;
 
@@ -79,8 +86,8 @@ async function writeFolder(dir: string, files: readonly ManifestFile[]): Promise
     ...stale.map(async ([name]) => (await rm(join(dir, name)), 0)),
     ...files.map(async (file) => {
       const path = join(dir, file.name);
-      if (existing.get(file.name) && (await readFile(path, "utf8")) === file.content) return 0;
-      await writeFile(path, file.content);
+      if (existing.get(file.name) && (await readText(path)) === file.content) return 0;
+      await writeText(path, file.content);
       return 1;
     }),
   ]);
