@@ -198,7 +198,7 @@ describe("backup and restore against real Redis", () => {
       const store = new DirectoryBackupStore(dir);
       goodFile = (await takeBackup({ target: parseRedisUrl(diskSource.url), store, tenant: "acme" }))
         .location;
-      target ??= await freshTarget();
+      target ??= await freshTarget(["--enable-protected-configs", "yes"]);
       const client = new Redis(target.url);
       await client.set("precious", "do-not-lose");
       client.disconnect();
@@ -260,6 +260,30 @@ describe("backup and restore against real Redis", () => {
         ).rejects.toThrow(/is a replica of 127\.0\.0\.1:\d+; restore into its primary/);
       } finally {
         await client.call("REPLICAOF", "NO", "ONE");
+        client.disconnect();
+      }
+    });
+
+    it("a transfer the target cannot store (its data directory is gone) fails fast, old data intact", async () => {
+      const client = new Redis(target.url);
+      const doomed = await mkdtemp(join(tmpdir(), "nl-doomed-"));
+      try {
+        await client.config("SET", "dir", doomed);
+        await rm(doomed, { recursive: true });
+        const store = new DirectoryBackupStore(dir);
+        await expect(
+          restoreSnapshot({
+            target: parseRedisUrl(target.url),
+            store,
+            name: basename(goodFile),
+            timeoutMs: 60_000,
+          }),
+        ).rejects.toThrow(/the target abandoned the transfer and reconnected/);
+        expect(await client.get("precious")).toBe("do-not-lose");
+        expect(await digest(target.url)).toBe(before);
+        expect(((await client.call("ROLE")) as unknown[])[0]).toBe("master");
+      } finally {
+        await client.config("SET", "dir", target.dir);
         client.disconnect();
       }
     });

@@ -140,7 +140,7 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
       await control.command("REPLICAOF", master.host, String(master.port));
       replicating = true;
       log(`${target.display} is syncing from ${master.host}:${master.port}`);
-      await waitForSync(control, master.served, deadline);
+      await waitForSync(control, master.failed, deadline);
       const keyspace = keyspaceCounts(await control.info("keyspace"));
       checkKeyCounts(summary, manifest, keyspace);
       await control.command("REPLICAOF", "NO", "ONE");
@@ -158,10 +158,10 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits until the target reports a finished sync (link up), failing fast if serving failed. */
-async function waitForSync(control: RespConnection, served: Promise<void>, deadline: number): Promise<void> {
+/** Waits until the target reports a finished sync (link up), failing fast if the transfer failed. */
+async function waitForSync(control: RespConnection, failed: Promise<Error>, deadline: number): Promise<void> {
   let failure: Error | undefined;
-  served.catch((error: Error) => (failure = error));
+  void failed.then((error) => (failure = error));
   for (;;) {
     if (failure) throw failure;
     const replication = await control.info("replication");

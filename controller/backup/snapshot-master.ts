@@ -33,15 +33,17 @@ export interface SnapshotMasterOptions {
 export interface SnapshotMaster {
   readonly host: string;
   readonly port: number;
-  /** Resolves once the whole file was handed to the target; rejects if serving failed. */
-  readonly served: Promise<void>;
+  /**
+   * Resolves with the reason if the transfer failed: serving broke off, or the target connected again, which a
+   * replica only does after giving up on a sync (e.g. it could not write its temp file). Never rejects.
+   */
+  readonly failed: Promise<Error>;
   close(): Promise<void>;
 }
 
 export async function startSnapshotMaster(options: SnapshotMasterOptions): Promise<SnapshotMaster> {
-  let settle!: { resolve(): void; reject(error: Error): void };
-  const served = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  served.catch(() => {}); // observed by the caller; never an unhandled rejection
+  let fail!: (error: Error) => void;
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
   const sockets = new Set<Socket>();
   let sessions = 0;
 
@@ -49,14 +51,19 @@ export async function startSnapshotMaster(options: SnapshotMasterOptions): Promi
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    // One replication session only: whoever connects after the first gets nothing to sync from.
+    // One replication session only: a second connection means the target abandoned the first sync.
     if (sessions++ > 0) {
       socket.end("-ERR this restore has already served its snapshot\r\n");
+      fail(
+        new Error(
+          "the target abandoned the transfer and reconnected; its log says why (disk space or permissions of its data directory?)",
+        ),
+      );
       return;
     }
-    serveReplica(socket, options).then(settle.resolve, (error: Error) => {
+    serveReplica(socket, options).catch((error: Error) => {
       socket.destroy();
-      settle.reject(error);
+      fail(error);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -76,7 +83,7 @@ export async function startSnapshotMaster(options: SnapshotMasterOptions): Promi
   return {
     host: options.host,
     port,
-    served,
+    failed,
     async close() {
       clearInterval(keepalive);
       for (const socket of sockets) socket.destroy();
