@@ -92,7 +92,16 @@ export interface StandInApplication {
 export interface StandInProject {
   readonly name: string;
   readonly destinations: readonly { namespace?: string; server?: string; name?: string }[];
-  readonly clusterResourceWhitelist: readonly { group: string; kind: string }[];
+  readonly clusterResourceWhitelist: readonly ResourceRule[];
+  /** Empty means any namespaced kind (Argo CD's default when the list is absent). */
+  readonly namespaceResourceWhitelist: readonly ResourceRule[];
+}
+
+export interface ResourceRule {
+  readonly group?: string;
+  readonly kind?: string;
+  /** Argo CD 3.x may restrict a cluster-scoped kind to names. */
+  readonly name?: string;
 }
 
 export interface Checkout {
@@ -137,27 +146,57 @@ const asJson = (value: unknown): Json => (typeof value === "object" && value !==
 const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const asString = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 
-/** The `{{path...}}` forms of a git directories generator, fasttemplate and Go template alike. */
-function expandPathTemplate(text: string, dirPath: string): string {
-  const segments = dirPath.split("/");
+/** Path parameters Argo CD gives a generated Application for a directory (directories) or a file (files). */
+function pathParameters(dirPath: string, file?: string): Json {
+  const normalize = (text: string) => text.toLowerCase().replace(/[^a-z0-9-.]/g, "-");
   const base = basename(dirPath);
-  const expanded = text
-    .replace(/\{\{\s*\.?path\.basenameNormalized\s*\}\}/g, base.toLowerCase().replace(/[^a-z0-9-.]/g, "-"))
-    .replace(/\{\{\s*\.?path\.basename\s*\}\}/g, base)
-    .replace(/\{\{\s*(?:\.path\.path|path\.path|path)\s*\}\}/g, dirPath)
-    .replace(/\{\{\s*path\[(\d+)\]\s*\}\}/g, (_, i: string) => segments[Number(i)] ?? "")
-    .replace(/\{\{\s*index\s+\.path\.segments\s+(\d+)\s*\}\}/g, (_, i: string) => segments[Number(i)] ?? "");
-  if (expanded.includes("{{")) {
-    throw new Error(`the Argo CD stand-in does not model the template expression in "${text}"`);
-  }
-  return expanded;
+  return {
+    path: dirPath,
+    basename: base,
+    basenameNormalized: normalize(base),
+    segments: dirPath.split("/"),
+    ...(file ? { filename: basename(file), filenameNormalized: normalize(basename(file)) } : {}),
+  };
 }
 
-function expandTemplate(value: unknown, dirPath: string): unknown {
-  if (typeof value === "string") return expandPathTemplate(value, dirPath);
-  if (Array.isArray(value)) return value.map((v) => expandTemplate(v, dirPath));
+function lookup(parameters: Json, dotted: string, text: string): string {
+  let value: unknown = parameters;
+  for (const key of dotted.split(".")) {
+    if (typeof value !== "object" || value === null || !(key in value)) {
+      // As with goTemplateOptions missingkey=error: a typo in the template must not render as an empty string.
+      throw new Error(`template "${text}": no parameter "${dotted}"`);
+    }
+    value = (value as Json)[key];
+  }
+  if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+    throw new Error(`template "${text}": parameter "${dotted}" is not a scalar`);
+  }
+  return String(value);
+}
+
+/**
+ * The template expressions of the generators the stand-in models: `{{ .a.b }}` (Go template) or `{{a.b}}`
+ * (fasttemplate) parameter lookups, fasttemplate's `{{path}}` and `{{path[N]}}`, and Go template's
+ * `{{ index .path.segments N }}`. Anything else is refused rather than guessed.
+ */
+function expandString(text: string, parameters: Json): string {
+  return text.replace(/\{\{(.*?)\}\}/g, (_, raw: string) => {
+    const expression = raw.trim();
+    const index = /^index\s+\.path\.segments\s+(\d+)$/.exec(expression) ?? /^path\[(\d+)\]$/.exec(expression);
+    if (index) return lookup(parameters, `path.segments.${index[1]}`, text);
+    if (expression === "path") return lookup(parameters, "path.path", text);
+    if (/^\.?[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/.test(expression)) {
+      return lookup(parameters, expression.replace(/^\./, ""), text);
+    }
+    throw new Error(`the Argo CD stand-in does not model the template expression "{{${raw}}}"`);
+  });
+}
+
+function expandTemplate(value: unknown, parameters: Json): unknown {
+  if (typeof value === "string") return expandString(value, parameters);
+  if (Array.isArray(value)) return value.map((v) => expandTemplate(v, parameters));
   if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandTemplate(v, dirPath)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandTemplate(v, parameters)]));
   }
   return value;
 }
@@ -183,27 +222,65 @@ function applicationFrom(app: Json, cascadeOnDelete: boolean): StandInApplicatio
   };
 }
 
-/** Directories of `checkoutDir` matching a generator path like `tenants/*` (one `*` segment, as Argo CD's glob). */
-async function matchDirectories(checkoutDir: string, pattern: string): Promise<string[]> {
+/**
+ * Paths in the checkout matching a generator pattern like `tenants/*` or `tenants/*\/namespace-*.yaml`
+ * (`*` within one path segment, as Argo CD's globs), directories or files as asked.
+ */
+async function matchPaths(
+  checkoutDir: string,
+  pattern: string,
+  want: "directory" | "file",
+): Promise<string[]> {
   const parts = pattern.split("/");
   let candidates = [""];
-  for (const part of parts) {
+  for (const [i, part] of parts.entries()) {
+    const last = i === parts.length - 1;
+    const regex = new RegExp(`^${part.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}$`);
     const next: string[] = [];
     for (const prefix of candidates) {
       const dir = join(checkoutDir, prefix);
       if (!existsSync(dir) || !statSync(dir).isDirectory()) continue;
-      if (part.includes("*")) {
-        const regex = new RegExp(`^${part.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}$`);
-        for (const entry of await readdir(dir, { withFileTypes: true })) {
-          if (entry.isDirectory() && !entry.name.startsWith(".") && regex.test(entry.name)) {
-            next.push(prefix ? `${prefix}/${entry.name}` : entry.name);
-          }
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const kindOk = last && want === "file" ? entry.isFile() : entry.isDirectory();
+        if (kindOk && !entry.name.startsWith(".") && regex.test(entry.name)) {
+          next.push(prefix ? `${prefix}/${entry.name}` : entry.name);
         }
-      } else next.push(prefix ? `${prefix}/${part}` : part);
+      }
     }
     candidates = next;
   }
-  return candidates.filter((c) => existsSync(join(checkoutDir, c))).sort();
+  return candidates.sort();
+}
+
+/** Each generated Application's parameters, for a git directories or git files generator. */
+async function generatorParameters(checkoutDir: string, generator: Json, appSet: string): Promise<Json[]> {
+  const git = asJson(generator.git);
+  if (Object.keys(generator).length !== 1 || generator.git === undefined) {
+    throw new Error(`ApplicationSet ${appSet}: only git generators are modelled`);
+  }
+  if (Array.isArray(git.directories)) {
+    const included = new Set<string>();
+    const excluded = new Set<string>();
+    for (const entry of git.directories.map(asJson)) {
+      for (const match of await matchPaths(checkoutDir, asString(entry.path) ?? "", "directory")) {
+        (entry.exclude === true ? excluded : included).add(match);
+      }
+    }
+    return [...included].filter((d) => !excluded.has(d)).map((d) => ({ path: pathParameters(d) }));
+  }
+  if (Array.isArray(git.files)) {
+    const parameters: Json[] = [];
+    for (const entry of git.files.map(asJson)) {
+      for (const file of await matchPaths(checkoutDir, asString(entry.path) ?? "", "file")) {
+        // A files generator's parameters are the file's own content, plus the path parameters.
+        const content = parseManifests(await readFile(join(checkoutDir, file), "utf8"), file)[0] ?? {};
+        const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : ".";
+        parameters.push({ ...(content as unknown as Json), path: pathParameters(dir, file) });
+      }
+    }
+    return parameters;
+  }
+  throw new Error(`ApplicationSet ${appSet}: only git directories and files generators are modelled`);
 }
 
 /** What Argo CD would run from the repo's `argocd/` folder at this checkout. */
@@ -221,10 +298,8 @@ export async function applicationsInCheckout(
       projects.push({
         name: object.metadata?.name ?? "?",
         destinations: asArray(spec.destinations).map(asJson) as StandInProject["destinations"],
-        clusterResourceWhitelist: asArray(spec.clusterResourceWhitelist).map(asJson) as unknown as {
-          group: string;
-          kind: string;
-        }[],
+        clusterResourceWhitelist: asArray(spec.clusterResourceWhitelist).map(asJson) as ResourceRule[],
+        namespaceResourceWhitelist: asArray(spec.namespaceResourceWhitelist).map(asJson) as ResourceRule[],
       });
     } else if (object.kind === "Application") {
       const finalizers = object.metadata?.finalizers ?? [];
@@ -238,21 +313,12 @@ export async function applicationsInCheckout(
       const spec = asJson(json.spec);
       const preserve = asJson(spec.syncPolicy).preserveResourcesOnDeletion === true;
       for (const generator of asArray(spec.generators).map(asJson)) {
-        const git = asJson(generator.git);
-        const keys = Object.keys(generator);
-        if (keys.length !== 1 || keys[0] !== "git" || !Array.isArray(git.directories)) {
-          throw new Error(
-            `ApplicationSet ${object.metadata?.name}: only git directories generators are modelled`,
-          );
-        }
-        const included = new Set<string>();
-        const excluded = new Set<string>();
-        for (const entry of git.directories.map(asJson)) {
-          const matches = await matchDirectories(checkoutDir, asString(entry.path) ?? "");
-          for (const match of matches) (entry.exclude === true ? excluded : included).add(match);
-        }
-        for (const dirPath of [...included].filter((d) => !excluded.has(d)).sort()) {
-          applications.push(applicationFrom(asJson(expandTemplate(spec.template, dirPath)), !preserve));
+        for (const parameters of await generatorParameters(
+          checkoutDir,
+          generator,
+          object.metadata?.name ?? "?",
+        )) {
+          applications.push(applicationFrom(asJson(expandTemplate(spec.template, parameters)), !preserve));
         }
       }
     }
@@ -298,32 +364,36 @@ function globMatch(pattern: string | undefined, value: string): boolean {
   return new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(value);
 }
 
+const permits = (rule: ResourceRule, group: string, kind: string, name?: string): boolean =>
+  globMatch(rule.group, group) &&
+  globMatch(rule.kind, kind) &&
+  (name === undefined || globMatch(rule.name, name));
+
 /** Argo CD refuses to sync what the Application's project does not permit; so does the stand-in. */
 function projectViolation(
   project: StandInProject,
   object: KubernetesObject,
   namespaced: boolean,
 ): string | undefined {
+  const group = object.apiVersion?.includes("/") ? (object.apiVersion.split("/")[0] ?? "") : "";
+  const kind = object.kind ?? "";
+  const name = object.metadata?.name ?? "";
   if (namespaced) {
     const namespace = object.metadata?.namespace ?? "";
     if (!project.destinations.some((d) => globMatch(d.namespace, namespace))) {
       return `namespace ${namespace} is not a destination of AppProject ${project.name}`;
     }
+    const whitelist = project.namespaceResourceWhitelist;
+    if (whitelist.length > 0 && !whitelist.some((rule) => permits(rule, group, kind))) {
+      return `${group || "core"}/${kind} is not in AppProject ${project.name}'s namespaceResourceWhitelist`;
+    }
     return undefined;
   }
-  const group = object.apiVersion?.includes("/") ? (object.apiVersion.split("/")[0] ?? "") : "";
-  if (
-    !project.clusterResourceWhitelist.some(
-      (w) => globMatch(w.group, group) && globMatch(w.kind, object.kind ?? ""),
-    )
-  ) {
-    return `cluster-scoped ${group || "core"}/${object.kind} is not in AppProject ${project.name}'s clusterResourceWhitelist`;
+  if (!project.clusterResourceWhitelist.some((rule) => permits(rule, group, kind, name))) {
+    return `cluster-scoped ${group || "core"}/${kind} ${name} is not in AppProject ${project.name}'s clusterResourceWhitelist`;
   }
-  if (
-    object.kind === "Namespace" &&
-    !project.destinations.some((d) => globMatch(d.namespace, object.metadata?.name ?? ""))
-  ) {
-    return `Namespace ${object.metadata?.name} is not a destination of AppProject ${project.name}`;
+  if (kind === "Namespace" && !project.destinations.some((d) => globMatch(d.namespace, name))) {
+    return `Namespace ${name} is not a destination of AppProject ${project.name}`;
   }
   return undefined;
 }

@@ -13,7 +13,7 @@
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,6 +97,22 @@ function writeKubeconfig(runDir: string, server: string, token: string, caPem: s
     "current-context": "neurallog-test",
   };
   writeFileSync(path, stringify(config), { mode: 0o600 });
+  return path;
+}
+
+/**
+ * The API server writes its self-signed serving certificate followed by the CA that signed it. Clients trust the
+ * CA alone (kube-controller-manager publishes it as a ClusterTrustBundle, which refuses a non-CA certificate).
+ */
+function writeServingCa(runDir: string, servingCert: string): string {
+  const blocks = readFileSync(servingCert, "utf8").match(
+    /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g,
+  );
+  const ca = blocks?.at(-1);
+  if (!blocks || blocks.length < 2 || !ca)
+    throw new Error(`${servingCert}: expected the serving certificate and its CA`);
+  const path = join(runDir, "pki", "ca.crt");
+  writeFileSync(path, `${ca}\n`);
   return path;
 }
 
@@ -230,6 +246,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         `--etcd-servers=${etcdUrl}`,
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
+        // The `kubernetes` Service's endpoints would be this loopback address, which the reconciler refuses; no
+        // pod here talks to the API server through the Service anyway.
+        "--endpoint-reconciler-type=none",
         `--secure-port=${apiPort}`,
         `--cert-dir=${join(runDir, "pki")}`,
         `--token-auth-file=${join(runDir, "tokens.csv")}`,
@@ -249,14 +268,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     await waitUntil("the API server's serving certificate", async () => existsSync(servingCert), 60_000, [
       apiserver,
     ]);
-    const kubeconfig = writeKubeconfig(runDir, server, token, readFileSync(servingCert, "utf8"));
+    const caCert = writeServingCa(runDir, servingCert);
+    const kubeconfig = writeKubeconfig(runDir, server, token, readFileSync(caCert, "utf8"));
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
     const health = new Health(kc);
-    await waitUntil("kube-apiserver /readyz", () => health.readyz({ timeout: 2_000 }), 90_000, [
-      etcd,
-      apiserver,
-    ]);
+    await waitUntil(
+      "kube-apiserver /readyz",
+      () => health.readyz({ signal: AbortSignal.timeout(2_000) }),
+      90_000,
+      [etcd, apiserver],
+    );
     log(`cluster: kube-apiserver ready on ${server} after ${Date.now() - started} ms`);
 
     const controllerManager = startProcess(
@@ -269,7 +291,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         // No serving endpoint at all: nothing scrapes it, and it is one port fewer to collide or leak.
         "--secure-port=0",
         `--service-account-private-key-file=${join(runDir, "sa.key")}`,
-        `--root-ca-file=${servingCert}`,
+        `--root-ca-file=${caCert}`,
         "--service-cluster-ip-range=10.96.0.0/16",
         // Claims provisioned by KWOK bind within seconds instead of the default 15 s resync.
         "--pvclaimbinder-sync-period=2s",
@@ -295,6 +317,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         "--node-lease-duration-seconds=40",
         "--cidr=10.244.0.0/16",
         "--node-ip=10.244.0.1",
+        // No kwok server at all: with a node port it would listen on 0.0.0.0 (for logs/exec we do not use).
+        "--node-port=0",
         "--server-address=",
       ],
       env,
@@ -302,6 +326,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const all = [etcd, apiserver, controllerManager, scheduler, kwok];
 
     await bootstrapCluster(kc, { nodes: options.nodes ?? 3 });
+    log(`cluster: nodes, StorageClass and Argo CD CRDs in place after ${Date.now() - started} ms`);
     const core = kc.makeApiClient(CoreV1Api);
     await waitUntil(
       "fake nodes Ready",
@@ -331,6 +356,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   } catch (error) {
     const logs = join(runDir, "logs");
     await stop(true);
+    // Keep only the logs for the post-mortem, not etcd's data or the credentials.
+    for (const entry of readdirSync(runDir)) {
+      if (entry !== "logs") rmSync(join(runDir, entry), { recursive: true, force: true });
+    }
     throw new Error(`the test cluster did not start (logs kept in ${logs})`, { cause: error });
   }
 }

@@ -101,26 +101,44 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+async function waitGone(groups: readonly RecordedProcess[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && groups.some((p) => groupAlive(p.pid))) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /**
- * Ends every process group recorded in the run directory: SIGTERM, then SIGKILL after `graceMs`.
- * Returns the names of the groups that needed SIGKILL (a slow shutdown worth knowing about, not an error).
+ * Ends every process group recorded in the run directory, last started first (clients of the API server, then
+ * the API server, then etcd: each shuts down quickly once nothing talks to it): SIGTERM, then SIGKILL after
+ * `graceMs`. Returns the names of the groups that needed SIGKILL (a slow shutdown, not an error).
  */
 export async function stopProcessGroups(runDir: string, graceMs = 5_000): Promise<string[]> {
   // Without /proc evidence that a leader is ours we leave its group alone rather than risk signalling another
   // user's processes; our binaries do not fork, so a group never outlives its leader.
   const ours = recordedProcesses(runDir).filter((p) => isOurs(p.pid, runDir));
-  for (const p of ours) signalGroup(p.pid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && ours.some((p) => groupAlive(p.pid))) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  const killed: string[] = [];
+  // Everything started after the API server is a client of it and can go at once.
+  const apiserver = ours.findIndex((p) => p.name === "kube-apiserver");
+  const stages =
+    apiserver === -1
+      ? [ours.toReversed()]
+      : [
+          ours.slice(apiserver + 1),
+          ...ours
+            .slice(0, apiserver + 1)
+            .toReversed()
+            .map((p) => [p]),
+        ];
+  for (const stage of stages) {
+    for (const p of stage) signalGroup(p.pid, "SIGTERM");
+    await waitGone(stage, graceMs);
+    const stubborn = stage.filter((p) => groupAlive(p.pid));
+    for (const p of stubborn) signalGroup(p.pid, "SIGKILL");
+    await waitGone(stubborn, 5_000);
+    killed.push(...stubborn.map((p) => p.name));
   }
-  const killed = ours.filter((p) => groupAlive(p.pid));
-  for (const p of killed) signalGroup(p.pid, "SIGKILL");
-  const killDeadline = Date.now() + 5_000;
-  while (Date.now() < killDeadline && killed.some((p) => groupAlive(p.pid))) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return killed.map((p) => p.name);
+  return killed;
 }
 
 /** Whether any recorded group leader of this run directory still runs. */
