@@ -11,6 +11,8 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  AppsV1Api,
+  BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
@@ -266,6 +268,84 @@ describe("controller on the test cluster", () => {
         0.96
       );
     });
+    await stopController(c);
+  });
+
+  it("reports pods a ReplicaSet could not create because the quota was exceeded", async () => {
+    const { tenant, namespace } = await createTenant({ pods: "2" });
+    const c = await controller({ leaseNamespace: await leaseNamespace() });
+    await waitFor("a first reconcile", 20_000, async () =>
+      c.status().tenants.some((t) => t.tenant === tenant),
+    );
+    const labels = { app: "too-many" };
+    await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: "too-many" },
+        spec: {
+          replicas: 4,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: 10001,
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              containers: [
+                {
+                  name: "app",
+                  image: "registry.invalid/app:1",
+                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
+    const [rejected] = await waitFor("a PodsRejectedByQuota Event", 20_000, async () => {
+      const found = await events(namespace, "PodsRejectedByQuota");
+      return found.length > 0 && found;
+    });
+    expect(rejected!.message).toMatch(
+      /^ReplicaSet\/too-many-\w+ could not create pods \d+×: .*exceeded quota: neurallog-quota/,
+    );
+    const reported = c.status().tenants.find((t) => t.tenant === tenant)!.rejectedPods;
+    expect(reported).toEqual([
+      expect.objectContaining({ object: expect.stringMatching(/^ReplicaSet\/too-many-/) }),
+    ]);
+    expect(metricValue(await metrics(c), "neurallog_quota_rejected_pods", { tenant })).toBeGreaterThan(0);
+    await stopController(c);
+  });
+
+  it("raises BackupStale when the backup CronJob has not succeeded for more than two intervals", async () => {
+    const { tenant, namespace } = await createTenant();
+    const c = await controller({ leaseNamespace: await leaseNamespace() });
+    await waitFor("a first reconcile", 20_000, async () =>
+      c.status().tenants.some((t) => t.tenant === tenant),
+    );
+    expect(c.status().tenants.find((t) => t.tenant === tenant)?.backup?.state).toBe("healthy");
+    // What a CronJob whose Jobs kept failing for three days looks like.
+    const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    await kc.makeApiClient(BatchV1Api).patchNamespacedCronJobStatus({
+      name: `${tenant}-backup`,
+      namespace,
+      body: [{ op: "add", path: "/status/lastSuccessfulTime", value: threeDaysAgo }],
+    });
+    const [stale] = await waitFor("a BackupStale Event", 5_000, async () => {
+      const found = await events(namespace, "BackupStale");
+      return found.length > 0 && found;
+    });
+    expect(stale!.message).toMatch(/^last good backup 3d ago, more than 2× the schedule interval \(24h, /);
+    await waitFor("neurallog_backup_stale 1", 5_000, async () => {
+      return metricValue(await metrics(c), "neurallog_backup_stale", { tenant }) === 1;
+    });
+    expect(metricValue(await metrics(c), "neurallog_backup_age_seconds", { tenant })).toBeGreaterThan(
+      259_000,
+    );
     await stopController(c);
   });
 

@@ -77,8 +77,13 @@ export function toMillis(value: Date | string | undefined | null): number | unde
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/**
+ * One entry per object whose controller could not create pods. Controllers write one Event per rejected pod
+ * (the message names the pod, so the API server does not aggregate them): they are summed here, with the
+ * latest message.
+ */
 export function quotaRejections(events: readonly CoreV1Event[], now: Date): QuotaRejection[] {
-  const rejections: QuotaRejection[] = [];
+  const byObject = new Map<string, { count: number; lastSeen: number; message: string }>();
   for (const event of events) {
     if (event.reason !== "FailedCreate" || !EXCEEDED_QUOTA.test(event.message ?? "")) continue;
     const lastSeen =
@@ -87,13 +92,22 @@ export function quotaRejections(events: readonly CoreV1Event[], now: Date): Quot
       toMillis(event.eventTime) ??
       toMillis(event.metadata?.creationTimestamp);
     if (lastSeen === undefined || now.getTime() - lastSeen > REJECTION_WINDOW_MS) continue;
-    const involved = event.involvedObject;
-    rejections.push({
-      object: `${involved.kind}/${involved.name}`,
-      count: event.series?.count ?? event.count ?? 1,
-      lastSeen: new Date(lastSeen).toISOString(),
-      message: event.message ?? "",
+    const object = `${event.involvedObject.kind}/${event.involvedObject.name}`;
+    const count = event.series?.count ?? event.count ?? 1;
+    const seen = byObject.get(object);
+    const latest = !seen || lastSeen >= seen.lastSeen;
+    byObject.set(object, {
+      count: (seen?.count ?? 0) + count,
+      lastSeen: latest ? lastSeen : seen.lastSeen,
+      message: latest ? (event.message ?? "") : seen.message,
     });
   }
-  return rejections.sort((a, b) => a.object.localeCompare(b.object) || a.lastSeen.localeCompare(b.lastSeen));
+  return [...byObject]
+    .map(([object, r]) => ({
+      object,
+      count: r.count,
+      lastSeen: new Date(r.lastSeen).toISOString(),
+      message: r.message,
+    }))
+    .sort((a, b) => a.object.localeCompare(b.object));
 }
