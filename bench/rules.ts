@@ -4,10 +4,12 @@
  * redis-server and server process (rules loaded from NEURALLOG_RULES_FILE); the load comes from
  * bench/ingest-load.ts in a separate process (batches of 1,000 varied NDJSON logs).
  * Last line: `rules: 0=N/s 20=M/s 200=K/s ratio R dead-webhook=D/s ratio Q` (R = 200 vs 0, Q = dead vs 20).
- * Environment: BENCH_SECONDS (8), BENCH_BATCH (1000), BENCH_CONCURRENCY (4).
+ * The four servers run side by side; rounds interleave them and the medians are reported.
+ * Environment: BENCH_SECONDS per sample (4), BENCH_ROUNDS (3), BENCH_BATCH (1000), BENCH_CONCURRENCY (4),
+ * BENCH_PER_USER_EVERY (50: one rule in 50 groups by user id, 1,000 users; 0 for none).
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -16,10 +18,13 @@ import { promisify } from "node:util";
 import { freePort, startRedisServer } from "../test/support/redis-server.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const seconds = Number(process.env.BENCH_SECONDS ?? 4);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const batch = Number(process.env.BENCH_BATCH ?? 1000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const KEY = "bench-rules-key-0123456789";
+/** One rule in PER_USER groups by user id (1,000 distinct users): each such group is a state update per batch. */
+const PER_USER = Number(process.env.BENCH_PER_USER_EVERY ?? 50);
 const SERVICES = ["api", "auth", "billing", "search", "worker"];
 const LEVELS = ["debug", "info", "warn", "error"];
 
@@ -40,7 +45,7 @@ function ruleSet(count: number, webhook?: string): object[] {
           ...base,
           type: "any",
           when: { all: [{ level: "error" }, { field: "source", equals: service }] },
-          groupBy: [i % 50 === 0 ? "user.id" : "http.path"],
+          groupBy: [i % PER_USER === 0 ? "user.id" : "http.path"],
         };
       case 1:
         return {
@@ -94,14 +99,13 @@ function ruleSet(count: number, webhook?: string): object[] {
       case 8:
         return { ...base, type: "any", when: { regex: `timeout|refused|conn-${i}`, ignoreCase: true } };
       default:
-        // One rule in fifty counts per user (1,000 users): high-cardinality groups cost a state update each.
         return {
           ...base,
           type: "frequency",
           when: { any: [{ contains: "login" }, { not: { exists: true, field: "user.id" } }] },
           window: "5m",
           threshold: 10_000 + i,
-          groupBy: [i % 50 === 9 ? "user.id" : "source"],
+          groupBy: [i % PER_USER === 9 ? "user.id" : "source"],
         };
     }
   });
@@ -142,15 +146,33 @@ async function waitReady(url: string, exited: () => boolean): Promise<void> {
   throw new Error("the server did not become ready within 20 s");
 }
 
-interface Run {
-  readonly rate: number;
-  readonly p99Ms: number;
-  readonly failures: number;
-  readonly alerts: number;
-  readonly pendingJobs: number;
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function measure(rules: object[]): Promise<Run> {
+interface Sample {
+  readonly rate: number;
+  /** CPU time per stored log of the server and of Redis: steadier than logs/s on a busy machine. */
+  readonly serverUs: number;
+  readonly redisUs: number;
+  readonly p99Ms: number;
+  readonly failures: number;
+}
+
+/** One configuration: its own redis-server and server process, kept running across the rounds. */
+interface Target {
+  readonly name: string;
+  readonly url: string;
+  sample(): Promise<Sample>;
+  /** Alerts recorded and action jobs still in flight (pending in the consumer group). */
+  status(): Promise<{ alerts: number; pendingJobs: number }>;
+  stop(): Promise<void>;
+}
+
+async function startTarget(name: string, rules: object[]): Promise<Target> {
   const dir = await mkdtemp(join(tmpdir(), "nl-bench-rules-"));
   const rulesFile = join(dir, "rules.json");
   await writeFile(rulesFile, JSON.stringify(rules));
@@ -171,54 +193,91 @@ async function measure(rules: object[]): Promise<Run> {
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
-  try {
-    await waitReady(url, () => server.exitCode !== null);
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(root, "bench/ingest-load.ts"), url, KEY, String(seconds), String(batch), String(concurrency)],
-      { cwd: root, maxBuffer: 1 << 20 },
-    );
-    const load = JSON.parse(stdout) as { logs: number; seconds: number; failures: number; p99Ms: number };
-    const cli = (...args: string[]) =>
-      promisify(execFile)("redis-cli", ["-p", String(redis.port), ...args]).then((r) => r.stdout.trim());
-    const alerts = Number(await cli("ZCARD", "nl:{bench}:alerts"));
-    const pending = (await cli("XPENDING", "nl:{bench}:actions", "actions")).split("\n")[0] ?? "0";
-    return {
-      rate: Math.round(load.logs / load.seconds),
-      p99Ms: load.p99Ms,
-      failures: load.failures,
-      alerts,
-      pendingJobs: Number(pending) || 0,
-    };
-  } finally {
-    server.kill("SIGTERM");
-    await new Promise((r) => (server.exitCode !== null ? r(undefined) : server.once("exit", r)));
+  const stop = async () => {
+    if (server.exitCode === null) {
+      server.kill("SIGTERM");
+      await new Promise((r) => server.once("exit", r));
+    }
     await redis.stop();
     await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(url, () => server.exitCode !== null);
+  } catch (error) {
+    await stop();
+    throw error;
   }
+  const cli = (...args: string[]) =>
+    promisify(execFile)("redis-cli", ["-p", String(redis.port), ...args]).then((r) => r.stdout.trim());
+  return {
+    name,
+    url,
+    stop,
+    async sample() {
+      const serverCpu0 = await cpuSeconds(server.pid!);
+      const redisCpu0 = await cpuSeconds(redis.process.pid!);
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [join(root, "bench/ingest-load.ts"), url, KEY, String(seconds), String(batch), String(concurrency)],
+        { cwd: root, maxBuffer: 1 << 20 },
+      );
+      const load = JSON.parse(stdout) as { logs: number; seconds: number; failures: number; p99Ms: number };
+      const perLog = (cpu: number) => (cpu * 1e6) / Math.max(1, load.logs);
+      return {
+        rate: load.logs / load.seconds,
+        serverUs: perLog((await cpuSeconds(server.pid!)) - serverCpu0),
+        redisUs: perLog((await cpuSeconds(redis.process.pid!)) - redisCpu0),
+        p99Ms: load.p99Ms,
+        failures: load.failures,
+      };
+    },
+    async status() {
+      const alerts = Number(await cli("ZCARD", "nl:{bench}:alerts"));
+      const pending = (await cli("XPENDING", "nl:{bench}:actions", "actions")).split("\n")[0] ?? "0";
+      return { alerts, pendingJobs: Number(pending) || 0 };
+    },
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 const dead = await deadEndpoint();
+const targets: Target[] = [];
 try {
-  const results: Record<string, Run> = {};
   for (const [name, rules] of [
     ["0", ruleSet(0)],
     ["20", ruleSet(20)],
     ["200", ruleSet(200)],
     ["20+dead-webhook", ruleSet(20, dead.url)],
   ] as const) {
-    const run = await measure(rules);
-    results[name] = run;
+    targets.push(await startTarget(name, rules));
+  }
+  // Rounds interleave the configurations, so a busy moment of the machine does not land on one of them only.
+  const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const target of targets) samples.get(target.name)!.push(await target.sample());
+  }
+  const rate: Record<string, number> = {};
+  for (const target of targets) {
+    const runs = samples.get(target.name)!;
+    const { alerts, pendingJobs } = await target.status();
+    rate[target.name] = Math.round(median(runs.map((r) => r.rate)));
     console.log(
-      `${name.padEnd(16)} ${String(run.rate).padStart(7)} logs/s  p99 ${run.p99Ms.toFixed(1)} ms  ` +
-        `${run.failures} failed batches  ${run.alerts} alerts  ${run.pendingJobs} action jobs in flight`,
+      `${target.name.padEnd(16)} ${String(rate[target.name]).padStart(7)} logs/s (median of ${runs.length})  ` +
+        `p99 ${median(runs.map((r) => r.p99Ms)).toFixed(0)} ms  ` +
+        `CPU per log: server ${median(runs.map((r) => r.serverUs)).toFixed(1)} µs, redis ${median(runs.map((r) => r.redisUs)).toFixed(1)} µs  ` +
+        `${runs.reduce((n, r) => n + r.failures, 0)} failed batches  ${alerts} alerts  ${pendingJobs} action jobs in flight`,
     );
   }
-  const r = (a: string, b: string) => (results[a]!.rate / Math.max(1, results[b]!.rate)).toFixed(2);
+  const ratio = (a: string, b: string) => (rate[a]! / Math.max(1, rate[b]!)).toFixed(2);
   console.log(
-    `rules: 0=${results["0"]!.rate}/s 20=${results["20"]!.rate}/s 200=${results["200"]!.rate}/s ratio ${r("200", "0")} ` +
-      `dead-webhook=${results["20+dead-webhook"]!.rate}/s ratio ${r("20+dead-webhook", "20")}`,
+    `rules: 0=${rate["0"]}/s 20=${rate["20"]}/s 200=${rate["200"]}/s ratio ${ratio("200", "0")} ` +
+      `dead-webhook=${rate["20+dead-webhook"]}/s ratio ${ratio("20+dead-webhook", "20")}`,
   );
 } finally {
+  for (const target of targets) await target.stop();
   await dead.close();
 }

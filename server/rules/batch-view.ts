@@ -4,6 +4,7 @@
  * match, instead of over the whole batch — what keeps 200 rules affordable on the ingest path.
  */
 import { levelRank, type LogEntry, type LogLevel } from "../logs/log-entry.ts";
+import { LEVEL_RANK } from "./condition.ts";
 import type { Condition } from "./rule-schema.ts";
 
 /** What every entry matching a condition must satisfy (necessary, not sufficient). */
@@ -56,14 +57,14 @@ export class BatchView {
       const out: LogEntry[] = [];
       for (const source of p.sources) {
         const list = this.bySource.get(source);
-        if (list) for (const e of list) if (levelRank(e.level) >= p.minLevel) out.push(e);
+        if (list) for (const e of list) if ((LEVEL_RANK[e.level] ?? 0) >= p.minLevel) out.push(e);
       }
       return out;
     }
     if (p.minLevel <= 0) return this.entries;
     let list = this.atLeast[p.minLevel];
     if (!list) {
-      list = this.entries.filter((e) => levelRank(e.level) >= p.minLevel);
+      list = this.entries.filter((e) => (LEVEL_RANK[e.level] ?? 0) >= p.minLevel);
       this.atLeast[p.minLevel] = list;
     }
     return list;

@@ -3,10 +3,15 @@
  * batch is a few function calls per entry, not an interpretation of JSON.
  */
 import safeRegex from "safe-regex2";
-import { levelRank, type FieldValue, type LogEntry, type LogLevel } from "../logs/log-entry.ts";
+import { LOG_LEVELS, levelRank, type FieldValue, type LogEntry, type LogLevel } from "../logs/log-entry.ts";
 import type { Condition, RuleValidationError } from "./rule-schema.ts";
 
 export type LogPredicate = (entry: LogEntry) => boolean;
+
+/** Level ranks as a lookup table: this runs for every rule on every entry, `indexOf` would scan the list. */
+export const LEVEL_RANK: Readonly<Record<string, number>> = Object.fromEntries(
+  LOG_LEVELS.map((l, i) => [l, i]),
+);
 
 /** Reads a top-level property (message, level, source, traceId, spanId, timestamp) or a flattened attribute. */
 export function readField(entry: LogEntry, name: string): FieldValue | undefined {
@@ -135,7 +140,7 @@ export function compileCondition(condition: Condition | undefined): LogPredicate
   switch (op) {
     case "level": {
       const min = levelRank(condition.level as LogLevel);
-      return (e) => levelRank(e.level) >= min;
+      return (e) => (LEVEL_RANK[e.level] ?? 0) >= min;
     }
     case "equals": {
       const expected = condition.equals!;

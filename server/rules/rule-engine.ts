@@ -43,6 +43,8 @@ interface RuleParams {
 interface CompiledRule {
   readonly rule: Rule;
   readonly params: RuleParams;
+  /** `params` without the fields its type does not use: the apply script decodes it on every batch. */
+  readonly wire: Partial<RuleParams>;
   readonly matches: LogPredicate;
   readonly prefilter: Prefilter;
 }
@@ -69,7 +71,12 @@ interface BatchOp {
 
 const MAX_GROUP_VALUE = 200;
 const MAX_VALUES_PER_OP = 1000;
-const MAX_SAMPLES_PER_OP = 200;
+const MAX_SAMPLES_PER_OP = 50;
+/** Per-replica memory of values already in Redis, so a batch only sends what Redis may not know (bounded). */
+const MAX_REMEMBERED_VALUES = 20_000;
+
+/** Distinct values of a batch op while it is being built (the op itself carries them as an array). */
+const distinct = new WeakMap<BatchOp, Set<string>>();
 const DEFAULT_RESOLVE_AFTER_MS = 5 * 60_000;
 
 export function ruleParams(rule: Rule, since: number): RuleParams {
@@ -109,6 +116,23 @@ export function ruleParams(rule: Rule, since: number): RuleParams {
   };
 }
 
+const WINDOWED = new Set(["frequency", "flatline", "spike", "cardinality", "aggregate"]);
+
+/** The parameters a rule's type reads in the scripts; defaults the scripts assume are left out. */
+export function wireParams(p: RuleParams): Partial<RuleParams> {
+  const wire: Partial<RuleParams> = { r: p.r, rev: p.rev, t: p.t, n: p.n, sev: p.sev, since: p.since };
+  if (p.gb.length > 0) wire.gb = p.gb;
+  if (p.re > 0) wire.re = p.re;
+  if (!p.nr) wire.nr = false;
+  if (p.t === "any" || p.t === "new_value" || p.t === "change") wire.ra = p.ra;
+  if (p.t === "new_value" || p.t === "cardinality" || p.t === "change") wire.f = p.f;
+  if (WINDOWED.has(p.t)) Object.assign(wire, { w: p.w, b: p.b, th: p.th, op: p.op });
+  if (p.t === "spike") Object.assign(wire, { dir: p.dir, ratio: p.ratio, minc: p.minc });
+  if (p.t === "aggregate") Object.assign(wire, { agg: p.agg, pct: p.pct });
+  if (p.sw) Object.assign(wire, { sw: true, grouped: p.grouped, keep: p.keep });
+  return wire;
+}
+
 function scalarText(value: unknown): string {
   return value === undefined || value === null ? "" : String(value);
 }
@@ -142,8 +166,9 @@ function accumulate(params: RuleParams, op: BatchOp, entry: LogEntry): boolean {
       const v = readField(entry, params.f);
       if (v === undefined || v === null || v === "") return false;
       const text = String(v).slice(0, MAX_GROUP_VALUE);
-      const vals = (op.vals ??= []);
-      if (vals.length < MAX_VALUES_PER_OP && !vals.includes(text)) vals.push(text);
+      let set = distinct.get(op);
+      if (!set) distinct.set(op, (set = new Set()));
+      if (set.size < MAX_VALUES_PER_OP) set.add(text);
       return true;
     }
     case "change": {
@@ -187,6 +212,10 @@ export interface RuleEngineOptions {
 
 export class RuleEngine {
   private compiled: CompiledRule[] = [];
+  private knownValues = new Map<string, Set<string>>();
+  private recentValues = new Map<string, Map<string, number>>();
+  /** `any` alerts this replica touched lately (dedup key → ms); see `touchDue`. */
+  private touched = new Map<string, number>();
   private disabledIds: string[] = [];
   private readonly redis: RuleRedis;
   private readonly keys: RuleKeys;
@@ -200,12 +229,16 @@ export class RuleEngine {
 
   /** Replaces the active rule set. `since` overrides when windows start counting (rule tests replay history). */
   setRules(rules: readonly Rule[], since?: number): void {
+    this.knownValues = new Map();
+    this.recentValues = new Map();
+    this.touched = new Map();
     this.disabledIds = rules.filter((rule) => rule.enabled === false).map((rule) => rule.id);
     this.compiled = rules
       .filter((rule) => rule.enabled !== false)
       .map((rule) => ({
         rule,
         params: ruleParams(rule, since ?? rule.updatedAt),
+        wire: wireParams(ruleParams(rule, since ?? rule.updatedAt)),
         matches: compileCondition(rule.when),
         prefilter: prefilterOf(rule.when),
       }));
@@ -216,11 +249,59 @@ export class RuleEngine {
   }
 
   /** The batch's aggregates per matched (rule, group); empty when nothing matched. */
-  private batchOps(entries: readonly LogEntry[]): { rules: RuleParams[]; ops: BatchOp[] } {
+  /**
+   * Keeps only the values Redis may not have: new_value needs each value once (a value seen stays seen);
+   * cardinality needs each value's last-seen time to bucket precision. False when nothing is left to send, which
+   * cannot change the outcome (no new value; a distinct count that did not grow cannot newly exceed a threshold,
+   * and "below" is checked by the sweep).
+   */
+  private unsentValues(params: RuleParams, op: BatchOp, now: number): boolean {
+    const values = distinct.get(op);
+    if (!values) return false;
+    const key = `${params.r}\u0000${params.rev}\u0000${op.g}`;
+    const vals: string[] = [];
+    if (params.t === "new_value") {
+      let known = this.knownValues.get(key);
+      if (!known) this.knownValues.set(key, (known = new Set()));
+      if (known.size > MAX_REMEMBERED_VALUES) known.clear();
+      for (const v of values) if (!known.has(v)) vals.push(v);
+      // Redis holds them once this batch is applied; a failed apply only costs a resend.
+      for (const v of vals) known.add(v);
+    } else {
+      let recent = this.recentValues.get(key);
+      if (!recent) this.recentValues.set(key, (recent = new Map()));
+      if (recent.size > MAX_REMEMBERED_VALUES) recent.clear();
+      for (const v of values) {
+        const sent = recent.get(v);
+        if (sent !== undefined && now - sent < params.b && now >= sent) continue;
+        recent.set(v, now);
+        vals.push(v);
+      }
+    }
+    op.vals = vals;
+    return vals.length > 0;
+  }
+
+  /**
+   * An `any` match only opens the alert or keeps it alive (last seen, realert). Once this replica has sent a
+   * group's match, the alert is firing, so further matches within a short interval change nothing that matters:
+   * they are not sent. The alert's `count` then counts evaluations that touched it, not single logs.
+   */
+  private touchDue(params: RuleParams, op: BatchOp, now: number): boolean {
+    const key = `${params.r}|${op.g}`;
+    const last = this.touched.get(key);
+    const interval = Math.min(1_000, params.ra / 2, params.re > 0 ? params.re / 2 : Infinity);
+    if (last !== undefined && now >= last && now - last < interval) return false;
+    if (this.touched.size > MAX_REMEMBERED_VALUES) this.touched.clear();
+    this.touched.set(key, now);
+    return true;
+  }
+
+  private batchOps(entries: readonly LogEntry[], now: number): { rules: RuleParams[]; ops: BatchOp[] } {
     const rules: RuleParams[] = [];
     const ops: BatchOp[] = [];
     const view = new BatchView(entries);
-    for (const { params, matches, prefilter } of this.compiled) {
+    for (const { params, wire, matches, prefilter } of this.compiled) {
       let byGroup: Map<string, BatchOp> | undefined;
       const i = rules.length + 1; // Lua arrays start at 1
       // A change rule compares values in arrival order; the others do not care about order.
@@ -242,10 +323,13 @@ export class RuleEngine {
       let used = false;
       for (const op of byGroup.values()) {
         if (op.c === 0) continue;
+        if ((params.t === "new_value" || params.t === "cardinality") && !this.unsentValues(params, op, now))
+          continue;
+        if (params.t === "any" && !this.touchDue(params, op, now)) continue;
         ops.push(op);
         used = true;
       }
-      if (used) rules.push(params);
+      if (used) rules.push(wire as RuleParams);
     }
     return { rules, ops };
   }
@@ -256,7 +340,7 @@ export class RuleEngine {
    */
   async evaluate(entries: readonly LogEntry[], now = 0): Promise<string[]> {
     if (this.compiled.length === 0 || entries.length === 0) return [];
-    const batch = this.batchOps(entries);
+    const batch = this.batchOps(entries, now || Date.now());
     if (batch.ops.length === 0) return [];
     return this.redis.nlRulesApply(
       this.keys.activeAlerts,

@@ -8,7 +8,7 @@
  * absence (flatline, spike down, cardinality/aggregate below), which no incoming log would trigger.
  *
  * Key layout under `prefix` (`nl:{tenant}:`), all in the tenant's hash slot:
- *   rs:<rule>:<rev>:<group>:b   HASH window buckets: c:<i> counts with running sums cs/ps and newest index e
+ *   rs:<rule>:<rev>:<group>:b   HASH window buckets: running sums cs/ps, newest bucket e and its count cb, c:<i>
  *                               (count types); c/s/x/n/p:<i> count, sum, max, min, samples (aggregate)
  *   rs:<rule>:<rev>:<group>:d   ZSET distinct value → last seen (cardinality)
  *   rs:<rule>:<rev>:<group>:v   SET values seen (new_value)
@@ -90,18 +90,20 @@ local function aggregateValue(st, op)
 end
 
 -- Count windows keep running sums of the current and the previous window (spike compares the two), moved forward
--- bucket by bucket, so a batch costs O(1) commands instead of reading every bucket of the window.
--- Hash fields: c:<i> bucket counts, cs current-window sum, ps previous-window sum, e newest bucket index.
+-- bucket by bucket, so a batch costs two commands (read, write) instead of reading every bucket of the window.
+-- Hash fields: cs current-window sum, ps previous-window sum, e newest bucket index, cb its count, c:<i> the
+-- counts of older buckets (written when a bucket closes). Returns cs, ps, e, cb and whether e moved.
 local function advance(key, op, idx)
   local nb = math.ceil(op.w / op.b)
-  local st = redis.call('HMGET', key, 'cs', 'ps', 'e')
-  local cs, ps, e = num(st[1], 0), num(st[2], 0), num(st[3], nil)
-  if e == nil then return 0, 0, idx end
-  if idx <= e then return cs, ps, e end
+  local st = redis.call('HMGET', key, 'cs', 'ps', 'e', 'cb')
+  local cs, ps, e, cb = num(st[1], 0), num(st[2], 0), num(st[3], nil), num(st[4], 0)
+  if e == nil then return 0, 0, idx, 0, true end
+  if idx <= e then return cs, ps, e, cb, false end
   if idx - e >= 2 * nb then
     redis.call('DEL', key) -- silent for two windows: nothing is left to count
-    return 0, 0, idx
+    return 0, 0, idx, 0, true
   end
+  if cb ~= 0 then redis.call('HSET', key, 'c:' .. fmt(e), cb) end
   for s = e + 1, idx do
     local j, k = 'c:' .. fmt(s - nb), 'c:' .. fmt(s - 2 * nb)
     local v = redis.call('HMGET', key, j, k)
@@ -110,13 +112,15 @@ local function advance(key, op, idx)
     ps = ps + cj - ck
     if v[2] then redis.call('HDEL', key, k) end
   end
-  return cs, ps, idx
+  return cs, ps, idx, 0, true
 end
 
 local function counts(key, op, t)
-  local cs, ps, e = advance(key, op, math.floor(t / op.b))
-  redis.call('HSET', key, 'cs', cs, 'ps', ps, 'e', fmt(e))
-  redis.call('PEXPIRE', key, 2 * op.w + op.b)
+  local cs, ps, e, cb, moved = advance(key, op, math.floor(t / op.b))
+  if moved then
+    redis.call('HSET', key, 'cs', cs, 'ps', ps, 'e', fmt(e), 'cb', cb)
+    redis.call('PEXPIRE', key, 2 * op.w + op.b)
+  end
   return cs, ps, e
 end
 
@@ -173,7 +177,7 @@ local function fire(op, dedupKey, value, reason, exampleId, bump)
     local ak = P .. 'alert:' .. id
     if bump then redis.call('HINCRBY', ak, 'count', 1) end
     redis.call('HSET', ak, 'lastSeenAt', fmt(now), 'value', str(value))
-    if op.re > 0 then
+    if (op.re or 0) > 0 then
       local last = num(redis.call('HGET', ak, 'lastNotifiedAt'), 0)
       if now - last >= op.re and not redis.call('HGET', ak, 'ackedAt') and not silenced(op.r, dedupKey) then
         redis.call('HSET', ak, 'lastNotifiedAt', fmt(now), 'silenced', '0')
@@ -222,11 +226,14 @@ end
 `;
 
 const APPLY = `${COMMON}
--- Aggregate windows keep per-bucket count, sum, max, min and a sample of values (for percentiles).
+-- Aggregate windows keep per-bucket count, sum, max, min and a sample of values (for percentiles). Returns
+-- whether the window is due for evaluation: reading every bucket is the expensive part, so it happens at most
+-- once a second per group.
 local function addAggregate(key, op)
   local idx = math.floor(now / op.b)
   local s = fmt(idx)
-  local cur = redis.call('HMGET', key, 'x:' .. s, 'n:' .. s, 'p:' .. s)
+  local cur = redis.call('HMGET', key, 'x:' .. s, 'n:' .. s, 'p:' .. s, 'et')
+  local due = now - num(cur[4], 0) >= 1000
   local x, m = num(cur[1], nil), num(cur[2], nil)
   local arr = cur[3] and cjson.decode(cur[3]) or {}
   for _, v in ipairs(op.vs) do
@@ -235,7 +242,7 @@ local function addAggregate(key, op)
   redis.call('HINCRBY', key, 'c:' .. s, op.c)
   redis.call('HINCRBYFLOAT', key, 's:' .. s, op.s)
   redis.call('HSET', key, 'x:' .. s, (x == nil or op.mx > x) and op.mx or x, 'n:' .. s, (m == nil or op.mn < m) and op.mn or m,
-    'p:' .. s, cjson.encode(arr))
+    'p:' .. s, cjson.encode(arr), 'et', due and fmt(now) or cur[4])
   local nb = math.ceil(op.w / op.b)
   local lc = num(redis.call('HGET', key, 'lc'), 0)
   if idx - lc > 2 * nb then
@@ -247,18 +254,16 @@ local function addAggregate(key, op)
     redis.call('HSET', key, 'lc', s)
   end
   redis.call('PEXPIRE', key, 2 * op.w + op.b)
+  return due
 end
 
 -- Returns the window sums after adding the batch: the caller decides from them, without a second read.
 local function addCount(key, op)
-  local idx = math.floor(now / op.b)
-  local cs, ps, e = advance(key, op, idx)
-  local newBucket = redis.call('HINCRBY', key, 'c:' .. fmt(e), op.c) == op.c
-  cs = cs + op.c
-  redis.call('HSET', key, 'cs', cs, 'ps', ps, 'e', fmt(e))
+  local cs, ps, e, cb, moved = advance(key, op, math.floor(now / op.b))
+  redis.call('HSET', key, 'cs', cs + op.c, 'ps', ps, 'e', fmt(e), 'cb', cb + op.c)
   -- The TTL only needs renewing when a bucket starts (at most once per bucket), not on every batch.
-  if newBucket then redis.call('PEXPIRE', key, 2 * op.w + op.b) end
-  return cs, ps
+  if moved then redis.call('PEXPIRE', key, 2 * op.w + op.b) end
+  return cs + op.c, ps
 end
 
 local function countBreach(op, cs, ps)
@@ -292,22 +297,23 @@ for _, op in ipairs(batch.ops) do
     local breach, value = countBreach(op, addCount(base .. ':b', op))
     if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
   elseif ty == 'aggregate' then
-    addAggregate(base .. ':b', op)
-    local breach, value = evaluate(op, now)
-    if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
+    if addAggregate(base .. ':b', op) then
+      local breach, value = evaluate(op, now)
+      if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
+    end
   elseif ty == 'cardinality' then
     local args = {}
     for _, v in ipairs(op.vals) do
       args[#args + 1] = now
       args[#args + 1] = v
     end
-    redis.call('ZADD', base .. ':d', unpack(args))
+    if #args > 0 then redis.call('ZADD', base .. ':d', unpack(args)) end
     redis.call('PEXPIRE', base .. ':d', op.w + op.b)
     local breach, value = evaluate(op, now)
     if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
   elseif ty == 'new_value' then
     local key = base .. ':v'
-    local seen = redis.call('SMISMEMBER', key, unpack(op.vals))
+    local seen = #op.vals > 0 and redis.call('SMISMEMBER', key, unpack(op.vals)) or {}
     local room = 100000 - redis.call('SCARD', key)
     for i, v in ipairs(op.vals) do
       if seen[i] == 0 and room > 0 then
@@ -360,7 +366,7 @@ for i = 1, #active, 2 do
       end
     end
     if not breach then
-      resolve(id, dedupKey, ruleId, rule.nr, 'condition cleared')
+      resolve(id, dedupKey, ruleId, rule.nr ~= false, 'condition cleared')
       resolved = resolved + 1
     elseif value ~= nil then
       fire(rule, dedupKey, value, describe(rule, value), nil, false)
