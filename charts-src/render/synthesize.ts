@@ -25,6 +25,9 @@ export const TENANTS_FOLDER = "tenants";
 export const ARGOCD_FOLDER = "argocd";
 export const PLATFORM_FOLDER = "platform";
 
+/** Input synth refuses as a whole, before it writes anything. */
+export class SynthError extends Error {}
+
 export interface SynthInput {
   readonly platform: ResolvedPlatform;
   readonly tenants: readonly ResolvedTenant[];
@@ -39,12 +42,15 @@ export interface SynthResult {
   readonly removedTenants: readonly string[];
 }
 
+/** Why synth cannot render this tenant (a limit of the rendered objects, not of the tenant file), if so. */
+export function unrenderableReason(tenant: ResolvedTenant): string | undefined {
+  if (tenant.name.length <= MAX_TENANT_NAME_LENGTH) return undefined;
+  return `tenant ${tenant.name}: names longer than ${MAX_TENANT_NAME_LENGTH} characters make object names Kubernetes refuses (the backup CronJob ${tenant.name}-backup may have at most 52)`;
+}
+
 export function renderTenant(tenant: ResolvedTenant, platform: ResolvedPlatform): ManifestFile[] {
-  if (tenant.name.length > MAX_TENANT_NAME_LENGTH) {
-    throw new Error(
-      `tenant ${tenant.name}: name longer than ${MAX_TENANT_NAME_LENGTH} characters (derived object names would exceed Kubernetes limits)`,
-    );
-  }
+  const reason = unrenderableReason(tenant);
+  if (reason) throw new SynthError(reason);
   return toManifestFiles(tenantObjects(tenant, platform));
 }
 
@@ -97,7 +103,11 @@ async function writeFolder(dir: string, files: readonly ManifestFile[]): Promise
 export async function synthesize(input: SynthInput, outDir: string): Promise<SynthResult> {
   const names = input.tenants.map((t) => t.name);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
-  if (duplicate) throw new Error(`tenant ${duplicate} appears twice`);
+  const problems = [
+    ...(duplicate ? [`tenant ${duplicate} appears twice`] : []),
+    ...input.tenants.map(unrenderableReason).filter((r) => r !== undefined),
+  ];
+  if (problems.length > 0) throw new SynthError(problems.join("\n"));
 
   const tenantsDir = join(resolve(outDir), TENANTS_FOLDER);
   await mkdir(tenantsDir, { recursive: true });

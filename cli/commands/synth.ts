@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { formatDiagnostic, loadTenantTree, validTree } from "../../charts-src/model/load.ts";
-import { synthesize, TENANTS_FOLDER } from "../../charts-src/render/synthesize.ts";
+import { SynthError, synthesize, TENANTS_FOLDER } from "../../charts-src/render/synthesize.ts";
 import { parseFlags, UsageError } from "../args.ts";
 
 export async function run(argv: string[]): Promise<number> {
@@ -31,7 +31,19 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const started = performance.now();
-  const result = await synthesize(tree, outDir);
+  let result;
+  try {
+    result = await synthesize(tree, outDir);
+  } catch (error) {
+    if (error instanceof SynthError) console.error(`neurallog synth: nothing rendered:\n${error.message}`);
+    else {
+      // A file system problem (permissions, a full disk): say which, without a stack trace.
+      const cause =
+        (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : "";
+      console.error(`neurallog synth: ${(error as Error).message}${cause}`);
+    }
+    return 1;
+  }
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   for (const name of result.removedTenants)
     console.log(`removed ${outDir}/${TENANTS_FOLDER}/${name} (no tenant file)`);

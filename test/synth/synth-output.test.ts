@@ -126,6 +126,27 @@ describe("neurallog synth output", () => {
     expect(readOutput(out)).toEqual(before);
   });
 
+  it("refuses, before writing anything, a tenant whose name makes object names too long", async () => {
+    const long = "a".repeat(46);
+    writeFileSync(
+      join(tenantsDir, `${long}.yaml`),
+      VARIANTS.piedpiper!.replace("name: piedpiper", `name: ${long}`).replace("name: pp", "name: long"),
+    );
+    const run = await cli("synth", "--tenants", tenantsDir, "--out", out);
+    expect(run.code).toBe(1);
+    // Synth's own refusal today; should `validate` learn this rule, its FILE:LINE:COL error comes first.
+    expect(run.stderr).toContain(long);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("reports an output folder it cannot write, without a stack trace", async () => {
+    writeFileSync(out, "a file where the output folder should be\n");
+    const run = await cli("synth", "--tenants", tenantsDir, "--out", out);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^neurallog synth: .*(EEXIST|ENOTDIR)/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it("refuses an output folder that would overwrite the tenant files", async () => {
     const run = await cli("synth", "--tenants", tenantsDir, "--out", work);
     expect(run.code).toBe(1);
