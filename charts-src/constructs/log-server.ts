@@ -6,6 +6,7 @@ import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
 import { SERVER_ROLLING_UPDATE } from "../model/defaults.ts";
 import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import { canonicalJson } from "./canonical-json.ts";
 import { contentHash, objectNames, selectorLabels, tenantLabels, tenantMetadata } from "./metadata.ts";
 import {
   containerSecurityContext,
@@ -50,7 +51,8 @@ export class LogServer extends Construct {
       NEURALLOG_RETENTION_MAX_AGE: tenant.server.logRetention.maxAge,
       NEURALLOG_RETENTION_MAX_ENTRIES: String(tenant.server.logRetention.maxEntries),
     };
-    const rules = `${JSON.stringify(tenant.server.rules, null, 2)}\n`;
+    // Sorted keys: reordering a rule's keys in the tenant file must not restart the servers.
+    const rules = canonicalJson(tenant.server.rules);
     new k8s.KubeConfigMap(this, "config", {
       metadata: metadata(names.serverConfig),
       data: { ...settings, "rules.json": rules },
