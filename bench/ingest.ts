@@ -3,7 +3,7 @@
  * from a separate load process for a fixed time, and prints logs/s, p50/p99 batch latency, the server's peak RSS,
  * and redis-benchmark's pipelined XADD rate on the same Redis as the ceiling. Last line:
  * `ingest: N logs/s, ceiling M/s, ratio R`.
- * Environment: BENCH_SECONDS (10), BENCH_BATCH (1000), BENCH_CONCURRENCY (8), BENCH_NODE_OPTIONS (the image's),
+ * Environment: BENCH_SECONDS (10), BENCH_BATCH (1000), BENCH_CONCURRENCY (4), BENCH_NODE_OPTIONS (the image's),
  * and the server's own variables (e.g. NEURALLOG_WORKERS=2).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
@@ -17,7 +17,7 @@ import { freePort, startRedisServer } from "../test/support/redis-server.ts";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const batch = Number(process.env.BENCH_BATCH ?? 1000);
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const KEY = "bench-ingest-key-0123456789";
 
 async function rssKb(pid: number): Promise<number> {
@@ -81,8 +81,8 @@ const server = spawn(process.execPath, [join(root, "bin/neurallog.ts"), "server"
     NEURALLOG_TENANT: "bench",
     NEURALLOG_API_KEYS: JSON.stringify([{ name: "bench", key: KEY, scopes: ["ingest", "read"] }]),
     LOG_LEVEL: "warn",
-    // The image's Node settings (server/Dockerfile): a small young generation keeps RSS down at no measured cost.
-    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-semi-space-size=8 --max-old-space-size=256",
+    // The image's Node settings (server/Dockerfile): bounded young and old generations keep RSS in check.
+    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-semi-space-size=16 --max-old-space-size=256",
   },
   stdio: ["ignore", "ignore", "inherit"],
 });

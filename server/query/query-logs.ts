@@ -38,22 +38,22 @@ interface Batch extends BatchSummary {
   readonly last: string;
 }
 
-function parseBatch(raw: [Buffer, Buffer[]]): Batch {
+function parseBatch(raw: [string, string[]]): Batch {
   const [id, kv] = raw;
-  const get = (name: string): Buffer | undefined => {
-    for (let i = 0; i + 1 < kv.length; i += 2) if (kv[i]!.toString() === name) return kv[i + 1];
+  const get = (name: string): string | undefined => {
+    for (let i = 0; i + 1 < kv.length; i += 2) if (kv[i] === name) return kv[i + 1];
     return undefined;
   };
-  const num = (name: string): number => Number(get(name)?.toString() ?? "NaN");
+  const num = (name: string): number => Number(get(name) ?? "NaN");
   return {
-    indexId: id.toString(),
-    first: get("f")?.toString() ?? "0-0",
-    last: get("l")?.toString() ?? "0-0",
+    indexId: id,
+    first: get("f") ?? "0-0",
+    last: get("l") ?? "0-0",
     minTs: num("t0"),
     maxTs: num("t1"),
     levelMask: num("lv"),
-    tokensComplete: get("c")?.toString() === "1",
-    bloom: get("b") ?? Buffer.alloc(0),
+    tokensComplete: get("c") === "1",
+    bloom: Buffer.from(get("b") ?? "", "base64"),
   };
 }
 
@@ -72,13 +72,10 @@ export async function queryLogs(redis: Redis, tenant: string, query: LogQuery): 
   const entries: StoredLogEntry[] = [];
   let scanned = 0;
   for (;;) {
-    const page = (await redis.xrevrangeBuffer(
-      keys.batches,
-      indexEnd,
-      "-",
-      "COUNT",
-      INDEX_PAGE,
-    )) as unknown as [Buffer, Buffer[]][];
+    const page = (await redis.xrevrange(keys.batches, indexEnd, "-", "COUNT", INDEX_PAGE)) as [
+      string,
+      string[],
+    ][];
     if (page.length === 0) return { entries };
     for (const raw of page) {
       const batch = parseBatch(raw);
@@ -106,6 +103,6 @@ export async function queryLogs(redis: Redis, tenant: string, query: LogQuery): 
       // The budget is checked between batches; "logs before the batch's first" resumes at the next batch.
       if (scanned >= MAX_LOGS_SCANNED) return { entries, nextCursor: `${batch.indexId}_${batch.first}` };
     }
-    indexEnd = `(${page[page.length - 1]![0].toString()}`;
+    indexEnd = `(${page[page.length - 1]![0]}`;
   }
 }

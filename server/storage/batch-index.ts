@@ -27,18 +27,24 @@ const FNV_PRIME = 0x01000193;
  * Token characters: ASCII letters, digits and `_`, and every non-ASCII character except spaces and the
  * punctuation blocks (so words in any script are tokens). Returns the lowercased code, or -1 for a separator.
  */
-function tokenChar(code: number): number {
-  if (code < 0x80) {
-    if (code >= 0x61 && code <= 0x7a) return code; // a-z
-    if (code >= 0x41 && code <= 0x5a) return code + 32; // A-Z
-    if ((code >= 0x30 && code <= 0x39) || code === 0x5f) return code; // 0-9 _
-    return -1;
-  }
+function tokenCharSlow(code: number): number {
   if (code <= 0xbf && code !== 0xaa && code !== 0xb5 && code !== 0xba) return -1; // Latin-1 punctuation
   if (code === 0xd7 || code === 0xf7) return -1; // × ÷
   if ((code >= 0x2000 && code <= 0x2bff) || (code >= 0x3000 && code <= 0x303f) || code === 0xfeff) return -1;
   const lower = String.fromCharCode(code).toLowerCase();
   return lower.length === 1 ? lower.charCodeAt(0) : code;
+}
+
+/** ASCII answers of `tokenChar`, precomputed: this runs for every character of every message. */
+const ASCII_TOKEN = Int16Array.from({ length: 128 }, (_, code) => {
+  if (code >= 0x61 && code <= 0x7a) return code; // a-z
+  if (code >= 0x41 && code <= 0x5a) return code + 32; // A-Z
+  if ((code >= 0x30 && code <= 0x39) || code === 0x5f) return code; // 0-9 _
+  return -1;
+});
+
+function tokenChar(code: number): number {
+  return code < 128 ? ASCII_TOKEN[code]! : tokenCharSlow(code);
 }
 
 export function tokenize(text: string): string[] {

@@ -12,7 +12,8 @@ import { encodeEntry } from "./stored-form.ts";
 
 /*
  * KEYS: logs, batches, stats hour hashes...
- * ARGV: n, maxEntries, minId ("0" = no age trim), statsTtlSeconds, minTs, maxTs, levelMask, tokensComplete, bloom,
+ * ARGV: n, maxEntries, minId ("0" = no age trim), statsTtlSeconds, minTs, maxTs, levelMask, tokensComplete, bloom
+ *       (base64),
  *       then per stats key: pair count c and c (field, increment) pairs, then the n stored entries.
  */
 const APPEND_SCRIPT = `
@@ -94,7 +95,8 @@ export class LogStore {
       index.maxTs,
       index.levelMask,
       index.tokensComplete ? 1 : 0,
-      index.bloom,
+      // As text: one binary argument would make ioredis encode every argument of the command separately.
+      index.bloom.toString("base64"),
       ...statsArgs,
     ];
     for (const entry of entries) args.push(encodeEntry(entry));

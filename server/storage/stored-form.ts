@@ -35,8 +35,8 @@ export function decodeEntry(id: string, data: string): StoredLogEntry {
     level: form.l,
     message: form.m,
     source: form.s,
-    ...(form.tr ? { traceId: form.tr } : {}),
-    ...(form.sp ? { spanId: form.sp } : {}),
+    traceId: form.tr || undefined,
+    spanId: form.sp || undefined,
     fields: form.f ?? {},
   };
 }
