@@ -138,7 +138,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
     leaseHolder: elector.observedHolder,
     mode: options.mode,
     informers: informers.syncState(),
-    tenants: [...statuses.values()].sort((a, b) => a.namespace.localeCompare(b.namespace)),
+    // Only the leader's findings are current.
+    tenants: elector.isLeader()
+      ? [...statuses.values()].sort((a, b) => a.namespace.localeCompare(b.namespace))
+      : [],
   });
   const server: StatusServer = await startStatusServer(
     options.port,

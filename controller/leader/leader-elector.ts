@@ -42,6 +42,8 @@ export class LeaderElector {
   #stopped = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
+  /** Fires at the renew deadline after the last renewal: leadership ends on time even if a request hangs. */
+  #deadline: NodeJS.Timeout | undefined;
 
   constructor(options: LeaderElectorOptions) {
     this.identity = options.identity;
@@ -75,6 +77,7 @@ export class LeaderElector {
   /** Stops the loop and, when leading, releases the Lease so a successor takes over at once. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#deadline);
     this.#wake?.();
     await this.#loop;
     this.#loop = undefined;
@@ -87,15 +90,31 @@ export class LeaderElector {
   /** One round: acquire or renew. Exposed for tests; the loop calls it every retry period. */
   async step(): Promise<boolean> {
     let renewed = false;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      renewed = await this.#tryAcquireOrRenew();
+      // A round that takes longer than the renew deadline is worthless (client-go bounds it the same way); an
+      // unanswered request must not hold the loop.
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Lease round took longer than ${this.#timings.renewDeadlineMs} ms`)),
+          this.#timings.renewDeadlineMs,
+        );
+      });
+      renewed = await Promise.race([this.#tryAcquireOrRenew(), timeout]);
     } catch (error) {
       this.#options.onError?.(error);
+    } finally {
+      clearTimeout(timer);
     }
     const now = this.#now();
     if (renewed) {
       this.#lastRenew = now;
       this.#setLeading(true);
+      clearTimeout(this.#deadline);
+      this.#deadline = setTimeout(() => {
+        if (!this.isLeader()) this.#setLeading(false);
+      }, this.#timings.renewDeadlineMs);
+      this.#deadline.unref();
     } else if (this.#leading && now - this.#lastRenew >= this.#timings.renewDeadlineMs) {
       this.#setLeading(false);
     }
