@@ -77,6 +77,8 @@ const MAX_REMEMBERED_VALUES = 20_000;
 
 /** Distinct values of a batch op while it is being built (the op itself carries them as an array). */
 const distinct = new WeakMap<BatchOp, Set<string>>();
+/** For new_value ops: the values this replica knows Redis has, skipped while the batch is scanned. */
+const knownFor = new WeakMap<BatchOp, ReadonlySet<string>>();
 const DEFAULT_RESOLVE_AFTER_MS = 5 * 60_000;
 
 export function ruleParams(rule: Rule, since: number): RuleParams {
@@ -166,6 +168,7 @@ function accumulate(params: RuleParams, op: BatchOp, entry: LogEntry): boolean {
       const v = readField(entry, params.f);
       if (v === undefined || v === null || v === "") return false;
       const text = String(v).slice(0, MAX_GROUP_VALUE);
+      if (knownFor.get(op)?.has(text)) return true;
       let set = distinct.get(op);
       if (!set) distinct.set(op, (set = new Set()));
       if (set.size < MAX_VALUES_PER_OP) set.add(text);
@@ -255,15 +258,21 @@ export class RuleEngine {
    * cannot change the outcome (no new value; a distinct count that did not grow cannot newly exceed a threshold,
    * and "below" is checked by the sweep).
    */
+  private knownSet(params: RuleParams, g: string): Set<string> {
+    const key = `${params.r}\u0000${params.rev}\u0000${g}`;
+    let known = this.knownValues.get(key);
+    if (!known) this.knownValues.set(key, (known = new Set()));
+    if (known.size > MAX_REMEMBERED_VALUES) known.clear();
+    return known;
+  }
+
   private unsentValues(params: RuleParams, op: BatchOp, now: number): boolean {
     const values = distinct.get(op);
     if (!values) return false;
     const key = `${params.r}\u0000${params.rev}\u0000${op.g}`;
     const vals: string[] = [];
     if (params.t === "new_value") {
-      let known = this.knownValues.get(key);
-      if (!known) this.knownValues.set(key, (known = new Set()));
-      if (known.size > MAX_REMEMBERED_VALUES) known.clear();
+      const known = this.knownSet(params, op.g);
       for (const v of values) if (!known.has(v)) vals.push(v);
       // Redis holds them once this batch is applied; a failed apply only costs a resend.
       for (const v of vals) known.add(v);
@@ -313,6 +322,7 @@ export class RuleEngine {
         if (!op) {
           op = { i, g: groupJson(entry, params.gb), c: 0 };
           byGroup.set(key, op);
+          if (params.t === "new_value") knownFor.set(op, this.knownSet(params, op.g));
         }
         if (!accumulate(params, op, entry)) continue;
         // The example is the entry's id: the alert links to the log; notifications look it up off the ingest path.
