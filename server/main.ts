@@ -9,7 +9,7 @@ import type { Lifecycle } from "./context.ts";
 import { createExtensionContext, defaultExtensions } from "./extensions.ts";
 import { createLogger } from "./ops/logger.ts";
 import { createRedisClient } from "./storage/redis-client.ts";
-import { clusterMetricsSource, isClusterWorker, runPrimary } from "./ops/worker-cluster.ts";
+import { clusterMetricsSource, isClusterWorker } from "./ops/worker-cluster.ts";
 
 export interface RunningServer {
   readonly url: string;
@@ -49,11 +49,8 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
   return { url, close };
 }
 
-/** For `neurallog server`: runs until SIGTERM/SIGINT (as the primary of `NEURALLOG_WORKERS` workers, if > 1). */
-export async function runServerProcess(): Promise<number> {
-  const config = loadConfig();
-  if (config.workers > 1 && !isClusterWorker())
-    return runPrimary(config.workers, createLogger(config.logLevel));
+/** For `neurallog server` (and each worker of `NEURALLOG_WORKERS`): runs until SIGTERM/SIGINT. */
+export async function runServerProcess(config: ServerConfig = loadConfig()): Promise<number> {
   const server = await startServer(config);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

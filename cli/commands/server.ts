@@ -11,10 +11,18 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const { ConfigError } = await import("../../server/config/config.ts");
-  const { runServerProcess } = await import("../../server/main.ts");
+  const { ConfigError, loadConfig } = await import("../../server/config/config.ts");
   try {
-    return await runServerProcess();
+    const config = loadConfig();
+    const cluster = (await import("node:cluster")).default;
+    if (config.workers > 1 && cluster.isPrimary) {
+      // The primary only forks and supervises: it never loads the app.
+      const { runPrimary } = await import("../../server/ops/worker-cluster.ts");
+      const { createLogger } = await import("../../server/ops/logger.ts");
+      return await runPrimary(config.workers, createLogger(config.logLevel));
+    }
+    const { runServerProcess } = await import("../../server/main.ts");
+    return await runServerProcess(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`neurallog server: ${error.message}`);
