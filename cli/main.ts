@@ -18,7 +18,8 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import("./commands/synth.ts"),
   },
   diff: {
-    summary: "diff [--base REF] [--format text|markdown]: what a change does to the rendered manifests, per tenant",
+    summary:
+      "diff [--base REF] [--format text|markdown]: what a change does to the rendered manifests, per tenant",
     load: () => import("./commands/diff.ts"),
   },
   publish: {
@@ -34,15 +35,17 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import("./commands/server.ts"),
   },
   controller: {
-    summary: "controller [--kubeconfig PATH] [--mode report-only|self-heal] [--port N]: runs the runtime controller",
+    summary:
+      "controller [--kubeconfig PATH] [--mode report-only|self-heal] [--port N]: runs the runtime controller",
     load: () => import("./commands/controller.ts"),
   },
   backup: {
-    summary: "point-in-time Redis snapshot; prints the backup file path last",
+    summary:
+      "backup --redis-url URL --dest DIR [--tenant T] [--keep N] [--max-age D]: verified point-in-time Redis snapshot; prints its path last",
     load: () => import("./commands/backup.ts"),
   },
   restore: {
-    summary: "restores a verified snapshot into a running Redis",
+    summary: "restore --redis-url URL --from FILE: verifies a snapshot, then loads it into a running Redis",
     load: () => import("./commands/restore.ts"),
   },
 };
