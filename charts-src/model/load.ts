@@ -6,6 +6,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { checkPlatform } from "./checks/platform-checks.ts";
+import { ruleDiagnostics } from "./checks/rule-checks.ts";
 import { secretDiagnostics } from "./checks/secret-scan.ts";
 import { checkTenant } from "./checks/tenant-checks.ts";
 import { checkTree } from "./checks/tree-checks.ts";
@@ -88,6 +89,9 @@ export async function loadTenantTree(dir: string): Promise<LoadResult> {
     const value = schema.conforming as TenantFile;
     const checked = checkTenant(parsed, value, name, platform);
     diagnostics.push(...checked.diagnostics);
+    diagnostics.push(
+      ...(await ruleDiagnostics(parsed, value.spec.server?.rules ?? [], ["spec", "server", "rules"])),
+    );
     // Only files that conform as written take part in cross-tenant checks and rendering.
     if (schema.diagnostics.length === 0) {
       tenants.push({
@@ -140,6 +144,10 @@ async function loadPlatform(
   if (schema.conforming === undefined) return undefined;
   const value = schema.conforming as PlatformFile;
   diagnostics.push(...checkPlatform(parsed, value));
+  for (const [name, plan] of Object.entries(value.spec.plans)) {
+    const base = ["spec", "plans", name, "server", "rules"];
+    diagnostics.push(...(await ruleDiagnostics(parsed, plan.server?.rules ?? [], base)));
+  }
   // Tenants are checked against a platform only when it conforms as written.
   if (schema.diagnostics.length > 0) return undefined;
   return { file, value, resolved: resolvePlatform(value), source: parsed };

@@ -12,7 +12,7 @@ import { closest, didYouMean } from "./suggest.ts";
 import { PATTERN_DESCRIPTIONS, Platform, QUANTITY_PATTERN, Tenant } from "./tenant-schema.ts";
 import { locate, type YamlSource } from "./yaml-source.ts";
 
-type JsonSchema = Record<string, unknown> & {
+export type JsonSchema = Record<string, unknown> & {
   properties?: Record<string, JsonSchema>;
   patternProperties?: Record<string, JsonSchema>;
 };
@@ -142,7 +142,7 @@ function standIn(schema: JsonSchema): unknown {
   }
 }
 
-interface Finding {
+export interface Finding {
   readonly path: FieldPath;
   readonly at: "key" | "value";
   readonly message: string;
@@ -164,7 +164,21 @@ const VALUE_KEYWORDS = new Set([
   "const",
 ]);
 
-function describeErrors(errors: readonly ErrorObject[], root: JsonSchema): Finding[] {
+/** What the messages need from a validator's error: Ajv's shape (`verbose: true`), which adapters mimic. */
+export type SchemaError = Pick<ErrorObject, "keyword" | "instancePath" | "params" | "message"> & {
+  readonly parentSchema?: unknown;
+  readonly data?: unknown;
+};
+
+/**
+ * Findings for validator errors over a value whose schema is `root`, located at `base` in the file (the
+ * whole document, or e.g. one rule inside a tenant).
+ */
+export function describeErrors(
+  errors: readonly SchemaError[],
+  root: JsonSchema,
+  base: FieldPath = [],
+): Finding[] {
   const findings: Finding[] = [];
   const valueProblemAt = new Set<string>();
   const missingAt = new Map<string, { path: FieldPath; names: string[] }>();
@@ -173,7 +187,8 @@ function describeErrors(errors: readonly ErrorObject[], root: JsonSchema): Findi
     errors.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf").map((e) => e.instancePath),
   );
   for (const error of errors) {
-    const path = parsePointer(error.instancePath);
+    const relative = parsePointer(error.instancePath);
+    const path = [...base, ...relative];
     const where = error.instancePath;
     if (combinatorPaths.has(where) && error.keyword !== "anyOf" && error.keyword !== "oneOf") continue;
     if (error.keyword === "additionalProperties") {
@@ -181,7 +196,7 @@ function describeErrors(errors: readonly ErrorObject[], root: JsonSchema): Findi
       findings.push({
         path: [...path, name],
         at: "key",
-        message: unknownField(path, name, error.parentSchema as JsonSchema, root),
+        message: unknownField(path, name, error.parentSchema as JsonSchema, root, base),
       });
     } else if (error.keyword === "required") {
       const name = String((error.params as { missingProperty: string }).missingProperty);
@@ -205,10 +220,18 @@ function describeErrors(errors: readonly ErrorObject[], root: JsonSchema): Findi
         message: `${formatPath(path)}: must list ${bound} ${limit} item${limit === 1 ? "" : "s"}`,
       });
     } else if (error.keyword === "anyOf" || error.keyword === "oneOf") {
+      if (valueProblemAt.has(where)) continue;
+      valueProblemAt.add(where);
+      const branches = ((error.parentSchema as JsonSchema | undefined)?.[error.keyword] ??
+        []) as JsonSchema[];
+      // A union of literals is an enum in disguise: say which values are allowed.
+      const consts = branches.every((b) => b.const !== undefined) ? branches.map((b) => b.const) : undefined;
       findings.push({
         path,
         at: "value",
-        message: `${formatPath(path)}: does not match any of the allowed forms`,
+        message: consts
+          ? `${formatPath(path)}: ${valueProblem({ enum: consts }, shown(path, error.data))}`
+          : `${formatPath(path)}: does not match any of the allowed forms`,
       });
     } else {
       findings.push({ path, at: "value", message: `${formatPath(path)}: ${error.message ?? "is invalid"}` });
@@ -226,7 +249,13 @@ function describeErrors(errors: readonly ErrorObject[], root: JsonSchema): Findi
   return findings;
 }
 
-function unknownField(path: FieldPath, name: string, parent: JsonSchema, root: JsonSchema): string {
+function unknownField(
+  path: FieldPath,
+  name: string,
+  parent: JsonSchema,
+  root: JsonSchema,
+  base: FieldPath,
+): string {
   const where = formatPath([...path, name]);
   if (!parent.properties && parent.patternProperties) {
     // A map whose keys follow a pattern (e.g. plan names): the key is not unknown, it is malformed.
@@ -240,8 +269,9 @@ function unknownField(path: FieldPath, name: string, parent: JsonSchema, root: J
   const near = closest(name, allowed);
   if (near) return `${where}: unknown field "${name}" (did you mean "${near}"?)`;
   // A known field at the wrong level, e.g. `spec.replicas` instead of `spec.server.replicas`.
-  const elsewhere = nearestPlaceOf(name, path, root);
-  if (elsewhere) return `${where}: unknown field "${name}" (did you mean ${formatPath(elsewhere)}?)`;
+  const elsewhere = nearestPlaceOf(name, path.slice(base.length), root);
+  if (elsewhere)
+    return `${where}: unknown field "${name}" (did you mean ${formatPath([...base, ...elsewhere])}?)`;
   const hint = allowed.length > 0 ? `; allowed here: ${allowed.join(", ")}` : "";
   return `${where}: unknown field "${name}"${hint}`;
 }

@@ -324,17 +324,19 @@ describe("sizes", () => {
 });
 
 describe("no plaintext secrets", () => {
-  test("secret-named fields with literal values, anywhere (also in loosely typed rules)", async () => {
+  test("secret-named fields with literal values, anywhere (even inside an unknown field)", async () => {
     const body = [
       "server:",
       "  rules:",
-      "    - name: page",
+      "    - name: page", // 9
       "      webhook: { url: https://hooks.example.com/x, token: s3cr3t-value }", // 10
       "annotations:",
       "  vendor.example.com/api-key: abcdef123456", // 12
     ].join("\n");
     const lines = await tenantLines(body);
     expect(lines).toEqual([
+      'acme.yaml:9:9: spec.server.rules[0]: missing required field "type"',
+      'acme.yaml:10:9: spec.server.rules[0].webhook: unknown field "webhook"; allowed here: id, name, description, enabled, severity, type, when, groupBy, window, threshold, op, field, aggregation, percentile, direction, ratio, minCount, realert, resolveAfter, notifyResolved, actions',
       'acme.yaml:10:61: spec.server.rules[0].webhook.token: "token" holds a literal value: secrets never go into tenant files; store it in a Secret and reference the Secret by name',
       'acme.yaml:12:33: spec.annotations["vendor.example.com/api-key"]: "vendor.example.com/api-key" holds a literal value: secrets never go into tenant files; store it in a Secret and reference the Secret by name',
     ]);
