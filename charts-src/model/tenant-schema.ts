@@ -194,7 +194,8 @@ export const Server = Type.Object(
     logRetention: Type.Optional(LogRetention),
     rules: Type.Optional(
       Type.Array(Type.Object({}, { additionalProperties: true }), {
-        description: "alerting rules kept in git; loaded at server start and read-only through the API",
+        description:
+          "alerting rules kept in git (the server's rule format: name, type, when, window, threshold, actions, ...); loaded at server start and read-only through the API; neurallog validate checks them with the server's rule validation",
       }),
     ),
   },
