@@ -206,7 +206,10 @@ export async function lokiRoutes(app: FastifyInstance, ctx: ServerContext): Prom
         Buffer.isBuffer(request.body) ? request.body.length : 0,
       );
       const type = mediaType(request);
-      const body = await decodedBody(request, limits);
+      // The protobuf body is snappy-compressed by definition; some clients also say so in Content-Encoding.
+      const snappyHeader = String(request.headers["content-encoding"] ?? "").toLowerCase() === "snappy";
+      const body =
+        snappyHeader && Buffer.isBuffer(request.body) ? request.body : await decodedBody(request, limits);
       const streams =
         type === "application/x-protobuf" || type === "application/protobuf"
           ? fromProtobuf(body, limits.maxDecompressedBytes)

@@ -159,3 +159,51 @@ describe("Elasticsearch bulk with @elastic/elasticsearch", () => {
     await client.close();
   });
 });
+
+describe("Loki push edge cases", () => {
+  it("accepts protobuf labelled Content-Encoding: snappy, and reports a bad label set with 400 keeping the rest", async () => {
+    const { compress } = (await import("snappyjs")) as unknown as { compress(b: Buffer): Buffer };
+    const { LokiPushRequest } = await import("../../server/ingest/wire-schemas.ts");
+    const ns = BigInt(Date.UTC(2026, 10, 27, 11, 0, 0, 5)) * 1_000_000n + 7n;
+    const push = LokiPushRequest.encode(
+      LokiPushRequest.fromObject({
+        streams: [
+          {
+            labels: '{job="edge", level="warn", note="a \\"quoted\\" value"}',
+            entries: [
+              {
+                timestamp: { seconds: String(ns / 1_000_000_000n), nanos: Number(ns % 1_000_000_000n) },
+                line: "lokiedge ok",
+              },
+            ],
+          },
+          {
+            labels: "job=edge",
+            entries: [{ timestamp: { seconds: "1", nanos: 0 }, line: "lokiedge bad labels" }],
+          },
+        ],
+      }),
+    ).finish();
+    const res = await fetch(`${url}/loki/api/v1/push`, {
+      method: "POST",
+      headers: {
+        ...bearer(INGEST_KEY),
+        "content-type": "application/x-protobuf",
+        "content-encoding": "snappy",
+      },
+      body: compress(Buffer.from(push)),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(
+      /1 of 2 entries rejected.*\nstream 2 entry 1: labels "job=edge" must look like/,
+    );
+    const [entry] = await find("q=lokiedge");
+    expect(entry).toMatchObject({
+      level: "warn",
+      source: "edge",
+      message: "lokiedge ok",
+      timestamp: Date.UTC(2026, 10, 27, 11, 0, 0, 5),
+      fields: { note: 'a "quoted" value', "timestamp.ns": ns.toString() },
+    });
+  });
+});
