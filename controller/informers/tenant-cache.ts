@@ -25,13 +25,22 @@ export interface TenantCache {
   readonly failedCreateEvents: ObjectCache<CoreV1Event>;
 }
 
-/** A cache over a fixed list of objects (frozen, so a reconcile that mutates what it reads fails loudly). */
+/**
+ * A cache over a fixed list of objects, indexed by namespace like the informers' caches (frozen, so a reconcile
+ * that mutates what it reads fails loudly).
+ */
 export function staticCache<T extends KubernetesObject>(objects: readonly T[]): ObjectCache<T> {
-  const frozen = objects.map((object) => deepFreeze(structuredClone(object)));
+  const all = objects.map((object) => deepFreeze(structuredClone(object)));
+  const byNamespace = new Map<string, T[]>();
+  const byKey = new Map<string, T>();
+  for (const object of all) {
+    const namespace = object.metadata?.namespace ?? "";
+    byNamespace.set(namespace, [...(byNamespace.get(namespace) ?? []), object]);
+    byKey.set(`${namespace}/${object.metadata?.name ?? ""}`, object);
+  }
   return {
-    get: (name, namespace) =>
-      frozen.find((o) => o.metadata?.name === name && (o.metadata?.namespace ?? "") === (namespace ?? "")),
-    list: (namespace) => (namespace ? frozen.filter((o) => o.metadata?.namespace === namespace) : frozen),
+    get: (name, namespace) => byKey.get(`${namespace ?? ""}/${name}`),
+    list: (namespace) => (namespace ? (byNamespace.get(namespace) ?? []) : all),
   };
 }
 

@@ -28,16 +28,27 @@ export interface BackupHealth {
 /**
  * The schedule's interval around `now`: the gap between the two most recent runs. For irregular schedules
  * (weekdays only) this is the gap the tenant is in right now, which is the one that matters for "is it late".
+ *
+ * cron-parser walks the calendar (≈ 1 ms per call here), and every reconcile asks: the answer is kept until the
+ * schedule's next run, when it can change.
  */
 export function scheduleIntervalMs(schedule: string, timeZone: string | undefined, now: Date): number {
-  const expression = CronExpressionParser.parse(schedule, {
-    currentDate: now,
-    ...(timeZone ? { tz: timeZone } : {}),
-  });
-  const last = expression.prev().getTime();
-  const before = expression.prev().getTime();
+  const key = `${schedule}\u0000${timeZone ?? ""}`;
+  const cached = intervals.get(key);
+  const at = now.getTime();
+  if (cached && cached.from <= at && at < cached.until) return cached.intervalMs;
+  const options = { currentDate: now, ...(timeZone ? { tz: timeZone } : {}) };
+  const back = CronExpressionParser.parse(schedule, options);
+  const last = back.prev().getTime();
+  const before = back.prev().getTime();
+  const until = CronExpressionParser.parse(schedule, options).next().getTime();
+  if (intervals.size >= MAX_CACHED_SCHEDULES) intervals.clear();
+  intervals.set(key, { intervalMs: last - before, from: last, until });
   return last - before;
 }
+
+const MAX_CACHED_SCHEDULES = 10_000;
+const intervals = new Map<string, { intervalMs: number; from: number; until: number }>();
 
 export function backupHealth(options: {
   readonly enabled: boolean;
