@@ -443,22 +443,39 @@ async function waitHealthy(
   }
 }
 
-/** Every live object tracked for the Application, found by listing every listable resource type. */
-export async function trackedObjects(kc: KubeConfig, appName: string): Promise<KubernetesObject[]> {
+/**
+ * Every live object tracked for the Application. Argo CD only manages kinds its AppProject permits, so with the
+ * project at hand only those kinds are listed; without it, every listable kind.
+ */
+export async function trackedObjects(
+  kc: KubeConfig,
+  appName: string,
+  project?: StandInProject,
+): Promise<KubernetesObject[]> {
   const api = ObjectApi.forConfig(kc);
-  const types = (await api.listableResourceTypes()).filter(
-    (t) => t.kind !== "Event" && !(t.apiVersion === "v1" && t.kind === "ComponentStatus"),
+  const group = (apiVersion: string) => (apiVersion.includes("/") ? (apiVersion.split("/")[0] ?? "") : "");
+  const types = (await api.listableResourceTypes()).filter((t) => {
+    if (t.kind === "Event" || (t.apiVersion === "v1" && t.kind === "ComponentStatus")) return false;
+    if (!project) return true;
+    if (!t.namespaced)
+      return project.clusterResourceWhitelist.some((r) => permits(r, group(t.apiVersion), t.kind));
+    const whitelist = project.namespaceResourceWhitelist;
+    return whitelist.length === 0 || whitelist.some((r) => permits(r, group(t.apiVersion), t.kind));
+  });
+  const lists = await Promise.all(
+    types.map(async (type) => ({ type, list: await api.list(type.apiVersion, type.kind) })),
   );
-  const tracked: KubernetesObject[] = [];
-  for (const type of types) {
-    const list = await api.list(type.apiVersion, type.kind);
-    for (const item of list.items) {
-      const id = item.metadata?.annotations?.[TRACKING_ANNOTATION];
-      if (id?.startsWith(`${appName}:`))
-        tracked.push({ ...item, apiVersion: type.apiVersion, kind: type.kind });
-    }
-  }
-  return tracked;
+  return lists.flatMap(({ type, list }) =>
+    list.items
+      .filter((item) => item.metadata?.annotations?.[TRACKING_ANNOTATION]?.startsWith(`${appName}:`))
+      .map((item) => ({ ...item, apiVersion: type.apiVersion, kind: type.kind })),
+  );
+}
+
+function projectOf(app: StandInApplication, projects: readonly StandInProject[]): StandInProject {
+  const project = projects.find((p) => p.name === app.project);
+  if (!project) throw new Error(`Application ${app.name}: AppProject ${app.project} is not in the repo`);
+  return project;
 }
 
 export interface SyncResult {
@@ -484,8 +501,7 @@ async function desiredObjects(
   app: StandInApplication,
   projects: readonly StandInProject[],
 ): Promise<KubernetesObject[]> {
-  const project = projects.find((p) => p.name === app.project);
-  if (!project) throw new Error(`Application ${app.name}: AppProject ${app.project} is not in the repo`);
+  const project = projectOf(app, projects);
   const desired: KubernetesObject[] = [];
   for (const object of await readObjectsUnder(join(checkout.dir, app.path))) {
     const ref = objectRef(object);
@@ -539,7 +555,7 @@ export async function syncApplication(
   }
 
   const wanted = new Set(desired.map((o) => trackingId(app.name, o)));
-  const leftGit = (await trackedObjects(kc, app.name)).filter(
+  const leftGit = (await trackedObjects(kc, app.name, projectOf(app, projects))).filter(
     (o) => !wanted.has(o.metadata?.annotations?.[TRACKING_ANNOTATION] ?? ""),
   );
   const pruned: string[] = [];
@@ -602,7 +618,7 @@ export async function outOfSync(
     }
   }
   const wanted = new Set(desired.map((o) => trackingId(app.name, o)));
-  for (const object of await trackedObjects(kc, app.name)) {
+  for (const object of await trackedObjects(kc, app.name, projectOf(app, projects))) {
     const id = object.metadata?.annotations?.[TRACKING_ANNOTATION] ?? "";
     if (!wanted.has(id) && app.prune && !syncOptionsOf(object).includes("Prune=false")) {
       differences.push(`${objectRef(object)}: left git, would be pruned`);
