@@ -390,3 +390,19 @@ describe("no plaintext secrets", () => {
 function stripOther(line: string): string {
   return line.replace(/used by .*\/([^/]+)$/, "used by $1");
 }
+
+test("a plan that turns the ingress off takes its tenants out of the host check", async () => {
+  const { TEST_PLATFORM } = await import("./fixture-tree.ts");
+  const platform = TEST_PLATFORM.replace(
+    "    small: {}",
+    "    small:\n      server:\n        ingress: { enabled: false }",
+  );
+  const { lines } = await loadFixture(
+    {
+      "acme.yaml": tenantYaml("acme", "plan: small\nserver:\n  ingress: { host: shared.example.com }\n"),
+      "globex.yaml": tenantYaml("globex", "server:\n  ingress: { host: shared.example.com }\n"),
+    },
+    platform,
+  );
+  expect(lines).toEqual([]);
+});

@@ -38,8 +38,11 @@ export function checkTree(
   if (platform) {
     claims("ingress host", (t) => {
       const ingress = t.value.spec.server?.ingress;
-      if (ingress?.enabled === false) return undefined;
-      const host = ingress?.host ?? `${t.value.metadata.name}.${platform.value.spec.baseDomain}`;
+      // The resolved ingress includes what the plan says (a plan may turn ingress off or set a host).
+      const resolved = t.resolved?.server.ingress;
+      if ((resolved?.enabled ?? ingress?.enabled) === false) return undefined;
+      const host =
+        resolved?.host ?? ingress?.host ?? `${t.value.metadata.name}.${platform.value.spec.baseDomain}`;
       return {
         value: host,
         path: ingress?.host !== undefined ? ["spec", "server", "ingress", "host"] : ["metadata", "name"],
