@@ -8,11 +8,22 @@ import { formatDiagnostic, loadTenantTree, validTree } from "../../charts-src/mo
 import { SynthError, synthesize, TENANTS_FOLDER } from "../../charts-src/render/synthesize.ts";
 import { parseFlags, UsageError } from "../args.ts";
 
+const USAGE =
+  "usage: neurallog synth [--tenants DIR] [--out DIR]\n" +
+  "  --tenants  tenant files and _platform.yaml (default tenants)\n" +
+  "  --out      output folder: OUT/tenants/<name>/, OUT/argocd/, OUT/platform/ (default dist)\n" +
+  "Validates first; renders nothing while any error remains. Removes the folders of tenants that are gone.";
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     tenants: { type: "string", default: "tenants" },
     out: { type: "string", default: "dist" },
+    help: { type: "boolean", short: "h" },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const tenantsDir = values.tenants;
   const outDir = values.out;
   // Synth removes stale folders under OUT/tenants/: never let that be the tenant sources themselves.
