@@ -27,5 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     log: (line) => console.log(line),
   });
   project.provide("kubeconfig", cluster.kubeconfigPath);
+  // Also for programs the tests start (e.g. `neurallog controller`), which read it like kubectl does.
+  process.env.KUBECONFIG = cluster.kubeconfigPath;
   return () => cluster.stop();
 }
