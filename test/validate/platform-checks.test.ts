@@ -107,6 +107,23 @@ describe("platform names", () => {
     ]);
   });
 
+  test("controller namespace, controller pod labels, an empty repo URL", async () => {
+    const platform = TEST_PLATFORM.replace(
+      "    controllerNamespace: ingress-nginx\n",
+      "    controllerNamespace: ingress-nginx\n    controllerPodLabels: { app: 'not valid!' }\n",
+    )
+      .replace("url: https://git.example.com/deploy.git", 'url: " "')
+      .replace(
+        "  defaultPlan: standard",
+        "  controller: { namespace: kube-system }\n  defaultPlan: standard",
+      );
+    expect(await platformLines(platform)).toEqual([
+      "_platform.yaml:13:33: spec.ingress.controllerPodLabels.app: a label value must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+      "_platform.yaml:18:10: spec.deploymentRepo.url: must not be empty",
+      '_platform.yaml:19:28: spec.controller.namespace: namespace "kube-system" is reserved for Kubernetes itself',
+    ]);
+  });
+
   test("no credentials in the deployment repo URL", async () => {
     const platform = TEST_PLATFORM.replace(
       "url: https://git.example.com/deploy.git",

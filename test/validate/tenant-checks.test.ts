@@ -122,6 +122,30 @@ describe("names and namespaces", () => {
   });
 });
 
+test("ingress host labels, class and annotation keys; backup storage class", async () => {
+  const long = "x".repeat(64);
+  const body = [
+    "server:",
+    "  ingress:",
+    `    host: ${long}.example.com`, // 9
+    "    className: Nginx_Public", // 10
+    "    annotations: { 'bad key': x }", // 11
+    "backup:",
+    "  destination: { storageClassName: Cold_HDD }", // 13
+  ].join("\n");
+  expect(await tenantLines(body)).toEqual([
+    `acme.yaml:9:13: spec.server.ingress.host: host label "${long}" is longer than 63 characters`,
+    "acme.yaml:10:18: spec.server.ingress.className: ingress class \"Nginx_Public\" must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
+    `acme.yaml:11:22: spec.server.ingress.annotations["bad key"]: key name "bad key" must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
+    "acme.yaml:13:38: spec.backup.destination.storageClassName: storage class \"Cold_HDD\" must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
+  ]);
+});
+
+test("a file larger than 1 MiB is refused before parsing", async () => {
+  const { lines } = await loadFixture({ "acme.yaml": `${tenantYaml("acme")}# ${"x".repeat(1024 * 1024)}\n` });
+  expect(lines).toEqual(["acme.yaml:1:1: file is larger than 1048576 bytes"]);
+});
+
 describe("plans", () => {
   test("an unknown plan gets a suggestion and the list", async () => {
     expect(await tenantLines("plan: smal\n")).toEqual([
