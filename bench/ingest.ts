@@ -90,6 +90,7 @@ try {
   await waitReady(url, server);
   let peakRss = 0;
   const cpuBefore = await cpuSeconds(server.pid!);
+  const redisCpuBefore = await cpuSeconds(redis.process.pid!);
   const sampler = setInterval(() => {
     void treeRssKb(server.pid!).then((kb) => (peakRss = Math.max(peakRss, kb)));
   }, 200);
@@ -105,6 +106,7 @@ try {
   ) as { logs: number; batches: number; failures: number; seconds: number; p50Ms: number; p99Ms: number };
   clearInterval(sampler);
   const serverCpu = (await cpuSeconds(server.pid!)) - cpuBefore;
+  const redisCpu = (await cpuSeconds(redis.process.pid!)) - redisCpuBefore;
   const rate = Math.round(load.logs / load.seconds);
 
   // The ceiling: Redis alone, XADD of a payload the size of a stored log, pipelined.
@@ -134,6 +136,10 @@ try {
   console.log(
     `server CPU      ${serverCpu.toFixed(1)} s (${((serverCpu / load.seconds) * 100).toFixed(0)}% of a core), ` +
       `${((serverCpu * 1e6) / Math.max(1, load.logs)).toFixed(1)} µs per log`,
+  );
+  console.log(
+    `redis CPU       ${redisCpu.toFixed(1)} s (${((redisCpu / load.seconds) * 100).toFixed(0)}% of a core), ` +
+      `${((redisCpu * 1e6) / Math.max(1, load.logs)).toFixed(1)} µs per log`,
   );
   const [load1] = (await readFile("/proc/loadavg", "utf8")).split(" ");
   console.log(
