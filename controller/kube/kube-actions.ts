@@ -10,7 +10,7 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from "@kubernetes/client-node";
-import { RawApi } from "./raw-api.ts";
+import { RawApi, REQUEST_TIMEOUT_MS } from "./raw-api.ts";
 
 export const FIELD_MANAGER = "neurallog-controller";
 
@@ -135,13 +135,23 @@ function escapePointer(segment: string): string {
 }
 
 async function translate<T>(call: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  // The generated clients take no deadline; a write that never returns must not hold a worker forever.
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)),
+      REQUEST_TIMEOUT_MS,
+    );
+  });
   try {
-    return await call();
+    return await Promise.race([call(), timeout]);
   } catch (error) {
     if (error instanceof ApiException) {
       if (error.code === 409) throw new AlreadyExistsError("already exists", { cause: error });
       if (error.code === 404) throw new NotFoundError("not found", { cause: error });
     }
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }

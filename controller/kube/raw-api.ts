@@ -30,6 +30,12 @@ export interface RawRequest {
   readonly contentType?: string;
 }
 
+/**
+ * No request may hang an informer or a reconcile: an API server that accepts connections but never answers
+ * must end in an error (and a retry), like one that refuses them.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export class RawApi {
   readonly #kubeConfig: KubeConfig;
   readonly #configuration: Configuration;
@@ -51,6 +57,7 @@ export class RawApi {
       HttpMethod[request.method],
     );
     context.setHeaderParam("Accept", "application/json");
+    context.setSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
     for (const [key, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined) context.setQueryParam(key, value);
     }
