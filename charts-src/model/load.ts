@@ -79,6 +79,7 @@ export async function loadTenantTree(dir: string): Promise<LoadResult> {
     diagnostics,
   );
   const tenants: LoadedTenant[] = [];
+  const treeMembers: LoadedTenant[] = [];
   for (const name of tenantNames) {
     const file = join(dir, name);
     const parsed = await parseFile(file, diagnostics);
@@ -92,18 +93,19 @@ export async function loadTenantTree(dir: string): Promise<LoadResult> {
     diagnostics.push(
       ...(await ruleDiagnostics(parsed, value.spec.server?.rules ?? [], ["spec", "server", "rules"])),
     );
-    // Only files that conform as written take part in cross-tenant checks and rendering.
-    if (schema.diagnostics.length === 0) {
-      tenants.push({
-        file,
-        value,
-        source: parsed,
-        ...(checked.resolved ? { resolved: checked.resolved } : {}),
-      });
-    }
+    const loaded = {
+      file,
+      value,
+      source: parsed,
+      ...(checked.resolved ? { resolved: checked.resolved } : {}),
+    };
+    // Every file with a usable name takes part in the cross-tenant checks (one run shows a host clash next to
+    // a typo); only files that conform as written are returned for rendering.
+    treeMembers.push(loaded);
+    if (schema.diagnostics.length === 0) tenants.push(loaded);
   }
   tenants.sort((a, b) => (a.value.metadata.name < b.value.metadata.name ? -1 : 1));
-  diagnostics.push(...checkTree(tenants, platform));
+  diagnostics.push(...checkTree(treeMembers, platform));
 
   const erroneous = new Set(diagnostics.filter((d) => d.severity === "error").map((d) => d.file));
   const resolvedTenants = tenants.map((tenant) => {

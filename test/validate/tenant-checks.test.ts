@@ -430,3 +430,17 @@ test("a plan that turns the ingress off takes its tenants out of the host check"
   );
   expect(lines).toEqual([]);
 });
+
+test("a tenant with a schema error still takes part in the cross-tenant checks", async () => {
+  const { lines, result } = await loadFixture({
+    "acme.yaml": tenantYaml("acme", "server:\n  replcas: 2\n  ingress: { host: shared.example.com }\n"),
+    "globex.yaml": tenantYaml("globex", "server:\n  ingress: { host: shared.example.com }\n"),
+  });
+  expect(lines.map((l) => l.replace(/used by .*\/([^/]+)$/, "used by $1"))).toEqual([
+    'acme.yaml:8:5: spec.server.replcas: unknown field "replcas" (did you mean "replicas"?)',
+    'acme.yaml:9:22: spec.server.ingress.host: ingress host "shared.example.com" is also used by globex.yaml',
+    'globex.yaml:8:22: spec.server.ingress.host: ingress host "shared.example.com" is also used by acme.yaml',
+  ]);
+  // Not conforming as written: not handed to synth at all.
+  expect(result.tenants.map((t) => t.value.metadata.name)).toEqual(["globex"]);
+});
