@@ -166,7 +166,7 @@ interface Sample {
 interface Target {
   readonly name: string;
   readonly url: string;
-  sample(): Promise<Sample>;
+  sample(seconds: number): Promise<Sample>;
   /** Alerts recorded and action jobs still in flight (pending in the consumer group). */
   status(): Promise<{ alerts: number; pendingJobs: number }>;
   stop(): Promise<void>;
@@ -213,7 +213,7 @@ async function startTarget(name: string, rules: object[]): Promise<Target> {
     name,
     url,
     stop,
-    async sample() {
+    async sample(seconds: number) {
       const serverCpu0 = await cpuSeconds(server.pid!);
       const redisCpu0 = await cpuSeconds(redis.process.pid!);
       const { stdout } = await promisify(execFile)(
@@ -255,10 +255,16 @@ try {
   ] as const) {
     targets.push(await startTarget(name, rules));
   }
+  // A short unmeasured run first: JIT warm-up and the first alerts of a rule set are not steady state.
+  for (const target of targets) await target.sample(2);
   // Rounds interleave the configurations, so a busy moment of the machine does not land on one of them only.
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const target of targets) samples.get(target.name)!.push(await target.sample());
+    // Rotated each round: a configuration must not always follow the same (maybe still busy) neighbour.
+    for (let k = 0; k < targets.length; k++) {
+      const target = targets[(round + k) % targets.length]!;
+      samples.get(target.name)!.push(await target.sample(seconds));
+    }
   }
   const rate: Record<string, number> = {};
   for (const target of targets) {
