@@ -47,11 +47,6 @@ export interface SchemaResult {
   readonly conforming?: unknown;
 }
 
-/** Schema diagnostics for one parsed file. */
-export function schemaDiagnostics(source: YamlSource, kind: DocumentKind): Diagnostic[] {
-  return validateSchema(source, kind).diagnostics;
-}
-
 export function validateSchema(source: YamlSource, kind: DocumentKind): SchemaResult {
   const validate = kind === "Tenant" ? compiled().tenant : compiled().platform;
   if (validate(source.value)) return { diagnostics: [], conforming: source.value };
@@ -86,7 +81,9 @@ function withoutOffenders(
         const missing = String((error.params as { missingProperty: string }).missingProperty);
         const schema = (error.parentSchema as JsonSchema).properties?.[missing];
         const parent = valueAt(current, path);
-        if (missing === "name" || missing === "metadata" || !schema || !isObject(parent)) return undefined;
+        const nameless =
+          path.length === 0 ? missing === "metadata" : path.join(".") === "metadata" && missing === "name";
+        if (nameless || !schema || !isObject(parent)) return undefined;
         parent[missing] = standIn(schema);
         continue;
       }

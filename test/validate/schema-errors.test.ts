@@ -235,3 +235,14 @@ describe("malformed YAML", () => {
     ]);
   });
 });
+
+test("an owner without a name is reported, and the rest of the file is still checked", async () => {
+  const text = tenantYaml("acme", "backup: { schedule: '* * *' }\n").replace(
+    "owners: [{ kind: Group, name: team }]",
+    "owners: [{ kind: User }]",
+  );
+  expect((await loadFixture({ "acme.yaml": text })).lines).toEqual([
+    'acme.yaml:6:12: spec.owners[0]: missing required field "name"',
+    'acme.yaml:7:23: spec.backup.schedule: "* * *" has 3 fields; a schedule has 5: minute hour day-of-month month day-of-week',
+  ]);
+});
