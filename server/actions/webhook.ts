@@ -3,6 +3,8 @@
  * and full jitter. Every attempt is reported to the caller (the delivery log).
  */
 import { createHmac } from "node:crypto";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export const SIGNATURE_HEADER = "x-neurallog-signature";
@@ -40,6 +42,51 @@ export interface WebhookRequest {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * One POST with a hard deadline for the whole exchange. Plain node:http without keep-alive: on timeout or abort
+ * the socket is destroyed, so a target that accepts connections and never answers cannot pile up open sockets
+ * while its deliveries are retried.
+ */
+function post(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const req = send(target, {
+      method: "POST",
+      agent: false,
+      headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+    });
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      req.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    const onAbort = () => fail(new Error("delivery aborted: the server is shutting down"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    req.once("error", (error) => fail(error));
+    req.once("response", (res) => {
+      // Drain the body so the exchange completes; its content is not ours to keep.
+      res.resume();
+      res.once("end", () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        req.destroy();
+        resolve(res.statusCode ?? 0);
+      });
+      res.once("error", (error) => fail(error));
+    });
+    req.end(body);
+  });
+}
+
 /** Retrying makes sense for timeouts, network errors, 408, 429 and 5xx; other 4xx mean the request is wrong. */
 function retryable(status: number | undefined): boolean {
   return status === undefined || status === 408 || status === 429 || status >= 500;
@@ -66,24 +113,17 @@ export async function deliverWebhook(request: WebhookRequest): Promise<DeliveryA
       headers[SIGNATURE_HEADER] = signature(request.secret, request.body, Math.floor(Date.now() / 1000));
     let result: DeliveryAttempt;
     try {
-      const timeout = AbortSignal.timeout(request.timeoutMs);
-      const signal = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
-      const response = await fetch(request.url, {
-        method: "POST",
-        headers,
-        body: request.body,
-        signal,
-        redirect: "manual",
-      });
-      // Drain the body so the connection can be reused; its content is not ours to keep.
-      await response.arrayBuffer().catch(() => undefined);
-      const ok = response.status >= 200 && response.status < 300;
-      result = { attempt, ok, status: response.status, durationMs: Math.round(performance.now() - started) };
-      if (!ok) result = { ...result, error: `HTTP ${response.status}` };
+      const status = await post(request.url, headers, request.body, request.timeoutMs, request.signal);
+      const ok = status >= 200 && status < 300;
+      result = { attempt, ok, status, durationMs: Math.round(performance.now() - started) };
+      if (!ok) result = { ...result, error: `HTTP ${status}` };
     } catch (error) {
-      const e = error as Error;
-      const message = e.name === "TimeoutError" ? `timed out after ${request.timeoutMs} ms` : e.message;
-      result = { attempt, ok: false, error: message, durationMs: Math.round(performance.now() - started) };
+      result = {
+        attempt,
+        ok: false,
+        error: (error as Error).message,
+        durationMs: Math.round(performance.now() - started),
+      };
     }
     attempts.push(result);
     await request.onAttempt?.(result);
