@@ -54,7 +54,7 @@ const YAML_FILE = /\.ya?ml$/i;
 
 export async function loadTenantTree(dir: string): Promise<LoadResult> {
   const diagnostics: Diagnostic[] = [];
-  let entries: { name: string; isFile(): boolean }[];
+  let entries: { name: string; isFile(): boolean; isSymbolicLink(): boolean }[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
@@ -66,8 +66,9 @@ export async function loadTenantTree(dir: string): Promise<LoadResult> {
   const tenantNames: string[] = [];
   for (const entry of entries) {
     if (entry.name === PLATFORM_FILE) continue;
-    if (entry.name.startsWith(".") || !entry.isFile() || !YAML_FILE.test(entry.name))
-      skipped.push(entry.name);
+    // Symlinked tenant files count (a link to a folder then fails to read, and says so).
+    const fileLike = entry.isFile() || entry.isSymbolicLink();
+    if (entry.name.startsWith(".") || !fileLike || !YAML_FILE.test(entry.name)) skipped.push(entry.name);
     else tenantNames.push(entry.name);
   }
   skipped.sort();
