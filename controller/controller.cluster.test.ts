@@ -22,7 +22,9 @@ import {
 } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { parse } from "yaml";
+import { App, Chart } from "cdk8s";
 import { tenantObjects } from "../charts-src/charts/tenant-chart.ts";
+import { Controller } from "../charts-src/constructs/controller.ts";
 import { resolvePlatform, resolveTenant } from "../charts-src/model/resolve.ts";
 import type { PlatformFile, TenantFile } from "../charts-src/model/tenant-schema.ts";
 import { applyManifests } from "../test/cluster/apply-manifests.ts";
@@ -428,6 +430,100 @@ describe("controller on the test cluster", () => {
       await stopController(c);
     } finally {
       await proxy.close();
+    }
+  });
+});
+
+describe("controller with the RBAC synth renders", () => {
+  it("lists, watches, reports and self-heals as its ServiceAccount, with nothing forbidden", async () => {
+    const { namespace } = await createTenant();
+    // The platform's controller objects, in a namespace of this test; cluster-scoped names made unique so tests
+    // sharing the cluster do not fight over them. The rules are synth's, unchanged.
+    const controllerNamespace = uniqueName("nl-ctl-rbac");
+    const platform = { ...resolvePlatform(platformFile) };
+    const chart = new Chart(new App(), "platform");
+    new Controller(chart, "controller", {
+      ...platform,
+      controller: { ...platform.controller, namespace: controllerNamespace },
+    });
+    const suffix = controllerNamespace.slice("nl-ctl-rbac-".length);
+    const rbac = (chart.toJson() as (KubernetesObject & Record<string, unknown>)[])
+      .filter((o) =>
+        ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(
+          o.kind!,
+        ),
+      )
+      .map((o) => {
+        if (o.kind === "ClusterRole")
+          return { ...o, metadata: { ...o.metadata, name: `${o.metadata!.name}-${suffix}` } };
+        if (o.kind === "ClusterRoleBinding") {
+          const roleRef = o.roleRef as { name: string };
+          return {
+            ...o,
+            metadata: { ...o.metadata, name: `${o.metadata!.name}-${suffix}` },
+            roleRef: { ...roleRef, name: `${roleRef.name}-${suffix}` },
+          };
+        }
+        return o;
+      });
+    const order = ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"];
+    rbac.sort((a, b) => order.indexOf(a.kind!) - order.indexOf(b.kind!));
+    await applyManifests(kc, rbac, { fieldManager: "argocd-stand-in" });
+    namespaces.push(controllerNamespace);
+    const cleanupClusterScoped = async () => {
+      const { RbacAuthorizationV1Api } = await import("@kubernetes/client-node");
+      const api = kc.makeApiClient(RbacAuthorizationV1Api);
+      await api.deleteClusterRoleBinding({ name: `neurallog-controller-${suffix}` }).catch(() => undefined);
+      await api.deleteClusterRole({ name: `neurallog-controller-${suffix}` }).catch(() => undefined);
+    };
+
+    try {
+      const token = await core.createNamespacedServiceAccountToken({
+        name: "neurallog-controller",
+        namespace: controllerNamespace,
+        body: { spec: { audiences: [], expirationSeconds: 600 } },
+      });
+      const asController = new KubeConfig();
+      asController.loadFromOptions({
+        clusters: [kc.getCurrentCluster()!],
+        users: [{ name: "neurallog-controller", token: token.status!.token }],
+        contexts: [{ name: "sa", cluster: kc.getCurrentCluster()!.name, user: "neurallog-controller" }],
+        currentContext: "sa",
+      });
+      const c = await controller({
+        leaseNamespace: controllerNamespace,
+        kubeConfig: asController,
+        mode: "self-heal",
+      });
+      await waitFor("a first reconcile as the ServiceAccount", 20_000, async () =>
+        c.status().tenants.some((t) => t.namespace === namespace),
+      );
+      await editQuota(namespace, "97");
+      await waitFor("the quota restored", 5_000, async () => (await quotaPods(namespace)) === "20");
+      await waitFor("DriftDetected and DriftCorrected Events", 5_000, async () => {
+        const found = [
+          ...(await events(namespace, "DriftDetected")),
+          ...(await events(namespace, "DriftCorrected")),
+        ];
+        return found.length === 2 && found;
+      });
+      expect(c.status().informers).toEqual(
+        Object.fromEntries(
+          [
+            "namespaces",
+            "configmaps",
+            "resourcequotas",
+            "limitranges",
+            "networkpolicies",
+            "cronjobs",
+            "events",
+          ].map((resource) => [resource, { synced: true, restarts: 0 }]),
+        ),
+      );
+      expect(metricValue(await metrics(c), "neurallog_reconcile_total", { result: "error" }) ?? 0).toBe(0);
+      await stopController(c);
+    } finally {
+      await cleanupClusterScoped();
     }
   });
 });
