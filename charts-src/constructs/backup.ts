@@ -6,7 +6,7 @@
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
 import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
-import { KEEP_ON_DELETE, objectNames, tenantLabels, tenantMetadata } from "./metadata.ts";
+import { contentHash, KEEP_ON_DELETE, objectNames, tenantLabels, tenantMetadata } from "./metadata.ts";
 import {
   containerSecurityContext,
   hardenedPodSpec,
@@ -25,14 +25,15 @@ const STARTING_DEADLINE_SECONDS = 600;
 const ACTIVE_DEADLINE_SECONDS = 3600;
 const BACKOFF_LIMIT = 2;
 
-/** The backup command line (the flags `neurallog backup` implements). */
+/**
+ * The backup command line (the flags `neurallog backup` implements). The Redis URL comes from the `REDIS_URL`
+ * env var, not a flag: a password in it would otherwise show in the process arguments.
+ */
 export function backupCommand(tenant: ResolvedTenant): string[] {
   const retention = tenant.backup.retention;
   return [
     "neurallog",
     "backup",
-    "--redis-url",
-    "$(REDIS_URL)",
     "--dest",
     BACKUP_DIR,
     "--tenant",
@@ -92,11 +93,12 @@ export class Backup extends Construct {
     if (backup.enabled) this.schedule(tenant, platform);
 
     if (tenant.decommission) {
-      // A plain Job with a stable name runs once; Argo CD keeps it (and its outcome) until the tenant is removed.
-      new k8s.KubeJob(this, "final-backup", {
-        metadata: tenantMetadata(tenant, "backup", names.finalBackup),
-        spec: backupJobSpec(tenant, platform),
-      });
+      // A Job's pod template is immutable, so the name carries a hash of the spec: a change while the tenant is
+      // decommissioned (an image bump) renders a new Job that runs another final backup, and the old one is
+      // pruned, instead of a sync that fails forever. Same spec, same name: it runs once.
+      const spec = backupJobSpec(tenant, platform);
+      const name = `${names.finalBackup}-${contentHash(JSON.stringify(spec)).slice(0, 8)}`;
+      new k8s.KubeJob(this, "final-backup", { metadata: tenantMetadata(tenant, "backup", name), spec });
     }
   }
 

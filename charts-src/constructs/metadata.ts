@@ -44,7 +44,8 @@ export const objectNames = (tenant: ResolvedTenant) => {
     serverConfig: `${t}-server-config`,
     backup: `${t}-backup`,
     backupVolume: `${t}-backups`,
-    finalBackup: `${t}-final-backup`,
+    /** Prefix of the final backup Job; the Job's name ends in a hash of its spec (see backup.ts). */
+    finalBackup: `${t}-final`,
   };
 };
 
