@@ -182,7 +182,22 @@ async function etcdHealthy(clientUrl: string): Promise<boolean> {
   return response.ok && body.health === "true";
 }
 
+/**
+ * Starts the control plane. Ports are picked free but bound only later by etcd and the API server, so another
+ * process can take one in between; that one case is retried once, on new ports.
+ */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  try {
+    return await startOnce(options);
+  } catch (error) {
+    const text = String((error as Error).cause ?? "");
+    if (!/address already in use/.test(text)) throw error;
+    options.log?.(`cluster: a port was taken meanwhile; starting again on new ports`);
+    return startOnce(options);
+  }
+}
+
+async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const { binaries, runDir } = options;
   const log = options.log ?? (() => {});
   if (anyProcessRunning(runDir)) throw new Error(`a cluster is already running in ${runDir}`);
