@@ -12,7 +12,6 @@
  * trusts exactly that certificate.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -26,6 +25,7 @@ import {
   anyProcessRunning,
   pidsFile,
   startProcess,
+  startWatchdog,
   stopProcessGroups,
   type StartedProcess,
 } from "./process-groups.ts";
@@ -163,17 +163,6 @@ async function waitUntil(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
-}
-
-function startWatchdog(runDir: string, ownerPid: number): number {
-  const child = spawn(
-    "bash",
-    [join(here, "watchdog.sh"), String(ownerPid), runDir, process.execPath, join(here, "cluster-cli.ts")],
-    { detached: true, stdio: "ignore" },
-  );
-  child.unref();
-  if (child.pid === undefined) throw new Error("could not start the cluster watchdog");
-  return child.pid;
 }
 
 async function etcdHealthy(clientUrl: string): Promise<boolean> {

@@ -6,7 +6,10 @@
  */
 import { spawn } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 export interface StartedProcess {
   readonly name: string;
@@ -144,4 +147,20 @@ export async function stopProcessGroups(runDir: string, graceMs = 5_000): Promis
 /** Whether any recorded group leader of this run directory still runs. */
 export function anyProcessRunning(runDir: string): boolean {
   return recordedProcesses(runDir).some((p) => isOurs(p.pid, runDir));
+}
+
+/**
+ * Starts the watchdog (watchdog.sh): once `ownerPid` is gone while the run directory still has its pids file,
+ * it runs `cluster-cli.ts down` on the directory. Returns its pid; an orderly stop removes the pids file or
+ * kills it.
+ */
+export function startWatchdog(runDir: string, ownerPid: number): number {
+  const child = spawn(
+    "bash",
+    [join(here, "watchdog.sh"), String(ownerPid), runDir, process.execPath, join(here, "cluster-cli.ts")],
+    { detached: true, stdio: "ignore" },
+  );
+  child.unref();
+  if (child.pid === undefined) throw new Error("could not start the cluster watchdog");
+  return child.pid;
 }
