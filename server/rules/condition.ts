@@ -30,8 +30,9 @@ export function readField(entry: LogEntry, name: string): FieldValue | undefined
       return entry.timestamp;
     default: {
       const fields = entry.fields;
-      if (name in fields) return fields[name];
-      return name.startsWith("fields.") ? fields[name.slice(7)] : undefined;
+      const value = fields[name];
+      if (value !== undefined || !name.startsWith("fields.")) return value;
+      return fields[name.slice(7)];
     }
   }
 }

@@ -54,6 +54,8 @@ interface CompiledRule {
  * script reads the rule's parameters through it), so parameters travel once per rule, not once per group.
  */
 interface BatchOp {
+  [DISTINCT]?: Set<string>;
+  [KNOWN]?: ReadonlySet<string>;
   i: number;
   g: string;
   c: number;
@@ -75,10 +77,12 @@ const MAX_SAMPLES_PER_OP = 50;
 /** Per-replica memory of values already in Redis, so a batch only sends what Redis may not know (bounded). */
 const MAX_REMEMBERED_VALUES = 20_000;
 
-/** Distinct values of a batch op while it is being built (the op itself carries them as an array). */
-const distinct = new WeakMap<BatchOp, Set<string>>();
-/** For new_value ops: the values this replica knows Redis has, skipped while the batch is scanned. */
-const knownFor = new WeakMap<BatchOp, ReadonlySet<string>>();
+/**
+ * Working state of an op while its batch is scanned, under symbol keys so JSON.stringify leaves it out: the
+ * distinct values seen (sent as `vals`), and for new_value the values this replica knows Redis has.
+ */
+const DISTINCT = Symbol("distinct");
+const KNOWN = Symbol("known");
 const DEFAULT_RESOLVE_AFTER_MS = 5 * 60_000;
 
 export function ruleParams(rule: Rule, since: number): RuleParams {
@@ -168,9 +172,8 @@ function accumulate(params: RuleParams, op: BatchOp, entry: LogEntry): boolean {
       const v = readField(entry, params.f);
       if (v === undefined || v === null || v === "") return false;
       const text = String(v).slice(0, MAX_GROUP_VALUE);
-      if (knownFor.get(op)?.has(text)) return true;
-      let set = distinct.get(op);
-      if (!set) distinct.set(op, (set = new Set()));
+      if (op[KNOWN]?.has(text)) return true;
+      const set = (op[DISTINCT] ??= new Set());
       if (set.size < MAX_VALUES_PER_OP) set.add(text);
       return true;
     }
@@ -267,7 +270,7 @@ export class RuleEngine {
   }
 
   private unsentValues(params: RuleParams, op: BatchOp, now: number): boolean {
-    const values = distinct.get(op);
+    const values = op[DISTINCT];
     if (!values) return false;
     const key = `${params.r}\u0000${params.rev}\u0000${op.g}`;
     const vals: string[] = [];
@@ -314,15 +317,19 @@ export class RuleEngine {
       let byGroup: Map<string, BatchOp> | undefined;
       const i = rules.length + 1; // Lua arrays start at 1
       // A change rule compares values in arrival order; the others do not care about order.
+      const grouped = params.gb.length > 0;
+      let single: BatchOp | undefined;
       for (const entry of view.candidates(prefilter, params.t === "change")) {
         if (!matches(entry)) continue;
-        const key = groupKey(entry, params.gb);
         byGroup ??= new Map();
-        let op = byGroup.get(key);
+        // Without group-by there is one group: no key to build, no map lookup per entry.
+        const key = grouped ? groupKey(entry, params.gb) : "";
+        let op = grouped ? byGroup.get(key) : single;
         if (!op) {
           op = { i, g: groupJson(entry, params.gb), c: 0 };
           byGroup.set(key, op);
-          if (params.t === "new_value") knownFor.set(op, this.knownSet(params, op.g));
+          if (!grouped) single = op;
+          if (params.t === "new_value") op[KNOWN] = this.knownSet(params, op.g);
         }
         if (!accumulate(params, op, entry)) continue;
         // The example is the entry's id: the alert links to the log; notifications look it up off the ingest path.
