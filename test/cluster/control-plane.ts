@@ -160,7 +160,11 @@ async function waitUntil(
       );
     }
     if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const last = processes.at(-1);
+      const logTail = last ? `; last lines of ${last.name}'s log:\n${tail(last.logPath)}` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${logTail}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
