@@ -8,7 +8,8 @@
  * absence (flatline, spike down, cardinality/aggregate below), which no incoming log would trigger.
  *
  * Key layout under `prefix` (`nl:{tenant}:`), all in the tenant's hash slot:
- *   rs:<rule>:<rev>:<group>:b   HASH window buckets: running sums cs/ps, newest bucket e and its count cb, c:<i>
+ *   rs:<rule>:<rev>:<group>:s   STRING "cs ps e cb": window sums, newest bucket and its count (count types)
+ *   rs:<rule>:<rev>:<group>:b   HASH closed bucket counts c:<i> (count types)
  *                               (count types); c/s/x/n/p:<i> count, sum, max, min, samples (aggregate)
  *   rs:<rule>:<rev>:<group>:d   ZSET distinct value → last seen (cardinality)
  *   rs:<rule>:<rev>:<group>:v   SET values seen (new_value)
@@ -90,20 +91,30 @@ local function aggregateValue(st, op)
 end
 
 -- Count windows keep running sums of the current and the previous window (spike compares the two), moved forward
--- bucket by bucket, so a batch costs two commands (read, write) instead of reading every bucket of the window.
--- Hash fields: cs current-window sum, ps previous-window sum, e newest bucket index, cb its count, c:<i> the
--- counts of older buckets (written when a bucket closes). Returns cs, ps, e, cb and whether e moved.
-local function advance(key, op, idx)
+-- bucket by bucket. A group's sums live in one string ('<base>:s' = "cs ps e cb": current-window sum,
+-- previous-window sum, newest bucket index, its count), so the apply script reads the state of every group of a
+-- batch with ONE MGET and writes each with one SET; the counts of older buckets ('<base>:b', c:<i>) are written
+-- only when a bucket closes.
+local function unpackState(text)
+  if not text then return nil end
+  local cs, ps, e, cb = string.match(text, '^(%S+) (%S+) (%S+) (%S+)$')
+  return tonumber(cs), tonumber(ps), tonumber(e), tonumber(cb)
+end
+
+local function advance(base, op, idx, text)
   local nb = math.ceil(op.w / op.b)
-  local st = redis.call('HMGET', key, 'cs', 'ps', 'e', 'cb')
-  local cs, ps, e, cb = num(st[1], 0), num(st[2], 0), num(st[3], nil), num(st[4], 0)
+  local cs, ps, e, cb = unpackState(text)
   if e == nil then return 0, 0, idx, 0, true end
   if idx <= e then return cs, ps, e, cb, false end
+  local key = base .. ':b'
   if idx - e >= 2 * nb then
     redis.call('DEL', key) -- silent for two windows: nothing is left to count
     return 0, 0, idx, 0, true
   end
-  if cb ~= 0 then redis.call('HSET', key, 'c:' .. fmt(e), cb) end
+  if cb ~= 0 then
+    redis.call('HSET', key, 'c:' .. fmt(e), cb)
+    redis.call('PEXPIRE', key, 2 * op.w + op.b)
+  end
   for s = e + 1, idx do
     local j, k = 'c:' .. fmt(s - nb), 'c:' .. fmt(s - 2 * nb)
     local v = redis.call('HMGET', key, j, k)
@@ -115,12 +126,13 @@ local function advance(key, op, idx)
   return cs, ps, idx, 0, true
 end
 
-local function counts(key, op, t)
-  local cs, ps, e, cb, moved = advance(key, op, math.floor(t / op.b))
-  if moved then
-    redis.call('HSET', key, 'cs', cs, 'ps', ps, 'e', fmt(e), 'cb', cb)
-    redis.call('PEXPIRE', key, 2 * op.w + op.b)
-  end
+local function saveState(base, op, cs, ps, e, cb)
+  redis.call('SET', base .. ':s', string.format('%.0f %.0f %.0f %.0f', cs, ps, e, cb), 'PX', 2 * op.w + op.b)
+end
+
+local function counts(base, op, t)
+  local cs, ps, e, cb, moved = advance(base, op, math.floor(t / op.b), redis.call('GET', base .. ':s'))
+  if moved then saveState(base, op, cs, ps, e, cb) end
   return cs, ps, e
 end
 
@@ -129,13 +141,13 @@ local function evaluate(op, t)
   local base = stateBase(op)
   local ty = op.t
   if ty == 'frequency' then
-    local cs = counts(base .. ':b', op, t)
+    local cs = counts(base, op, t)
     return cs >= op.th, cs
   elseif ty == 'flatline' then
-    local cs = counts(base .. ':b', op, t)
+    local cs = counts(base, op, t)
     return (t - op.since >= op.w) and cs < op.th, cs
   elseif ty == 'spike' then
-    local cur, prev = counts(base .. ':b', op, t)
+    local cur, prev = counts(base, op, t)
     if t - op.since < 2 * op.w then return false, cur end
     if op.dir == 'down' then return prev >= op.minc and cur * op.ratio <= prev, cur end
     return cur >= op.minc and cur >= op.ratio * prev, cur
@@ -258,11 +270,9 @@ local function addAggregate(key, op)
 end
 
 -- Returns the window sums after adding the batch: the caller decides from them, without a second read.
-local function addCount(key, op)
-  local cs, ps, e, cb, moved = advance(key, op, math.floor(now / op.b))
-  redis.call('HSET', key, 'cs', cs + op.c, 'ps', ps, 'e', fmt(e), 'cb', cb + op.c)
-  -- The TTL only needs renewing when a bucket starts (at most once per bucket), not on every batch.
-  if moved then redis.call('PEXPIRE', key, 2 * op.w + op.b) end
+local function addCount(base, op, text)
+  local cs, ps, e, cb = advance(base, op, math.floor(now / op.b), text)
+  saveState(base, op, cs + op.c, ps, e, cb + op.c)
   return cs + op.c, ps
 end
 
@@ -282,8 +292,19 @@ end
 local fired = {}
 local function note(id) if id then fired[#fired + 1] = id end end
 local batch = cjson.decode(ARGV[3])
+local isCount = { frequency = true, flatline = true, spike = true }
+-- The count-window state of every group in the batch, read at once.
+local stateKeys, states = {}, {}
 for _, op in ipairs(batch.ops) do
   setmetatable(op, { __index = batch.rules[op.i] })
+  if isCount[op.t] then stateKeys[#stateKeys + 1] = stateBase(op) .. ':s' end
+end
+for from = 1, #stateKeys, 4000 do
+  local chunk = redis.call('MGET', unpack(stateKeys, from, math.min(from + 3999, #stateKeys)))
+  for j = 1, #chunk do states[from + j - 1] = chunk[j] end
+end
+local nextState = 0
+for _, op in ipairs(batch.ops) do
   local ty = op.t
   local base = stateBase(op)
   local dedupKey = op.r .. '|' .. op.g
@@ -294,7 +315,8 @@ for _, op in ipairs(batch.ops) do
   if ty == 'any' then
     note(fire(op, dedupKey, op.c, 'matched', op.ex, true))
   elseif ty == 'frequency' or ty == 'flatline' or ty == 'spike' then
-    local breach, value = countBreach(op, addCount(base .. ':b', op))
+    nextState = nextState + 1
+    local breach, value = countBreach(op, addCount(base, op, states[nextState]))
     if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
   elseif ty == 'aggregate' then
     if addAggregate(base .. ':b', op) then
