@@ -3,7 +3,7 @@
  * reach for first are present as comments, so a new tenant's author edits a file instead of reading a reference.
  */
 import { stringify } from "yaml";
-import type { OwnerInput } from "../charts-src/model/tenant-schema.ts";
+import { MAX_TENANT_NAME_LENGTH, type OwnerInput } from "../charts-src/model/tenant-schema.ts";
 
 export interface TenantScaffold {
   readonly name: string;
@@ -17,9 +17,7 @@ export interface TenantScaffold {
   readonly schemaPath: string;
 }
 
-/** DNS-1123 label; the namespace `nl-<name>` must stay a label too, hence 60 and not 63 characters. */
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const MAX_TENANT_NAME_LENGTH = 63 - "nl-".length;
 
 /** Why NAME cannot be a tenant name, or undefined when it can. */
 export function tenantNameProblem(name: string): string | undefined {
@@ -27,7 +25,7 @@ export function tenantNameProblem(name: string): string | undefined {
     return `invalid tenant name "${name}": use lowercase letters, digits and '-', starting and ending with a letter or digit`;
   }
   if (name.length > MAX_TENANT_NAME_LENGTH) {
-    return `invalid tenant name "${name}": at most ${MAX_TENANT_NAME_LENGTH} characters (its namespace nl-${name} must fit in 63)`;
+    return `invalid tenant name "${name}": at most ${MAX_TENANT_NAME_LENGTH} characters (names derived from it must fit Kubernetes' limits)`;
   }
   return undefined;
 }

@@ -12,12 +12,7 @@ export const TENANT_LABEL = "neurallog.io/tenant";
 /** The tenant ConfigMap the controller reads its desired state from (a fixed name it can find in any namespace). */
 export const TENANT_CONFIGMAP_NAME = "neurallog-tenant";
 
-/**
- * Longest tenant name whose derived object names stay within Kubernetes limits: a CronJob name may have at most
- * 52 characters (its Jobs append 11), and the longest derived name is `<tenant>-backup` on a CronJob (7) — the
- * headless Service `<tenant>-redis-headless` (15 of 63) is looser.
- */
-export const MAX_TENANT_NAME_LENGTH = 45;
+export { MAX_TENANT_NAME_LENGTH } from "../model/tenant-schema.ts";
 
 export type Component = "namespace" | "policy" | "redis" | "server" | "backup" | "config";
 

@@ -44,6 +44,12 @@ export function dns1123Label(
 }
 export const Dns1123Label = dns1123Label();
 
+/**
+ * Longest tenant name whose derived object names stay within Kubernetes limits: a CronJob name may have at most
+ * 52 characters (its Jobs append 11), and the longest derived name is `<tenant>-backup` (7 more).
+ */
+export const MAX_TENANT_NAME_LENGTH = 45;
+
 /** CIDR such as `10.0.0.0/8` or `2001:db8::/32`. Parsed by the semantic checks. */
 export const Cidr = Type.String({ description: "an IPv4 or IPv6 CIDR, e.g. 203.0.113.0/24" });
 
@@ -470,7 +476,11 @@ export const Tenant = Type.Object(
     kind: Type.Literal("Tenant", { description: "one tenant per file" }),
     metadata: Type.Object(
       {
-        name: dns1123Label("the tenant name; must equal the file name without .yaml"),
+        name: Type.String({
+          description: `the tenant name: a DNS-1123 label of at most ${MAX_TENANT_NAME_LENGTH} characters, equal to the file name without .yaml`,
+          pattern: DNS1123_LABEL_PATTERN,
+          maxLength: MAX_TENANT_NAME_LENGTH,
+        }),
       },
       { additionalProperties: false, description: "identity of the tenant" },
     ),

@@ -76,12 +76,12 @@ describe("neurallog tenant new", () => {
   it("refuses invalid names and unknown plans, listing the known ones", async () => {
     const listing = await readdir(dir);
     expect(await run(["new", "New_Co", "--tenants", dir])).toBe(1);
-    expect(await run(["new", "x".repeat(61), "--tenants", dir])).toBe(1);
+    expect(await run(["new", "x".repeat(46), "--tenants", dir])).toBe(1);
     expect(await run(["new", "newco", "--plan", "huge", "--tenants", dir])).toBe(1);
     expect(await run(["new", "newco", "--owner", "nobody", "--tenants", dir])).toBe(1);
     expect(errors).toEqual([
       expect.stringContaining('invalid tenant name "New_Co"'),
-      expect.stringContaining("at most 60 characters"),
+      expect.stringContaining("at most 45 characters"),
       'neurallog tenant new: unknown plan "huge"; known plans: large, small, standard',
       expect.stringContaining('invalid owner "nobody"'),
     ]);

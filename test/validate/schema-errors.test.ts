@@ -135,7 +135,7 @@ describe("wrong values", () => {
   test("an invalid name names the DNS-1123 rule", async () => {
     const lines = (await loadFixture({ "Acme.yaml": tenantYaml("Acme") })).lines;
     expect(lines).toEqual([
-      "Acme.yaml:4:9: metadata.name: must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (got \"Acme\")",
+      "Acme.yaml:4:9: metadata.name: must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 45 characters (got \"Acme\")",
     ]);
   });
 

@@ -10,12 +10,13 @@ describe("names and namespaces", () => {
     ]);
   });
 
-  test("the default namespace nl-<name> must stay a DNS-1123 label", async () => {
-    const name = "a".repeat(62);
+  test("a tenant name is at most 45 characters, so every name derived from it fits Kubernetes' limits", async () => {
+    const name = "a".repeat(46);
     const { lines } = await loadFixture({ [`${name}.yaml`]: tenantYaml(name) });
     expect(lines).toEqual([
-      `${name}.yaml:4:9: metadata.name: the namespace "nl-${name}" would be longer than 63 characters; shorten the name or set spec.namespace`,
+      `${name}.yaml:4:9: metadata.name: must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 45 characters (got "${name}")`,
     ]);
+    expect((await loadFixture({ [`${"a".repeat(45)}.yaml`]: tenantYaml("a".repeat(45)) })).lines).toEqual([]);
   });
 
   test("Kubernetes' own namespaces are refused", async () => {
@@ -108,6 +109,25 @@ describe("names and namespaces", () => {
       `acme.yaml:8:5: spec.labels["-bad"]: key name "-bad" must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
       "acme.yaml:9:11: spec.labels.team: a label value must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
       'acme.yaml:11:5: spec.annotations["Example.COM/x"]: key prefix "Example.COM" must be a DNS subdomain (lowercase, e.g. example.com)',
+    ]);
+  });
+
+  test("keys Kubernetes or Argo CD act on are reserved: a tenant cannot weaken Pod Security or pruning", async () => {
+    const lines = await tenantLines(
+      [
+        "labels:",
+        "  pod-security.kubernetes.io/enforce: privileged",
+        "  neurallog.io/tenant: other",
+        "annotations:",
+        "  argocd.argoproj.io/sync-options: Prune=true",
+        "  team.example.com/owner: sre",
+        "",
+      ].join("\n"),
+    );
+    expect(lines).toEqual([
+      'acme.yaml:8:5: spec.labels["pod-security.kubernetes.io/enforce"]: key "pod-security.kubernetes.io/enforce" is reserved (prefix kubernetes.io is acted on by Kubernetes); pick a key of your own domain',
+      'acme.yaml:9:5: spec.labels["neurallog.io/tenant"]: key "neurallog.io/tenant" is set by NeuralLog itself',
+      'acme.yaml:11:5: spec.annotations["argocd.argoproj.io/sync-options"]: key "argocd.argoproj.io/sync-options" is reserved (prefix argoproj.io is acted on by Argo CD); pick a key of your own domain',
     ]);
   });
 

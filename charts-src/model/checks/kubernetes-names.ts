@@ -27,6 +27,30 @@ export function qualifiedKeyProblem(key: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a tenant may not set this label or annotation key, or undefined when it may. Tenant labels and annotations
+ * land on every rendered object, so keys that Kubernetes or Argo CD act on would let a tenant file weaken the
+ * platform's guarantees (a `pod-security.kubernetes.io/enforce` label, an `argocd.argoproj.io/sync-options`
+ * annotation that re-enables pruning of a volume).
+ */
+export function reservedKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf("/");
+  if (slash < 0) return undefined;
+  const prefix = key.slice(0, slash);
+  const owner = RESERVED_KEY_DOMAINS.find((domain) => prefix === domain || prefix.endsWith(`.${domain}`));
+  if (owner)
+    return `key "${key}" is reserved (prefix ${owner} is acted on by ${RESERVED_BY[owner]}); pick a key of your own domain`;
+  if (key === "neurallog.io/tenant") return `key "${key}" is set by NeuralLog itself`;
+  return undefined;
+}
+
+const RESERVED_BY: Record<string, string> = {
+  "kubernetes.io": "Kubernetes",
+  "k8s.io": "Kubernetes",
+  "argoproj.io": "Argo CD",
+};
+const RESERVED_KEY_DOMAINS = Object.keys(RESERVED_BY);
+
 /** Why `value` is not a valid label value, or undefined when it is. */
 export function labelValueProblem(value: string): string | undefined {
   if (value === "" || (value.length <= 63 && QUALIFIED_NAME.test(value))) return undefined;

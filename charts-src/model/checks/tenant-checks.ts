@@ -9,10 +9,10 @@ import { didYouMean } from "../suggest.ts";
 import type { TenantFile } from "../tenant-schema.ts";
 import { isWritten, type YamlSource } from "../yaml-source.ts";
 import {
-  isDns1123Label,
   isReservedNamespace,
   labelValueProblem,
   qualifiedKeyProblem,
+  reservedKeyProblem,
 } from "./kubernetes-names.ts";
 import { reportFor, type Report } from "./report.ts";
 import { checkSizing } from "./sizing-checks.ts";
@@ -38,12 +38,7 @@ export function checkTenant(
   const namespace = tenantNamespace(tenant);
   const namespacePath: FieldPath =
     tenant.spec.namespace !== undefined ? ["spec", "namespace"] : ["metadata", "name"];
-  if (!isDns1123Label(namespace)) {
-    report.error(
-      namespacePath,
-      `the namespace "${namespace}" would be longer than 63 characters; shorten the name or set spec.namespace`,
-    );
-  }
+  // No length check: the schema bounds spec.namespace to 63 and metadata.name to 45, so nl-<name> always fits.
   if (isReservedNamespace(namespace)) {
     report.error(namespacePath, `namespace "${namespace}" is reserved for Kubernetes itself`);
   }
@@ -54,7 +49,7 @@ export function checkTenant(
 
   for (const field of ["labels", "annotations"] as const) {
     for (const [key, value] of Object.entries(tenant.spec[field] ?? {})) {
-      const keyProblem = qualifiedKeyProblem(key);
+      const keyProblem = qualifiedKeyProblem(key) ?? reservedKeyProblem(key);
       if (keyProblem) report.error(["spec", field, key], keyProblem, { at: "key" });
       const valueProblem = field === "labels" ? labelValueProblem(value) : undefined;
       if (valueProblem) report.error(["spec", field, key], valueProblem);
