@@ -47,6 +47,8 @@ interface CompiledRule {
   readonly wire: Partial<RuleParams>;
   readonly matches: LogPredicate;
   readonly prefilter: Prefilter;
+  /** Rules with the same condition share it: a batch is matched once per distinct condition, not per rule. */
+  readonly conditionKey: string;
 }
 
 /**
@@ -247,6 +249,7 @@ export class RuleEngine {
         wire: wireParams(ruleParams(rule, since ?? rule.updatedAt)),
         matches: compileCondition(rule.when),
         prefilter: prefilterOf(rule.when),
+        conditionKey: JSON.stringify(rule.when ?? null),
       }));
   }
 
@@ -313,14 +316,21 @@ export class RuleEngine {
     const rules: RuleParams[] = [];
     const ops: BatchOp[] = [];
     const view = new BatchView(entries);
-    for (const { params, wire, matches, prefilter } of this.compiled) {
+    const matchedBy = new Map<string, readonly LogEntry[]>();
+    for (const { params, wire, matches, prefilter, conditionKey } of this.compiled) {
+      // A change rule compares values in arrival order; the others do not care about order.
+      const ordered = params.t === "change";
+      const memo = ordered ? `ordered ${conditionKey}` : conditionKey;
+      let matched = matchedBy.get(memo);
+      if (!matched) {
+        matched = view.candidates(prefilter, ordered).filter(matches);
+        matchedBy.set(memo, matched);
+      }
       let byGroup: Map<string, BatchOp> | undefined;
       const i = rules.length + 1; // Lua arrays start at 1
-      // A change rule compares values in arrival order; the others do not care about order.
       const grouped = params.gb.length > 0;
       let single: BatchOp | undefined;
-      for (const entry of view.candidates(prefilter, params.t === "change")) {
-        if (!matches(entry)) continue;
+      for (const entry of matched) {
         byGroup ??= new Map();
         // Without group-by there is one group: no key to build, no map lookup per entry.
         const key = grouped ? groupKey(entry, params.gb) : "";
