@@ -33,6 +33,7 @@ import { clusterKubeConfig, uniqueName } from "../test/cluster/cluster-access.ts
 import { startController, type ControllerOptions, type RunningController } from "./main.ts";
 
 const RUN_LABEL = "neurallog.io/controller-test-run";
+const CASE_LABEL = "neurallog.io/controller-test-case";
 const run = uniqueName("run");
 const logger = pino({ level: "silent" });
 const platformFile = parse(
@@ -57,6 +58,8 @@ afterAll(async () => {
 /** Renders a small tenant with synth and applies what the controller judges, as Argo CD would. */
 async function createTenant(
   quotaHard: Record<string, string> = {},
+  /** A label value for a controller that must see this tenant only (`${CASE_LABEL}=value`). */
+  testCase?: string,
 ): Promise<{ tenant: string; namespace: string }> {
   const tenant = uniqueName("ctl");
   const file: TenantFile = {
@@ -78,7 +81,11 @@ async function createTenant(
     (o) => wanted.includes(o.kind!) || (o.kind === "ConfigMap" && o.metadata!.name === "neurallog-tenant"),
   );
   const namespace = selected.find((o) => o.kind === "Namespace")!;
-  namespace.metadata!.labels = { ...namespace.metadata!.labels, [RUN_LABEL]: run };
+  namespace.metadata!.labels = {
+    ...namespace.metadata!.labels,
+    [RUN_LABEL]: run,
+    ...(testCase ? { [CASE_LABEL]: testCase } : {}),
+  };
   const order = (o: KubernetesObject) => (o.kind === "Namespace" ? 0 : 1);
   await applyManifests(
     kc,
@@ -234,6 +241,19 @@ describe("controller on the test cluster", () => {
       core.readNamespacedLimitRange({ name: "neurallog-limits", namespace }).catch(() => undefined),
     );
     expect(JSON.stringify(limitRange.spec?.limits?.[0])).toContain("512Mi");
+    // A NetworkPolicy opened up by hand (an allow-all ingress rule added) is put back as rendered.
+    const policies = kc.makeApiClient(NetworkingV1Api);
+    const rendered = await policies.readNamespacedNetworkPolicy({ name: "default-deny", namespace });
+    await policies.patchNamespacedNetworkPolicy({
+      name: "default-deny",
+      namespace,
+      body: [{ op: "add", path: "/spec/ingress", value: [{}] }],
+      fieldManager: "kubectl-edit",
+    });
+    await waitFor("the NetworkPolicy restored", 5_000, async () => {
+      const live = await policies.readNamespacedNetworkPolicy({ name: "default-deny", namespace });
+      return JSON.stringify(live.spec) === JSON.stringify(rendered.spec);
+    });
     await stopController(c);
   });
 
@@ -436,7 +456,8 @@ describe("controller on the test cluster", () => {
 
 describe("controller with the RBAC synth renders", () => {
   it("lists, watches, reports and self-heals as its ServiceAccount, with nothing forbidden", async () => {
-    const { namespace } = await createTenant();
+    // Its own tenant only: what other tests left drifted is not this test's business.
+    const { namespace } = await createTenant({}, "rbac");
     // The platform's controller objects, in a namespace of this test; cluster-scoped names made unique so tests
     // sharing the cluster do not fight over them. The rules are synth's, unchanged.
     const controllerNamespace = uniqueName("nl-ctl-rbac");
@@ -494,10 +515,13 @@ describe("controller with the RBAC synth renders", () => {
         leaseNamespace: controllerNamespace,
         kubeConfig: asController,
         mode: "self-heal",
+        tenantSelector: `${RUN_LABEL}=${run},${CASE_LABEL}=rbac`,
       });
       await waitFor("a first reconcile as the ServiceAccount", 20_000, async () =>
         c.status().tenants.some((t) => t.namespace === namespace),
       );
+      // The tenant selector holds: this controller sees its own tenant, none of the other tests'.
+      expect(c.status().tenants.map((t) => t.namespace)).toEqual([namespace]);
       await editQuota(namespace, "97");
       await waitFor("the quota restored", 5_000, async () => (await quotaPods(namespace)) === "20");
       await waitFor("DriftDetected and DriftCorrected Events", 5_000, async () => {

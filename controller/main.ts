@@ -123,6 +123,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
       }
       metrics.reconciles.inc({ result: "success" });
     } catch (error) {
+      // Leadership ended mid-reconcile: nothing to retry here, the new leader reconciles every tenant.
+      if (causedBy(error, NotLeaderError)) {
+        metrics.reconciles.inc({ result: "not-leader" });
+        return;
+      }
       metrics.reconciles.inc({ result: "error" });
       throw error;
     } finally {
@@ -155,7 +160,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   await informers.start();
   const workers = runWorkers(queue, options.workers ?? 2, reconcile, (namespace, error, retryInMs) => {
-    if (error instanceof NotLeaderError) return;
+    if (causedBy(error, NotLeaderError)) return;
     log.warn({ namespace, err: error, retryInMs }, "reconcile failed; retrying");
   });
   // Reconciling from a cache that has not listed yet would report everything missing: wait for the first lists
@@ -186,6 +191,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await server.close();
     },
   };
+}
+
+function causedBy(error: unknown, type: new (...args: never[]) => Error): boolean {
+  for (let e: unknown = error; e instanceof Error; e = (e as Error).cause) if (e instanceof type) return true;
+  return false;
 }
 
 async function waitFor(condition: () => boolean, everyMs: number): Promise<void> {

@@ -50,10 +50,14 @@ export class TenantInformers {
     const inTenantNamespace = (object: KubernetesObject) =>
       isTenantNamespace(object.metadata?.namespace) ? object.metadata?.namespace : undefined;
 
+    const namespaceSelector = [
+      TENANT_LABEL,
+      ...(options.tenantSelector ? [options.tenantSelector] : []),
+    ].join(",");
     const namespaces = informer(
       "namespaces",
       "/api/v1/namespaces",
-      { labelSelector: TENANT_LABEL },
+      { labelSelector: namespaceSelector },
       (ns) => ns.metadata?.name,
     );
     const configMaps = informer(

@@ -28,14 +28,13 @@ export interface KubeActions {
   /** Server-side apply, forced, as `neurallog-controller`: takes over the fields we own. */
   applyObject(object: KubernetesObject): Promise<void>;
   /**
-   * Removes `spec.hard` keys of a ResourceQuota that server-side apply cannot remove (another manager added them),
-   * only if the quota is still at `resourceVersion`.
+   * Removes fields another manager added and server-side apply would leave alone (it only ever touches fields
+   * the applier sets), only if the object is still at `resourceVersion`. Fields are path segments.
    */
-  removeQuotaKeys(
-    namespace: string,
-    name: string,
+  removeFields(
+    object: KubernetesObject,
     resourceVersion: string,
-    keys: readonly string[],
+    fields: readonly (readonly string[])[],
   ): Promise<void>;
 }
 
@@ -93,16 +92,26 @@ export class ClientKubeActions implements KubeActions {
     );
   }
 
-  async removeQuotaKeys(namespace: string, name: string, resourceVersion: string, keys: readonly string[]) {
+  async removeFields(
+    object: KubernetesObject,
+    resourceVersion: string,
+    fields: readonly (readonly string[])[],
+  ) {
     this.#guard();
-    // The generated patch methods send JSON patch; its first operation tests the resourceVersion, so the removal
-    // applies to the object we judged, or not at all.
+    // JSON patch whose first operation tests the resourceVersion: it applies to the object we judged, or not at
+    // all (422, and the reconcile retries from a fresher cache).
     const body = [
       { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
-      ...keys.map((key) => ({ op: "remove", path: `/spec/hard/${escapePointer(key)}` })),
+      ...fields.map((segments) => ({ op: "remove", path: `/${segments.map(escapePointer).join("/")}` })),
     ];
     await translate(() =>
-      this.#core.patchNamespacedResourceQuota({ name, namespace, body, fieldManager: FIELD_MANAGER }),
+      this.#raw.send({
+        method: "PATCH",
+        path: objectPath(object),
+        query: { fieldManager: FIELD_MANAGER },
+        body,
+        contentType: PatchStrategy.JsonPatch,
+      }),
     );
   }
 

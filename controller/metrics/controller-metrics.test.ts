@@ -35,7 +35,7 @@ describe("ControllerMetrics", () => {
     metrics.recordTenant(
       status({
         quota: [usage("a", "pods", 0.5), usage("b", "pods", 0.9), usage("a", "requests.cpu", 0.25)],
-        drift: [{ kind: "NetworkPolicy", name: "x", state: "missing", fields: [] }],
+        drift: [{ kind: "NetworkPolicy", name: "x", state: "missing", fields: [], extraFields: [] }],
         backup: { state: "stale", ageSeconds: 200_000, detail: "" },
       }),
     );

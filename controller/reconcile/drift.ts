@@ -1,8 +1,12 @@
 /**
  * Spec drift: the ResourceQuotas, LimitRanges and NetworkPolicies of a tenant namespace against the desired ones
- * from the tenant ConfigMap. Only the fields we own are compared: the tenant label and the spec fields synth
- * renders. The API server fills defaults (protocol TCP, policyTypes, LimitRange default ← max) and other tools add
- * labels and annotations; none of that is drift. Quantities compare by value ("1Gi" = "1024Mi").
+ * from the tenant ConfigMap. Only what we own is compared: the tenant label and the spec synth renders. The API
+ * server fills defaults (protocol TCP, policyTypes, LimitRange default ← max) and other tools add labels and
+ * annotations; none of that is drift. Quantities compare by value ("1Gi" = "1024Mi").
+ *
+ * Some absences are part of the desired state too: a `spec.hard` key nobody desired is an extra limit, a
+ * NetworkPolicy without `ingress` denies all ingress (an added rule opens it), a quota without `scopes` counts
+ * every pod (an added scope narrows it). Those extra fields are drift, and listed for removal.
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { parseQuantity } from "../../charts-src/model/quantity.ts";
@@ -16,18 +20,29 @@ export interface DriftFinding {
   readonly state: DriftState;
   /** For "different": the owned fields that differ, as paths (`spec.hard.pods`). */
   readonly fields: readonly string[];
+  /** Fields present in the cluster that the desired state does not have, as path segments (for removal). */
+  readonly extraFields: readonly (readonly string[])[];
 }
 
 /** An object of a drift kind in the cluster, as the cache holds it (read-only). */
 export type ObservedObject = KubernetesObject & { readonly spec?: unknown };
 
-/**
- * Maps the API server treats as a whole for our purpose: a key present in the cluster but not desired is drift
- * (an extra `spec.hard` entry is an extra limit on the tenant).
- */
+/** Maps whose keys are all ours: a key in the cluster but not desired is drift. */
 const EXACT_MAPS: Readonly<Partial<Record<DriftKind, readonly string[]>>> = {
   ResourceQuota: ["spec.hard"],
 };
+
+/** Spec fields whose absence is meaningful: present in the cluster but not desired is drift. */
+const OWNED_WHEN_ABSENT: Readonly<Partial<Record<DriftKind, readonly string[]>>> = {
+  ResourceQuota: ["scopes", "scopeSelector"],
+  NetworkPolicy: ["ingress", "egress"],
+};
+
+interface Difference {
+  readonly segments: readonly string[];
+  /** True when the field exists only in the cluster. */
+  readonly extra: boolean;
+}
 
 export function detectDrift(
   desired: readonly DesiredObject[],
@@ -41,25 +56,32 @@ export function detectDrift(
     for (const want of wanted) {
       const actual = actualByName.get(want.name);
       if (!actual) {
-        findings.push({ kind, name: want.name, state: "missing", fields: [] });
+        findings.push({ kind, name: want.name, state: "missing", fields: [], extraFields: [] });
         continue;
       }
-      const fields = [
-        ...ownedDifferences(
-          { [tenantLabel.key]: tenantLabel.value },
-          actual.metadata?.labels ?? {},
-          "metadata.labels",
-          [],
-        ),
-        ...ownedDifferences(want.spec, actual.spec, "spec", EXACT_MAPS[kind] ?? []),
+      const differences = [
+        ...ownedDifferences({ [tenantLabel.key]: tenantLabel.value }, actual.metadata?.labels ?? {}, [
+          "metadata",
+          "labels",
+        ]),
+        ...ownedDifferences(want.spec, actual.spec, ["spec"], EXACT_MAPS[kind] ?? []),
+        ...absentFieldsPresent(kind, want.spec, actual.spec),
       ];
-      if (fields.length > 0) findings.push({ kind, name: want.name, state: "different", fields });
+      if (differences.length > 0) {
+        findings.push({
+          kind,
+          name: want.name,
+          state: "different",
+          fields: differences.map((d) => formatPath(d.segments)),
+          extraFields: differences.filter((d) => d.extra).map((d) => d.segments),
+        });
+      }
     }
     const wantedNames = new Set(wanted.map((w) => w.name));
     for (const actual of observed[kind]) {
       const name = actual.metadata?.name ?? "";
       if (!wantedNames.has(name) && actual.metadata?.labels?.[tenantLabel.key] === tenantLabel.value) {
-        findings.push({ kind, name, state: "extra", fields: [] });
+        findings.push({ kind, name, state: "extra", fields: [], extraFields: [] });
       }
     }
   }
@@ -70,31 +92,54 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
-/** Paths under `path` where `actual` does not carry what `desired` says. */
-export function ownedDifferences(
+function isEmpty(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return isPlainObject(value) && Object.keys(value).length === 0;
+}
+
+/** `spec.ingress`, `spec.egress[0].ports[0].port`, `metadata.labels.neurallog.io/tenant`. */
+export function formatPath(segments: readonly string[]): string {
+  return segments.reduce((path, segment) =>
+    /^\d+$/.test(segment) ? `${path}[${segment}]` : `${path}.${segment}`,
+  );
+}
+
+function absentFieldsPresent(kind: DriftKind, desired: unknown, actual: unknown): Difference[] {
+  if (!isPlainObject(actual)) return [];
+  const wanted = isPlainObject(desired) ? desired : {};
+  return (OWNED_WHEN_ABSENT[kind] ?? [])
+    .filter((key) => wanted[key] === undefined && !isEmpty(actual[key]))
+    .map((key) => ({ segments: ["spec", key], extra: true }));
+}
+
+/** Where `actual` does not carry what `desired` says, under `path`. */
+function ownedDifferences(
   desired: unknown,
   actual: unknown,
-  path: string,
-  exactMaps: readonly string[],
-): string[] {
+  path: readonly string[],
+  exactMaps: readonly string[] = [],
+): Difference[] {
   if (desired === undefined || desired === null) return [];
   if (isPlainObject(desired)) {
-    if (!isPlainObject(actual)) return [path];
+    if (!isPlainObject(actual)) return [{ segments: path, extra: false }];
     const differences = Object.entries(desired).flatMap(([key, value]) =>
-      ownedDifferences(value, actual[key], `${path}.${key}`, exactMaps),
+      ownedDifferences(value, actual[key], [...path, key], exactMaps),
     );
-    if (exactMaps.includes(path)) {
-      for (const key of Object.keys(actual)) if (!(key in desired)) differences.push(`${path}.${key}`);
+    if (exactMaps.includes(path.join("."))) {
+      for (const key of Object.keys(actual)) {
+        if (!(key in desired)) differences.push({ segments: [...path, key], extra: true });
+      }
     }
     return differences;
   }
   if (Array.isArray(desired)) {
-    if (!Array.isArray(actual) || actual.length !== desired.length) return [path];
+    if (!Array.isArray(actual) || actual.length !== desired.length) return [{ segments: path, extra: false }];
     return desired.flatMap((value, index) =>
-      ownedDifferences(value, actual[index], `${path}[${index}]`, exactMaps),
+      ownedDifferences(value, actual[index], [...path, String(index)], exactMaps),
     );
   }
-  return sameScalar(desired, actual) ? [] : [path];
+  return sameScalar(desired, actual) ? [] : [{ segments: path, extra: false }];
 }
 
 function sameScalar(desired: unknown, actual: unknown): boolean {

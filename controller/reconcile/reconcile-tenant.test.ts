@@ -17,13 +17,7 @@ type Action =
   | { verb: "create"; resource: "events"; name: string; reason: string; type: string; message: string }
   | { verb: "patch"; resource: "events"; name: string; count?: number; message: string }
   | { verb: "apply"; resource: string; name: string; body: KubernetesObject }
-  | {
-      verb: "remove-keys";
-      resource: "resourcequotas";
-      name: string;
-      resourceVersion: string;
-      keys: string[];
-    };
+  | { verb: "remove"; resource: string; name: string; resourceVersion: string; fields: string[][] };
 
 /** Records every write; Events it was asked to create exist afterwards (AlreadyExists / NotFound like the API). */
 class RecordingActions implements KubeActions {
@@ -66,13 +60,17 @@ class RecordingActions implements KubeActions {
     });
   }
 
-  async removeQuotaKeys(_namespace: string, name: string, resourceVersion: string, keys: readonly string[]) {
+  async removeFields(
+    object: KubernetesObject,
+    resourceVersion: string,
+    fields: readonly (readonly string[])[],
+  ) {
     this.actions.push({
-      verb: "remove-keys",
-      resource: "resourcequotas",
-      name,
+      verb: "remove",
+      resource: `${object.kind!.toLowerCase()}s`,
+      name: object.metadata!.name!,
       resourceVersion,
-      keys: [...keys],
+      fields: fields.map((f) => [...f]),
     });
   }
 
@@ -134,7 +132,13 @@ describe("reconcileTenant", () => {
     const { reconcile, actions } = setup(editedQuota());
     const status = await reconcile();
     expect(status?.drift).toEqual([
-      { kind: "ResourceQuota", name: "neurallog-quota", state: "different", fields: ["spec.hard.pods"] },
+      {
+        kind: "ResourceQuota",
+        name: "neurallog-quota",
+        state: "different",
+        fields: ["spec.hard.pods"],
+        extraFields: [],
+      },
     ]);
     expect(actions.take()).toEqual([
       {
@@ -196,20 +200,55 @@ describe("reconcileTenant", () => {
     ]);
   });
 
-  it("removes quota keys nobody desired (server-side apply cannot), conditional on the resourceVersion", async () => {
+  it("removes quota keys nobody desired (server-side apply cannot), conditional on the resourceVersion, then applies", async () => {
     const objects = clusterObjects();
     const quota = { ...objects.quota, spec: { hard: { ...objects.quota.spec!.hard, "count/secrets": "5" } } };
     const { reconcile, actions } = setup({ ...objects, quota }, CorrectionMode.SelfHeal);
-    await reconcile();
-    expect(actions.take().slice(0, 2)).toEqual([
-      expect.objectContaining({ verb: "apply", name: "neurallog-quota" }),
+    const status = await reconcile();
+    expect(status?.drift).toEqual([
       {
-        verb: "remove-keys",
+        kind: "ResourceQuota",
+        name: "neurallog-quota",
+        state: "different",
+        fields: ["spec.hard.count/secrets"],
+        extraFields: [["spec", "hard", "count/secrets"]],
+      },
+    ]);
+    expect(actions.take().slice(0, 2)).toEqual([
+      {
+        verb: "remove",
         resource: "resourcequotas",
         name: "neurallog-quota",
         resourceVersion: "41",
-        keys: ["count/secrets"],
+        fields: [["spec", "hard", "count/secrets"]],
       },
+      expect.objectContaining({ verb: "apply", name: "neurallog-quota" }),
+    ]);
+  });
+
+  it("sees a rule added to a deny-all NetworkPolicy and a scope added to the quota as drift, and removes them", async () => {
+    const objects = clusterObjects();
+    const networkPolicies = structuredClone(objects.networkPolicies);
+    const deny = networkPolicies.find((p) => p.metadata?.name === "default-deny")!;
+    expect(deny.spec?.ingress).toBeUndefined();
+    deny.metadata!.resourceVersion = "77";
+    deny.spec!.ingress = [{}];
+    const quota = { ...objects.quota, spec: { ...objects.quota.spec, scopes: ["BestEffort"] } };
+    const { reconcile, actions } = setup({ ...objects, quota, networkPolicies }, CorrectionMode.SelfHeal);
+    const status = await reconcile();
+    expect(status?.drift.map((d) => [d.kind, d.name, d.fields])).toEqual([
+      ["NetworkPolicy", "default-deny", ["spec.ingress"]],
+      ["ResourceQuota", "neurallog-quota", ["spec.scopes"]],
+    ]);
+    expect(actions.takeShort()).toEqual([
+      "remove networkpolicys default-deny",
+      "apply networkpolicys default-deny",
+      "remove resourcequotas neurallog-quota",
+      "apply resourcequotas neurallog-quota",
+      "create events DriftDetected",
+      "create events DriftDetected",
+      "create events DriftCorrected",
+      "create events DriftCorrected",
     ]);
   });
 
@@ -227,8 +266,8 @@ describe("reconcileTenant", () => {
     const { reconcile, actions } = setup({ ...objects, networkPolicies }, CorrectionMode.SelfHeal);
     const status = await reconcile();
     expect(status?.drift).toEqual([
-      { kind: "LimitRange", name: "neurallog-limits", state: "missing", fields: [] },
-      { kind: "NetworkPolicy", name: "allow-all", state: "extra", fields: [] },
+      { kind: "LimitRange", name: "neurallog-limits", state: "missing", fields: [], extraFields: [] },
+      { kind: "NetworkPolicy", name: "allow-all", state: "extra", fields: [], extraFields: [] },
     ]);
     expect(actions.takeShort()).toEqual([
       "apply limitranges neurallog-limits",
@@ -405,6 +444,7 @@ describe("reconcileTenant", () => {
         name: "allow-dns-egress",
         state: "different",
         fields: ["metadata.labels.neurallog.io/tenant", "spec.egress[0].ports[0].port"],
+        extraFields: [],
       },
     ]);
   });

@@ -4,7 +4,7 @@
  * pure function of the cache (`assessTenant`), so the status, the metrics and the Events all say the same thing.
  * Cached objects are never modified: desired objects are built fresh from the ConfigMap.
  */
-import type { V1Namespace, V1ResourceQuota } from "@kubernetes/client-node";
+import type { KubernetesObject, ObjectCache, V1Namespace, V1ResourceQuota } from "@kubernetes/client-node";
 import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../charts-src/constructs/metadata.ts";
 import { parseQuantity } from "../../charts-src/model/quantity.ts";
 import { workloadFootprint } from "../../charts-src/model/workload-footprint.ts";
@@ -12,10 +12,12 @@ import type { TenantCache } from "../informers/tenant-cache.ts";
 import type { KubeActions } from "../kube/kube-actions.ts";
 import { backupHealth, type BackupHealth } from "./backup-health.ts";
 import {
+  DRIFT_KINDS,
   readDesiredState,
   DesiredStateError,
   type DesiredObject,
   type DesiredState,
+  type DriftKind,
 } from "./desired-state.ts";
 import { detectDrift, type DriftFinding } from "./drift.ts";
 import { EventReason, EventType } from "./event-reasons.ts";
@@ -115,6 +117,17 @@ export function assessTenant(
     },
     desired,
   };
+}
+
+function observedObject(cache: TenantCache, kind: DriftKind, name: string, namespace: string) {
+  const caches: Record<DriftKind, ObjectCache<KubernetesObject>> = {
+    ResourceQuota: cache.resourceQuotas,
+    LimitRange: cache.limitRanges,
+    NetworkPolicy: cache.networkPolicies,
+  };
+  const object = caches[kind].get(name, namespace);
+  // The cache holds wire JSON without apiVersion/kind on listed items: name them for the request path.
+  return object && { ...object, apiVersion: DRIFT_KINDS[kind], kind };
 }
 
 /** The tightest hard limit per resource across the namespace's quotas: what admission actually enforces. */
@@ -218,20 +231,13 @@ export async function reconcileTenant(
       const subject = `${finding.kind}/${finding.name}`;
       const object = desired.objects.find((o) => o.kind === finding.kind && o.name === finding.name)!;
       try {
-        await deps.actions.applyObject(applyBody(object, namespaceName, status.tenant));
-        const extraKeys = finding.fields
-          .filter((f) => f.startsWith("spec.hard."))
-          .map((f) => f.slice("spec.hard.".length))
-          .filter((key) => !(key in ((object.spec as V1ResourceQuota["spec"])?.hard ?? {})));
-        const current = deps.cache.resourceQuotas.get(finding.name, namespaceName);
-        if (finding.kind === "ResourceQuota" && extraKeys.length > 0 && current?.metadata?.resourceVersion) {
-          await deps.actions.removeQuotaKeys(
-            namespaceName,
-            finding.name,
-            current.metadata.resourceVersion,
-            extraKeys,
-          );
+        // Extra fields first: the removal is conditional on the resourceVersion the judgement was made on, which
+        // the apply would change.
+        const current = observedObject(deps.cache, finding.kind, finding.name, namespaceName);
+        if (finding.extraFields.length > 0 && current?.metadata?.resourceVersion) {
+          await deps.actions.removeFields(current, current.metadata.resourceVersion, finding.extraFields);
         }
+        await deps.actions.applyObject(applyBody(object, namespaceName, status.tenant));
         corrected.push(subject);
         corrections.push({
           type: EventType.Normal,
