@@ -42,7 +42,7 @@ export const AlertFilterSchema = Type.Object({
   to: Type.Optional(Type.Number({ description: "fired at or before (ms since epoch)" })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
   cursor: Type.Optional(
-    Type.String({ pattern: "^[0-9]+$", description: "from the previous page's nextCursor" }),
+    Type.String({ pattern: "^[0-9]+-[0-9]+$", description: "from the previous page's nextCursor" }),
   ),
 });
 export type AlertFilter = Static<typeof AlertFilterSchema>;
@@ -121,18 +121,20 @@ export class AlertStore {
     };
   }
 
-  /** Newest first. Scans the fired-time index in pages and filters, bounded so one request stays cheap. */
+  /**
+   * Newest first. Scans the fired-time index in pages and filters, bounded so one request stays cheap; the cursor
+   * is the position of the last alert looked at (fired time and id: a burst fires many alerts in the same
+   * millisecond), so a page cut short by the scan bound still continues where it stopped.
+   */
   async list(filter: AlertFilter = {}): Promise<AlertPage> {
     const limit = filter.limit ?? 50;
-    const max =
-      filter.cursor !== undefined
-        ? `(${filter.cursor}`
-        : filter.to !== undefined
-          ? String(filter.to)
-          : "+inf";
+    const cursor = filter.cursor ? /^([0-9]+)-([0-9]+)$/.exec(filter.cursor) : null;
+    const max = cursor ? cursor[1]! : filter.to !== undefined ? String(filter.to) : "+inf";
     const min = filter.from !== undefined ? String(filter.from) : "-inf";
     const alerts: Alert[] = [];
     let offset = 0;
+    let last: string | undefined;
+    let exhausted = false;
     const pageSize = Math.max(limit * 2, 100);
     for (let scanned = 0; scanned < 20 && alerts.length < limit; scanned++) {
       const page = await this.redis.zrevrangebyscore(
@@ -144,21 +146,29 @@ export class AlertStore {
         offset,
         pageSize,
       );
-      if (page.length === 0) break;
       offset += page.length / 2;
-      const pipeline = this.redis.pipeline();
-      for (let i = 0; i < page.length; i += 2) pipeline.hgetall(this.keys.alert(page[i]!));
-      const rows = (await pipeline.exec()) ?? [];
-      for (const [, row] of rows) {
-        const alert = toAlert(row as Record<string, string>);
-        if (!alert || !matches(alert, filter)) continue;
-        alerts.push(alert);
-        if (alerts.length === limit) break;
+      const positions: [id: string, score: string][] = [];
+      for (let i = 0; i < page.length; i += 2) {
+        const id = page[i]!;
+        const score = page[i + 1]!;
+        // Ties on the cursor's fired time come in descending member order: skip up to the cursor's alert.
+        if (cursor && score === cursor[1] && id >= cursor[2]!) continue;
+        positions.push([id, score]);
       }
-      if (page.length / 2 < pageSize) break;
+      const pipeline = this.redis.pipeline();
+      for (const [id] of positions) pipeline.hgetall(this.keys.alert(id));
+      const rows = positions.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+      for (let i = 0; i < rows.length && alerts.length < limit; i++) {
+        last = `${positions[i]![1]}-${positions[i]![0]}`;
+        const alert = toAlert(rows[i]![1] as Record<string, string>);
+        if (alert && matches(alert, filter)) alerts.push(alert);
+      }
+      if (page.length / 2 < pageSize) {
+        exhausted = alerts.length < limit || last === `${page.at(-1)}-${page.at(-2)}`;
+        break;
+      }
     }
-    const last = alerts.at(-1);
-    return alerts.length === limit && last ? { alerts, nextCursor: String(last.firedAt) } : { alerts };
+    return !exhausted && last ? { alerts, nextCursor: last } : { alerts };
   }
 
   /** Acknowledging stops re-notification of a firing alert; it still resolves normally. */

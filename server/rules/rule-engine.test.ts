@@ -243,6 +243,26 @@ describe("alert lifecycle", () => {
     expect(await queued()).toEqual(["2:firing"]);
   });
 
+  it("pages through a burst of alerts fired in the same millisecond without losing any", async () => {
+    engine.setRules([rule({ id: "burst", type: "any", groupBy: ["source"] })]);
+    const sources = Array.from({ length: 25 }, (_, i) => `svc-${i}`);
+    expect(
+      await engine.evaluate(
+        sources.map((source) => log({ source })),
+        T0,
+      ),
+    ).toHaveLength(25);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const result = await alerts.list({ limit: 7, ...(cursor ? { cursor } : {}) });
+      seen.push(...result.alerts.map((a) => String(a.group.source)));
+      cursor = result.nextCursor;
+      if (!cursor) break;
+    }
+    expect(seen.sort()).toEqual([...sources].sort());
+  });
+
   it("disabling or deleting a rule resolves its alerts", async () => {
     const r = rule({ id: "gone", type: "any", resolveAfter: "1h" });
     engine.setRules([r]);
