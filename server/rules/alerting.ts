@@ -62,7 +62,14 @@ export class Alerting {
     this.keys = ruleKeys(ctx.config.tenant);
     this.store = new RuleStore({ redis: this.redis, keys: this.keys, fileRules });
     this.engine = new RuleEngine({ redis: withRuleScripts(this.redis), keys: this.keys });
-    this.store.onChange((rules) => this.engine.setRules(rules));
+    // The periodic reload usually finds nothing new; recompiling would also drop the engine's per-replica caches.
+    let loaded = "";
+    this.store.onChange((rules) => {
+      const fingerprint = JSON.stringify(rules);
+      if (fingerprint === loaded) return;
+      loaded = fingerprint;
+      this.engine.setRules(rules);
+    });
     this.alerts = new AlertStore(this.redis, this.keys, ctx.keys.logs);
     this.worker = new ActionWorker({
       redis: this.redis,
@@ -103,7 +110,7 @@ export class Alerting {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
-      await this.engine.sweep();
+      await this.engine.sweep(0, Math.max(50, Math.floor((this.options.sweepIntervalMs ?? 1_000) * 0.8)));
     } catch (error) {
       this.ctx.logger.warn({ err: error }, "rule sweep failed");
     } finally {

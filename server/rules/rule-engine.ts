@@ -378,7 +378,11 @@ export class RuleEngine {
   }
 
   /** Resolves cleared alerts and fires absence-type rules; returns counts. */
-  async sweep(now = 0): Promise<{ fired: number; resolved: number }> {
+  /**
+   * `lockMs` > 0: skip when another replica swept within that time (live sweeps); 0: always sweep (rule tests,
+   * which sweep in simulated time).
+   */
+  async sweep(now = 0, lockMs = 0): Promise<{ fired: number; resolved: number }> {
     const rules: Record<string, RuleParams | { off: true }> = {};
     for (const { params } of this.compiled) rules[params.r] = params;
     for (const id of this.disabledIds) rules[id] = { off: true };
@@ -388,6 +392,7 @@ export class RuleEngine {
       String(now),
       JSON.stringify(rules),
       String(this.maxAlerts),
+      String(lockMs),
     );
     return { fired, resolved };
   }

@@ -16,7 +16,7 @@
  *   rs:<rule>:<rev>:groups      ZSET group → last seen (groups the sweep checks for absence)
  *   rs:<rule>:last              HASH group → last value (change)
  *   alerts:seq, alerts (ZSET), alert:<id> (HASH), alerts:active (HASH dedup → id), silences (HASH)
- *   rule:<id>:history (STREAM), actions (STREAM, the action queue)
+ *   rule:<id>:history (STREAM), actions (STREAM, the action queue), sweep:lock (STRING, one sweep per interval)
  * `<rev>` is the rule's updatedAt, so editing a rule starts its windows afresh; old state expires by TTL.
  * A group is the JSON array of the group-by values (`""` without group-by); the dedup key is `<rule>|<group>`.
  */
@@ -358,6 +358,10 @@ return fired
 `;
 
 const SWEEP = `${COMMON}
+-- One sweep per interval is enough however many replicas run one: the first to take the lock does it.
+if tonumber(ARGV[5]) > 0 and not redis.call('SET', P .. 'sweep:lock', '1', 'PX', ARGV[5], 'NX') then
+  return { 0, 0 }
+end
 local rules = cjson.decode(ARGV[3])
 local fired, resolved = 0, 0
 local active = redis.call('HGETALL', P .. 'alerts:active')
@@ -436,6 +440,7 @@ export interface RuleStateCommands {
     now: string,
     rules: string,
     maxAlerts: string,
+    lockMs: string,
   ): Promise<number[]>;
 }
 
