@@ -23,6 +23,8 @@ export interface ActionWorkerOptions {
   readonly tenant: string;
   readonly alerts: AlertStore;
   readonly rule: (id: string) => Rule | undefined;
+  /** Reloads the rule set (a job may name a rule this replica has not seen yet). */
+  readonly reloadRules?: () => Promise<void>;
   /** Jobs run at once per replica. Default 16. */
   readonly concurrency?: number;
   /** A pending job idle this long is taken over by another replica. Default 60 s. */
@@ -182,11 +184,18 @@ export class ActionWorker {
   private async runJob(id: string, fields: string[]): Promise<void> {
     const job = parseJob(id, fields);
     const alert = job && (await this.o.alerts.get(job.alertId));
-    const rule = alert && this.o.rule(alert.ruleId);
+    let rule = alert && this.o.rule(alert.ruleId);
+    if (alert && !rule && this.o.reloadRules) {
+      // Another replica may have fired a rule created a moment ago that this one has not loaded yet.
+      await this.o.reloadRules();
+      rule = this.o.rule(alert.ruleId);
+    }
     if (job && alert && rule) {
       const n = notification(this.o.tenant, job.event, alert);
       await Promise.all((rule.actions ?? []).map((action, i) => this.runAction(job, rule, action, i, n)));
     }
+    // Cut short by shutdown: leave the job pending, another replica takes it over (at-least-once).
+    if (this.abort.signal.aborted) return;
     // A job whose alert or rule is gone has nothing left to deliver; acknowledging it keeps the queue moving.
     await this.o.redis.xack(this.o.keys.actionQueue, CONSUMER_GROUP, id);
   }

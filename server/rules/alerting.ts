@@ -77,6 +77,9 @@ export class Alerting {
       tenant: ctx.config.tenant,
       alerts: this.alerts,
       rule: (id) => this.store.get(id),
+      reloadRules: async () => {
+        await this.store.load();
+      },
       env: options.env,
       ...options.worker,
       onError: (error) => ctx.logger.warn({ err: error }, "action worker"),
