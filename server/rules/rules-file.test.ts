@@ -30,6 +30,7 @@ const gitRules = `
     - type: pubsub
     - type: slack
       url: http://127.0.0.1:9/unreachable
+      maxAttempts: 1
 `;
 
 beforeAll(async () => {
