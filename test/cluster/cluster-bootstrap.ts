@@ -3,7 +3,7 @@
  * that KWOK provisions volumes for, and the real Argo CD CRDs (so Applications, ApplicationSets and AppProjects
  * are checked against Argo CD's own schemas).
  */
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiextensionsV1Api, CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
@@ -18,10 +18,20 @@ const ZONES = ["zone-a", "zone-b", "zone-c"];
 
 /**
  * The Argo CD CRDs (v3.5.1, unmodified, see SOURCE.md there). They live in the team's shared folder, which CI
- * lays beside the clone, so the path is taken relative to the repository, not absolute.
+ * lays beside the clone, so the path is taken relative to the repository (`<repo>/../shared/schemas/argocd`);
+ * NEURALLOG_ARGOCD_CRDS names another folder. Checked before anything starts, so a clone without the shared
+ * folder beside it fails at once with this message rather than halfway through a cluster start.
  */
-export function argoCdCrdDir(): string {
-  return resolve(here, "../../../shared/schemas/argocd");
+export function argoCdCrdFiles(): string[] {
+  const dir = resolve(process.env.NEURALLOG_ARGOCD_CRDS ?? join(here, "../../../shared/schemas/argocd"));
+  const files = existsSync(dir) ? readdirSync(dir).filter((file) => file.endsWith("-crd.yaml")) : [];
+  if (files.length === 0) {
+    throw new Error(
+      `no Argo CD CRDs (*-crd.yaml) in ${dir}: the shared folder must lie beside the repository ` +
+        `(as CI lays it), or NEURALLOG_ARGOCD_CRDS must name the folder with them`,
+    );
+  }
+  return files.sort().map((file) => join(dir, file));
 }
 
 function fakeNode(index: number): V1Node {
@@ -96,12 +106,7 @@ export async function bootstrapCluster(kc: KubeConfig, options: BootstrapOptions
     fieldManager: BOOTSTRAP_FIELD_MANAGER,
   });
 
-  const crdDir = argoCdCrdDir();
-  const crdFiles = readdirSync(crdDir)
-    .filter((file) => file.endsWith("-crd.yaml"))
-    .sort();
-  if (crdFiles.length === 0) throw new Error(`no Argo CD CRDs (*-crd.yaml) in ${crdDir}`);
-  const crds = crdFiles.flatMap((file) => readManifestFile(join(crdDir, file)));
+  const crds = argoCdCrdFiles().flatMap((file) => readManifestFile(file));
   // Server-side: the ApplicationSet CRD is larger than client-side apply's last-applied annotation allows.
   await applyManifests(kc, crds, { fieldManager: BOOTSTRAP_FIELD_MANAGER });
   await waitForCrdsEstablished(

@@ -20,10 +20,12 @@ import { CoreV1Api, Health, KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { freePort } from "../support/redis-server.ts";
 import type { ClusterBinaries } from "./binaries.ts";
-import { bootstrapCluster } from "./cluster-bootstrap.ts";
+import { argoCdCrdFiles, bootstrapCluster } from "./cluster-bootstrap.ts";
 import {
   anyProcessRunning,
+  leftBehind,
   pidsFile,
+  restartProcess,
   startProcess,
   startWatchdog,
   stopProcessGroups,
@@ -53,7 +55,16 @@ export interface ControlPlane {
   readonly server: string;
   /** Milliseconds from the first process start to a ready cluster. */
   readonly startMs: number;
-  /** Stops every process and removes the run directory. Safe to call twice. */
+  /**
+   * Stops kube-apiserver and starts it again on the same port, certificates and etcd (which stays up), the way a
+   * control-plane upgrade or crash looks to clients; resolves once /readyz answers again, with the milliseconds
+   * the API server was away. Clients keep their kubeconfig.
+   */
+  restartApiServer(): Promise<number>;
+  /**
+   * Stops every process and removes the run directory. Safe to call twice. Throws, naming them, if a process
+   * group or one of the cluster's ports outlived the stop.
+   */
   stop(): Promise<void>;
 }
 
@@ -194,23 +205,31 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const { binaries, runDir } = options;
   const log = options.log ?? (() => {});
   if (anyProcessRunning(runDir)) throw new Error(`a cluster is already running in ${runDir}`);
+  argoCdCrdFiles(); // fails now, with the reason, if they are missing
   await rm(runDir, { recursive: true, force: true });
   for (const sub of ["logs", "pki", "etcd", "home"]) mkdirSync(join(runDir, sub), { recursive: true });
   writeFileSync(pidsFile(runDir), "");
 
   const watchdogPid = options.ownerPid === undefined ? undefined : startWatchdog(runDir, options.ownerPid);
+  // Every loopback port the cluster binds, for the teardown check.
+  const ports: number[] = [];
   let stopped = false;
   const stop = async (keepRunDir = false): Promise<void> => {
     if (stopped) return;
     stopped = true;
     const killed = await stopProcessGroups(runDir);
     if (killed.length > 0) log(`cluster: ${killed.join(", ")} needed SIGKILL`);
+    const left = await leftBehind(runDir, ports);
     if (watchdogPid !== undefined) {
       try {
         process.kill(watchdogPid, "SIGTERM");
       } catch {
         // It already noticed and exited.
       }
+    }
+    if (left.length > 0) {
+      // The pids file stays, so `npm run cluster:down -- --run-dir` (or a person) can finish the job.
+      throw new Error(`the test cluster's teardown left behind (run dir ${runDir} kept): ${left.join("; ")}`);
     }
     if (!keepRunDir) await rm(runDir, { recursive: true, force: true });
   };
@@ -221,6 +240,7 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     // Components find no ~/.kube or ~/.kwok of the person running the tests.
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: join(runDir, "home") };
     const [etcdClientPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    ports.push(etcdClientPort, etcdPeerPort, apiPort);
 
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
@@ -246,30 +266,31 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     log(`cluster: etcd ready on ${etcdUrl}`);
 
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = startProcess(
+    const apiserverArgs = [
+      `--etcd-servers=${etcdUrl}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      // The `kubernetes` Service's endpoints would be this loopback address, which the reconciler refuses; no
+      // pod here talks to the API server through the Service anyway.
+      "--endpoint-reconciler-type=none",
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(runDir, "pki")}`,
+      `--token-auth-file=${join(runDir, "tokens.csv")}`,
+      "--authorization-mode=RBAC",
+      `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+      `--service-account-key-file=${join(runDir, "sa.pub")}`,
+      `--service-account-signing-key-file=${join(runDir, "sa.key")}`,
+      "--service-cluster-ip-range=10.96.0.0/16",
+      // As on real clusters: privileged pods are Pod Security's call per namespace, not a global ban, so a
+      // rejected privileged pod in a tenant namespace carries the Pod Security message.
+      "--allow-privileged=true",
+      "--profiling=false",
+    ];
+    let apiserver = startProcess(
       runDir,
       "kube-apiserver",
       binaries.path("kube-apiserver"),
-      [
-        `--etcd-servers=${etcdUrl}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        // The `kubernetes` Service's endpoints would be this loopback address, which the reconciler refuses; no
-        // pod here talks to the API server through the Service anyway.
-        "--endpoint-reconciler-type=none",
-        `--secure-port=${apiPort}`,
-        `--cert-dir=${join(runDir, "pki")}`,
-        `--token-auth-file=${join(runDir, "tokens.csv")}`,
-        "--authorization-mode=RBAC",
-        `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
-        `--service-account-key-file=${join(runDir, "sa.pub")}`,
-        `--service-account-signing-key-file=${join(runDir, "sa.key")}`,
-        "--service-cluster-ip-range=10.96.0.0/16",
-        // As on real clusters: privileged pods are Pod Security's call per namespace, not a global ban, so a
-        // rejected privileged pod in a tenant namespace carries the Pod Security message.
-        "--allow-privileged=true",
-        "--profiling=false",
-      ],
+      apiserverArgs,
       env,
     );
     const servingCert = join(runDir, "pki", "apiserver.crt");
@@ -360,10 +381,31 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     );
     const startMs = Date.now() - started;
     log(`cluster: ready after ${startMs} ms (KUBECONFIG=${kubeconfig})`);
-    return { runDir, kubeconfigPath: kubeconfig, server, startMs, stop: () => stop() };
+    const restartApiServer = async (): Promise<number> => {
+      const stoppedAt = Date.now();
+      // The certificates stay in pki/: the API server reuses a serving certificate it finds there.
+      apiserver = await restartProcess(
+        runDir,
+        apiserver,
+        binaries.path("kube-apiserver"),
+        apiserverArgs,
+        env,
+      );
+      await waitUntil(
+        "kube-apiserver /readyz after a restart",
+        () => health.readyz({ signal: AbortSignal.timeout(2_000) }),
+        90_000,
+        [etcd, apiserver],
+      );
+      const awayMs = Date.now() - stoppedAt;
+      log(`cluster: kube-apiserver restarted, ready again after ${awayMs} ms`);
+      return awayMs;
+    };
+    return { runDir, kubeconfigPath: kubeconfig, server, startMs, restartApiServer, stop: () => stop() };
   } catch (error) {
     const logs = join(runDir, "logs");
-    await stop(true);
+    // A port taken by someone else is why many starts fail, so a leftover here is logged, not thrown.
+    await stop(true).catch((teardown: unknown) => log(`cluster: ${(teardown as Error).message}`));
     // Keep only the logs for the post-mortem, not etcd's data or the credentials.
     for (const entry of readdirSync(runDir)) {
       if (entry !== "logs") rmSync(join(runDir, entry), { recursive: true, force: true });

@@ -5,7 +5,8 @@
  * `npm run cluster:down`, or the watchdog when the owner died without tearing down.
  */
 import { spawn } from "node:child_process";
-import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -142,6 +143,59 @@ export async function stopProcessGroups(runDir: string, graceMs = 5_000): Promis
     killed.push(...stubborn.map((p) => p.name));
   }
   return killed;
+}
+
+/**
+ * Stops the group of `running` (SIGTERM, SIGKILL after `graceMs`) and starts it again with `args` and `env`. The
+ * new pid takes the old one's line in the pids file, so `stopProcessGroups` keeps its stop order.
+ */
+export async function restartProcess(
+  runDir: string,
+  running: StartedProcess,
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  graceMs = 5_000,
+): Promise<StartedProcess> {
+  const group = [{ pid: running.pid, name: running.name }];
+  signalGroup(running.pid, "SIGTERM");
+  await waitGone(group, graceMs);
+  if (groupAlive(running.pid)) {
+    signalGroup(running.pid, "SIGKILL");
+    await waitGone(group, 5_000);
+  }
+  if (groupAlive(running.pid)) throw new Error(`${running.name} (pid ${running.pid}) did not stop`);
+  const started = startProcess(runDir, running.name, command, args, env);
+  const lines = readFileSync(pidsFile(runDir), "utf8").split("\n");
+  const newLine = `${started.pid} ${running.name}`;
+  writeFileSync(
+    pidsFile(runDir),
+    lines
+      .filter((line) => line !== newLine)
+      .map((line) => (line === `${running.pid} ${running.name}` ? newLine : line))
+      .join("\n"),
+  );
+  return started;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * What a stopped cluster left behind: recorded process groups still alive and loopback `ports` still taken, as
+ * readable lines (empty when all is gone). Read before the run directory and its pids file are removed.
+ */
+export async function leftBehind(runDir: string, ports: readonly number[]): Promise<string[]> {
+  const found = recordedProcesses(runDir)
+    .filter((p) => groupAlive(p.pid))
+    .map((p) => `process group ${p.pid} (${p.name}) still running`);
+  for (const port of ports) if (!(await portFree(port))) found.push(`port ${port} still in use`);
+  return found;
 }
 
 /** Whether any recorded group leader of this run directory still runs. */
