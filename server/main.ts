@@ -9,7 +9,8 @@ import type { Lifecycle } from "./context.ts";
 import { createExtensionContext, defaultExtensions } from "./extensions.ts";
 import { createLogger } from "./ops/logger.ts";
 import { createRedisClient } from "./storage/redis-client.ts";
-import { clusterMetricsSource, isClusterWorker } from "./ops/worker-cluster.ts";
+import { stopOnSignals, stopped } from "./ops/stop-signal.ts";
+import { clusterMetricsSource, isClusterWorker, leaveCluster } from "./ops/worker-cluster.ts";
 
 export interface RunningServer {
   readonly url: string;
@@ -17,14 +18,37 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig = loadConfig()): Promise<RunningServer> {
+/**
+ * Starts the server. `signal` aborts the wait for Redis (a stop requested while Redis is unreachable must not wait
+ * for it forever): the start then rejects with the signal's reason; once Redis answered, the start completes and
+ * the caller closes the server.
+ */
+export async function startServer(
+  config: ServerConfig = loadConfig(),
+  signal?: AbortSignal,
+): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
   const redis = createRedisClient(config.redisUrl);
   redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   redis.on("ready", () => logger.info("redis connected"));
   // Extensions load their state from Redis when they start: wait for it (the error handler logs every failed try;
   // the startup probe decides how long is too long).
-  if (redis.status !== "ready") await new Promise<void>((resolve) => redis.once("ready", () => resolve()));
+  if (redis.status !== "ready") {
+    await new Promise<void>((resolve, reject) => {
+      const abort = (): void => {
+        redis.off("ready", ready);
+        redis.disconnect();
+        reject(signal?.reason as Error);
+      };
+      const ready = (): void => {
+        signal?.removeEventListener("abort", abort);
+        resolve();
+      };
+      if (signal?.aborted) return abort();
+      redis.once("ready", ready);
+      signal?.addEventListener("abort", abort, { once: true });
+    });
+  }
   const auth = createAuthenticator(config.apiKeys);
   const lifecycle: Lifecycle = { shuttingDown: false, onShutdown: new Set() };
   const extensions = defaultExtensions(createExtensionContext(config, redis, logger, auth));
@@ -49,17 +73,25 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
   return { url, close };
 }
 
-/** For `neurallog server` (and each worker of `NEURALLOG_WORKERS`): runs until SIGTERM/SIGINT. */
-export async function runServerProcess(config: ServerConfig = loadConfig()): Promise<number> {
-  const server = await startServer(config);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
-      void server.close().then(resolve);
-    };
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
-  });
+/**
+ * For `neurallog server` (and each worker of `NEURALLOG_WORKERS`): runs until `stop` aborts (SIGTERM/SIGINT; see
+ * ops/stop-signal.ts for why the caller installs it before loading this module).
+ */
+export async function runServerProcess(
+  config: ServerConfig = loadConfig(),
+  stop: AbortSignal = stopOnSignals(),
+): Promise<number> {
+  let server: RunningServer;
+  try {
+    server = await startServer(config, stop);
+  } catch (error) {
+    // Stopped before Redis ever answered: nothing was accepted, so there is nothing to drain.
+    if (!stop.aborted) throw error;
+    leaveCluster();
+    return 0;
+  }
+  await stopped(stop);
+  await server.close();
+  leaveCluster();
   return 0;
 }

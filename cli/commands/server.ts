@@ -11,6 +11,9 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 0;
   }
+  // First, before the server's modules load: a SIGTERM without a handler would kill the process by the signal.
+  const { stopOnSignals } = await import("../../server/ops/stop-signal.ts");
+  const stop = stopOnSignals();
   const { ConfigError, loadConfig } = await import("../../server/config/config.ts");
   try {
     const config = loadConfig();
@@ -19,10 +22,10 @@ export async function run(argv: string[]): Promise<number> {
       // The primary only forks and supervises: it never loads the app.
       const { runPrimary } = await import("../../server/ops/worker-cluster.ts");
       const { createLogger } = await import("../../server/ops/logger.ts");
-      return await runPrimary(config.workers, createLogger(config.logLevel));
+      return await runPrimary(config.workers, createLogger(config.logLevel), stop);
     }
     const { runServerProcess } = await import("../../server/main.ts");
-    return await runServerProcess(config);
+    return await runServerProcess(config, stop);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`neurallog server: ${error.message}`);

@@ -5,33 +5,73 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tenantKeys } from "../../server/storage/keys.ts";
 import { freePort, startRedisServer, type RedisServerHandle } from "../support/redis-server.ts";
 import { API_KEYS, INGEST_KEY } from "./harness.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const LINES_PER_BATCH = 200;
+/** Every wait is bounded: a server that does not answer or does not exit is a failure, never a hang. */
+const EXIT_TIMEOUT_MS = 20_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 
 let redisServer: RedisServerHandle;
 let redis: Redis;
+/** Every spawned server; afterEach kills what a failed test left running (with its workers: a process group). */
+const spawned = new Set<ChildProcess>();
 
 beforeAll(async () => {
   redisServer = await startRedisServer();
   redis = new Redis(redisServer.url);
+});
+afterEach(async () => {
+  for (const child of spawned) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exit = new Promise((resolve) => child.once("exit", resolve));
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // The group is already gone.
+      }
+      await within(exit, EXIT_TIMEOUT_MS, "killed server exits");
+    }
+    // Workers of a primary that exited by itself may still be draining: end the group either way.
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // Nothing left in the group.
+    }
+  }
+  spawned.clear();
 });
 afterAll(async () => {
   redis?.disconnect();
   await redisServer?.stop();
 });
 
-async function startServer(
-  tenant: string,
-  env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  /** The exit code, or the signal that killed it. */
+  exited(): Promise<number | NodeJS.Signals | null>;
+  stdout: () => string;
+}
+
+async function spawnServer(tenant: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, "bin/neurallog.ts"), "server"], {
     cwd: ROOT,
+    // Its own process group, so cleanup reaches the workers of NEURALLOG_WORKERS too.
+    detached: true,
     env: {
       ...process.env,
       PORT: String(port),
@@ -42,16 +82,30 @@ async function startServer(
       LOG_LEVEL: "warn",
       ...env,
     },
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", "pipe", "inherit"],
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
+  spawned.add(child);
+  let out = "";
+  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const exit = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal)),
+  );
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    exited: () => within(exit, EXIT_TIMEOUT_MS, "server exits"),
+    stdout: () => out,
+  };
+}
+
+async function startServer(tenant: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const server = await spawnServer(tenant, env);
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    if (server.child.exitCode !== null) throw new Error(`server exited with ${server.child.exitCode}`);
     if (Date.now() > deadline) throw new Error("server did not get ready");
     if (
-      await fetch(`${url}/readyz`).then(
+      await fetch(`${server.url}/readyz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).then(
         (r) => r.ok,
         () => false,
       )
@@ -59,7 +113,7 @@ async function startServer(
       break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, url, exited };
+  return server;
 }
 
 /** Posts numbered batches from several loops until told to stop; returns the batch numbers that got a 2xx. */
@@ -78,6 +132,7 @@ function load(url: string) {
           method: "POST",
           headers: { authorization: `Bearer ${INGEST_KEY}`, "content-type": "application/x-ndjson" },
           body,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
         await res.arrayBuffer();
         if (res.status === 200) acked.push(batch);
@@ -132,7 +187,7 @@ describe("server process", () => {
     const traffic = load(server.url);
     await waitForAcks(traffic.acked, 20);
     server.child.kill("SIGKILL");
-    await server.exited;
+    await server.exited();
     await traffic.stop();
     const stored = await storedLines("killed");
     expect(missing(traffic.acked, stored)).toEqual([]);
@@ -144,12 +199,32 @@ describe("server process", () => {
     const traffic = load(server.url);
     await waitForAcks(traffic.acked, 12);
     await traffic.stop();
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+    ).text();
     const counted = Number(/^neurallog_ingested_logs_total\{endpoint="native"\} (\d+)/m.exec(metrics)?.[1]);
     expect(counted).toBe(traffic.acked.length * LINES_PER_BATCH);
     server.child.kill("SIGTERM");
-    expect(await server.exited).toBe(0);
+    expect(await server.exited()).toBe(0);
     expect(missing(traffic.acked, await storedLines("workers"))).toEqual([]);
+  });
+
+  it("stops every worker gracefully (exit 0) on SIGTERM right after the first one got ready", async () => {
+    // The other worker may still be loading: SIGTERM must drain it, not kill it by the signal.
+    const server = await startServer("workers-early", { NEURALLOG_WORKERS: "2" });
+    server.child.kill("SIGTERM");
+    expect(await server.exited()).toBe(0);
+  });
+
+  it("exits 0 on SIGTERM while still waiting for an unreachable Redis", async () => {
+    const server = await spawnServer("no-redis", { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    // The first connection error is logged after the signal handlers are installed.
+    const deadline = Date.now() + 20_000;
+    while (!server.stdout().includes("redis connection error") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(server.stdout()).toContain("redis connection error");
+    server.child.kill("SIGTERM");
+    expect(await server.exited()).toBe(0);
   });
 
   it("drains in-flight requests on SIGTERM and exits 0", async () => {
@@ -157,7 +232,7 @@ describe("server process", () => {
     const traffic = load(server.url);
     await waitForAcks(traffic.acked, 20);
     server.child.kill("SIGTERM");
-    expect(await server.exited).toBe(0);
+    expect(await server.exited()).toBe(0);
     await traffic.stop();
     const stored = await storedLines("drained");
     expect(missing(traffic.acked, stored)).toEqual([]);
