@@ -111,20 +111,16 @@ function writeKubeconfig(runDir: string, server: string, token: string, caPem: s
   return path;
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
 /**
- * The API server writes its self-signed serving certificate followed by the CA that signed it. Clients trust the
- * CA alone (kube-controller-manager publishes it as a ClusterTrustBundle, which refuses a non-CA certificate).
+ * The CA of the API server's self-signed serving certificate, once the file is complete: the API server writes
+ * the serving certificate followed by the CA that signed it, and the file can exist before both are in it.
  */
-function writeServingCa(runDir: string, servingCert: string): string {
-  const blocks = readFileSync(servingCert, "utf8").match(
-    /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g,
-  );
-  const ca = blocks?.at(-1);
-  if (!blocks || blocks.length < 2 || !ca)
-    throw new Error(`${servingCert}: expected the serving certificate and its CA`);
-  const path = join(runDir, "pki", "ca.crt");
-  writeFileSync(path, `${ca}\n`);
-  return path;
+function servingCa(servingCert: string): string | undefined {
+  if (!existsSync(servingCert)) return undefined;
+  const blocks = readFileSync(servingCert, "utf8").match(PEM_CERTIFICATE);
+  return blocks && blocks.length >= 2 ? blocks.at(-1) : undefined;
 }
 
 /** KWOK's own fast node and pod stages (nodes Ready with lease heartbeats; pods Running and Ready, Jobs
@@ -294,10 +290,16 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       env,
     );
     const servingCert = join(runDir, "pki", "apiserver.crt");
-    await waitUntil("the API server's serving certificate", async () => existsSync(servingCert), 60_000, [
-      apiserver,
-    ]);
-    const caCert = writeServingCa(runDir, servingCert);
+    await waitUntil(
+      "the API server's serving certificate",
+      async () => servingCa(servingCert) !== undefined,
+      60_000,
+      [apiserver],
+    );
+    // Clients trust the CA alone (kube-controller-manager publishes it as a ClusterTrustBundle, which refuses a
+    // non-CA certificate).
+    const caCert = join(runDir, "pki", "ca.crt");
+    writeFileSync(caCert, `${servingCa(servingCert)}\n`);
     const kubeconfig = writeKubeconfig(runDir, server, token, readFileSync(caCert, "utf8"));
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);

@@ -3,7 +3,7 @@
  * plane's are, so "no process or port left behind" is checked in a second, not only by the cluster suite.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,7 +12,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { freePort } from "../support/redis-server.ts";
 import {
   anyProcessRunning,
+  leftBehind,
   pidsFile,
+  restartProcess,
   startProcess,
   startWatchdog,
   stopProcessGroups,
@@ -95,6 +97,33 @@ describe("process groups of a run directory", () => {
     expect(await listening(port)).toBe(false);
   });
 
+  it("leftBehind names a group still running and a port still taken, and nothing once they are gone", async () => {
+    const runDir = newRunDir();
+    const port = await freePort();
+    const leader = startListener(runDir, port);
+    await vi.waitFor(async () => expect(await listening(port)).toBe(true), { timeout: 5_000, interval: 50 });
+    expect(await leftBehind(runDir, [port])).toEqual([
+      `process group ${leader.pid} (listener) still running`,
+      `port ${port} still in use`,
+    ]);
+    await stopProcessGroups(runDir);
+    expect(await leftBehind(runDir, [port])).toEqual([]);
+  });
+
+  it("restartProcess replaces a group on the same port and keeps its place in the pids file", async () => {
+    const runDir = newRunDir();
+    const port = await freePort();
+    const first = startListener(runDir, port);
+    const other = startProcess(runDir, "other", "sleep", ["300", runDir]);
+    await vi.waitFor(async () => expect(await listening(port)).toBe(true), { timeout: 5_000, interval: 50 });
+    const script = `require("net").createServer().listen(${port}, "127.0.0.1"); setInterval(() => {}, 1000);`;
+    const second = await restartProcess(runDir, first, process.execPath, ["-e", script, runDir], process.env);
+    expect(alive(first.pid)).toBe(false);
+    await vi.waitFor(async () => expect(await listening(port)).toBe(true), { timeout: 5_000, interval: 50 });
+    expect(second.exitStatus()).toBeNull();
+    expect(readFileSync(pidsFile(runDir), "utf8")).toBe(`${second.pid} listener\n${other.pid} other\n`);
+  });
+
   it("leaves alone a recorded pid whose command line does not name the run directory (a reused pid)", async () => {
     const runDir = newRunDir();
     const stranger = spawn("sleep", ["300"], { stdio: "ignore", detached: true });
@@ -103,5 +132,6 @@ describe("process groups of a run directory", () => {
     expect(anyProcessRunning(runDir)).toBe(false);
     await stopProcessGroups(runDir, 500);
     expect(alive(stranger.pid!)).toBe(true);
+    expect(await leftBehind(runDir, [])).toEqual([]);
   });
 });

@@ -192,7 +192,9 @@ async function portFree(port: number): Promise<boolean> {
  */
 export async function leftBehind(runDir: string, ports: readonly number[]): Promise<string[]> {
   const found = recordedProcesses(runDir)
-    .filter((p) => groupAlive(p.pid))
+    // Ours if the leader still names the run dir, or if the leader is gone but members of its group live on; a
+    // live leader that does not name it is a reused pid, someone else's.
+    .filter((p) => isOurs(p.pid, runDir) || (groupAlive(p.pid) && !existsSync(`/proc/${p.pid}`)))
     .map((p) => `process group ${p.pid} (${p.name}) still running`);
   for (const port of ports) if (!(await portFree(port))) found.push(`port ${port} still in use`);
   return found;
