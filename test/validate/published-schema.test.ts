@@ -5,6 +5,7 @@ import addFormatsModule from "ajv-formats";
 import { parse } from "yaml";
 import { describe, expect, test } from "vitest";
 import { publishedSchemas } from "../../charts-src/model/json-schema.ts";
+import { referenceMarkdown } from "../../charts-src/model/reference-doc.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -16,6 +17,14 @@ describe("schemas/*.schema.json", () => {
       expect(committed).toEqual(schema);
     },
   );
+
+  test("docs/tenant-reference.md is current and lists every field of the tenant schema", async () => {
+    const committed = await readFile("docs/tenant-reference.md", "utf8");
+    expect(committed).toBe(referenceMarkdown());
+    for (const path of ["`spec.redis.appendfsync`", "`spec.network.extraRules[].peers`", "`spec.plans`"]) {
+      expect(committed).toContain(path);
+    }
+  });
 
   test.each(publishedSchemas())(
     "$file is a valid JSON Schema 2020-12 with id, title and description",
