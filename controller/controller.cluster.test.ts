@@ -8,15 +8,19 @@
  */
 import { spawn } from "node:child_process";
 import { createServer, connect, type Server, type Socket } from "node:net";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AppsV1Api,
+  AuthorizationV1Api,
   BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
   NetworkingV1Api,
+  RbacAuthorizationV1Api,
   type KubernetesObject,
   type V1ConfigMap,
 } from "@kubernetes/client-node";
@@ -28,6 +32,8 @@ import { Controller } from "../charts-src/constructs/controller.ts";
 import { resolvePlatform, resolveTenant } from "../charts-src/model/resolve.ts";
 import type { PlatformFile, TenantFile } from "../charts-src/model/tenant-schema.ts";
 import { applyManifests } from "../test/cluster/apply-manifests.ts";
+import { ensureClusterBinaries } from "../test/cluster/binaries.ts";
+import { startControlPlane, type ControlPlane } from "../test/cluster/control-plane.ts";
 import { inject } from "vitest";
 import { clusterKubeConfig, uniqueName } from "../test/cluster/cluster-access.ts";
 import { startController, type ControllerOptions, type RunningController } from "./main.ts";
@@ -35,7 +41,8 @@ import { startController, type ControllerOptions, type RunningController } from 
 const RUN_LABEL = "neurallog.io/controller-test-run";
 const CASE_LABEL = "neurallog.io/controller-test-case";
 const run = uniqueName("run");
-const logger = pino({ level: "silent" });
+// NL_CTL_TEST_LOG=warn shows why a controller under test retried (reconcile errors, informer restarts).
+const logger = pino({ level: process.env.NL_CTL_TEST_LOG ?? "silent" });
 const platformFile = parse(
   readFileSync(new URL("../tenants/_platform.yaml", import.meta.url), "utf8"),
 ) as PlatformFile;
@@ -60,6 +67,8 @@ async function createTenant(
   quotaHard: Record<string, string> = {},
   /** A label value for a controller that must see this tenant only (`${CASE_LABEL}=value`). */
   testCase?: string,
+  /** A cluster of its own (the API server restart test); default: the shared one. */
+  cluster: KubeConfig = kc,
 ): Promise<{ tenant: string; namespace: string }> {
   const tenant = uniqueName("ctl");
   const file: TenantFile = {
@@ -88,11 +97,11 @@ async function createTenant(
   };
   const order = (o: KubernetesObject) => (o.kind === "Namespace" ? 0 : 1);
   await applyManifests(
-    kc,
+    cluster,
     [...selected].sort((a, b) => order(a) - order(b)),
     { fieldManager: "argocd-stand-in" },
   );
-  namespaces.push(namespace.metadata!.name!);
+  if (cluster === kc) namespaces.push(namespace.metadata!.name!);
   return { tenant, namespace: namespace.metadata!.name! };
 }
 
@@ -145,8 +154,8 @@ async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
 }
 
-async function events(namespace: string, reason: string) {
-  const list = await core.listNamespacedEvent({ namespace, fieldSelector: `reason=${reason}` });
+async function events(namespace: string, reason: string, api: CoreV1Api = core) {
+  const list = await api.listNamespacedEvent({ namespace, fieldSelector: `reason=${reason}` });
   return list.items;
 }
 
@@ -167,8 +176,8 @@ function metricValue(text: string, name: string, labels: Record<string, string>)
 }
 
 /** `kubectl edit`: someone changes the quota by hand. */
-async function editQuota(namespace: string, pods: string): Promise<number> {
-  await core.patchNamespacedResourceQuota({
+async function editQuota(namespace: string, pods: string, api: CoreV1Api = core): Promise<number> {
+  await api.patchNamespacedResourceQuota({
     name: "neurallog-quota",
     namespace,
     body: [{ op: "replace", path: "/spec/hard/pods", value: pods }],
@@ -454,54 +463,138 @@ describe("controller on the test cluster", () => {
   });
 });
 
+/**
+ * The platform's controller RBAC as synth renders it for `mode`, applied in a namespace of this test; cluster-scoped
+ * names made unique so tests sharing the cluster do not fight over them. The rules are synth's, unchanged.
+ */
+async function applyControllerRbac(mode: "report-only" | "self-heal"): Promise<{
+  namespace: string;
+  user: string;
+  rules: { resources?: string[]; verbs: string[] }[];
+  cleanup: () => Promise<void>;
+}> {
+  const controllerNamespace = uniqueName("nl-ctl-rbac");
+  const platform = { ...resolvePlatform(platformFile) };
+  const chart = new Chart(new App(), "platform");
+  new Controller(chart, "controller", {
+    ...platform,
+    controller: { ...platform.controller, namespace: controllerNamespace, mode },
+  });
+  const suffix = controllerNamespace.slice("nl-ctl-rbac-".length);
+  const rbac = (chart.toJson() as (KubernetesObject & Record<string, unknown>)[])
+    .filter((o) =>
+      ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(
+        o.kind!,
+      ),
+    )
+    .map((o) => {
+      if (o.kind === "ClusterRole")
+        return { ...o, metadata: { ...o.metadata, name: `${o.metadata!.name}-${suffix}` } };
+      if (o.kind === "ClusterRoleBinding") {
+        const roleRef = o.roleRef as { name: string };
+        return {
+          ...o,
+          metadata: { ...o.metadata, name: `${o.metadata!.name}-${suffix}` },
+          roleRef: { ...roleRef, name: `${roleRef.name}-${suffix}` },
+        };
+      }
+      return o;
+    });
+  const order = ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"];
+  rbac.sort((a, b) => order.indexOf(a.kind!) - order.indexOf(b.kind!));
+  await applyManifests(kc, rbac, { fieldManager: "argocd-stand-in" });
+  namespaces.push(controllerNamespace);
+  const rbacApi = kc.makeApiClient(RbacAuthorizationV1Api);
+  return {
+    namespace: controllerNamespace,
+    user: `system:serviceaccount:${controllerNamespace}:neurallog-controller`,
+    rules: rbac.find((o) => o.kind === "ClusterRole")!.rules as { resources?: string[]; verbs: string[] }[],
+    async cleanup() {
+      await rbacApi
+        .deleteClusterRoleBinding({ name: `neurallog-controller-${suffix}` })
+        .catch(() => undefined);
+      await rbacApi.deleteClusterRole({ name: `neurallog-controller-${suffix}` }).catch(() => undefined);
+    },
+  };
+}
+
+/** Whether the API server's authorizer lets `user` do `verb` on `resource` in `namespace` (SubjectAccessReview). */
+async function allowed(user: string, verb: string, group: string, resource: string, namespace: string) {
+  const review = await kc.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
+    body: {
+      spec: {
+        user,
+        groups: ["system:serviceaccounts", "system:authenticated"],
+        resourceAttributes: { verb, group, resource, namespace },
+      },
+    },
+  });
+  return review.status?.allowed === true;
+}
+
+const TENANT_OBJECT_RESOURCES = [
+  { group: "", resource: "resourcequotas" },
+  { group: "", resource: "limitranges" },
+  { group: "networking.k8s.io", resource: "networkpolicies" },
+];
+
+describe("controller across a real API server restart", () => {
+  // A control plane of its own: restarting the shared API server would fail the test files running beside this
+  // one. One fake node is enough; nothing here schedules pods.
+  let own: ControlPlane | undefined;
+  beforeAll(async () => {
+    own = await startControlPlane({
+      binaries: ensureClusterBinaries(),
+      runDir: mkdtempSync(join(tmpdir(), "nl-cluster-restart-")),
+      nodes: 1,
+      ownerPid: process.pid,
+    });
+  });
+  // Its stop() also fails the run if a process or port outlived the cluster.
+  afterAll(async () => {
+    await own?.stop();
+  });
+
+  it("keeps reporting drift within 5 s of an edit made after kube-apiserver restarted", async () => {
+    const ownKc = new KubeConfig();
+    ownKc.loadFromFile(own!.kubeconfigPath);
+    const ownCore = ownKc.makeApiClient(CoreV1Api);
+    const { namespace } = await createTenant({}, undefined, ownKc);
+    const lease = uniqueName("nl-ctl-lease");
+    await ownCore.createNamespace({ body: { metadata: { name: lease } } });
+    const c = await controller({ leaseNamespace: lease, kubeConfig: ownKc });
+    await waitFor("a first reconcile", 20_000, async () =>
+      c.status().tenants.some((t) => t.namespace === namespace),
+    );
+
+    const awayMs = await own!.restartApiServer();
+    const backAt = Date.now();
+    await waitFor("leading after the restart", 15_000, async () => c.isLeader());
+    const editedAt = await editQuota(namespace, "98", ownCore);
+    const [event] = await waitFor("a DriftDetected Event after the restart", 5_000, async () => {
+      const found = await events(namespace, "DriftDetected", ownCore);
+      return found.length > 0 && found;
+    });
+    console.log(
+      `API server restart: away ${awayMs} ms, controller leading ${editedAt - backAt} ms after it was ready, ` +
+        `drift reported ${Date.now() - editedAt} ms after the edit`,
+    );
+    expect(event!.message).toBe(
+      "ResourceQuota neurallog-quota differs from the desired state in spec.hard.pods",
+    );
+    await stopController(c);
+  });
+});
+
 describe("controller with the RBAC synth renders", () => {
   it("lists, watches, reports and self-heals as its ServiceAccount, with nothing forbidden", async () => {
     // Its own tenant only: what other tests left drifted is not this test's business.
     const { namespace } = await createTenant({}, "rbac");
-    // The platform's controller objects, in a namespace of this test; cluster-scoped names made unique so tests
-    // sharing the cluster do not fight over them. The rules are synth's, unchanged.
-    const controllerNamespace = uniqueName("nl-ctl-rbac");
-    const platform = { ...resolvePlatform(platformFile) };
-    const chart = new Chart(new App(), "platform");
-    new Controller(chart, "controller", {
-      ...platform,
-      controller: { ...platform.controller, namespace: controllerNamespace },
-    });
-    const suffix = controllerNamespace.slice("nl-ctl-rbac-".length);
-    const rbac = (chart.toJson() as (KubernetesObject & Record<string, unknown>)[])
-      .filter((o) =>
-        ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(
-          o.kind!,
-        ),
-      )
-      .map((o) => {
-        if (o.kind === "ClusterRole")
-          return { ...o, metadata: { ...o.metadata, name: `${o.metadata!.name}-${suffix}` } };
-        if (o.kind === "ClusterRoleBinding") {
-          const roleRef = o.roleRef as { name: string };
-          return {
-            ...o,
-            metadata: { ...o.metadata, name: `${o.metadata!.name}-${suffix}` },
-            roleRef: { ...roleRef, name: `${roleRef.name}-${suffix}` },
-          };
-        }
-        return o;
-      });
-    const order = ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"];
-    rbac.sort((a, b) => order.indexOf(a.kind!) - order.indexOf(b.kind!));
-    await applyManifests(kc, rbac, { fieldManager: "argocd-stand-in" });
-    namespaces.push(controllerNamespace);
-    const cleanupClusterScoped = async () => {
-      const { RbacAuthorizationV1Api } = await import("@kubernetes/client-node");
-      const api = kc.makeApiClient(RbacAuthorizationV1Api);
-      await api.deleteClusterRoleBinding({ name: `neurallog-controller-${suffix}` }).catch(() => undefined);
-      await api.deleteClusterRole({ name: `neurallog-controller-${suffix}` }).catch(() => undefined);
-    };
-
+    const rbac = await applyControllerRbac("self-heal");
     try {
       const token = await core.createNamespacedServiceAccountToken({
         name: "neurallog-controller",
-        namespace: controllerNamespace,
+        namespace: rbac.namespace,
         body: { spec: { audiences: [], expirationSeconds: 600 } },
       });
       const asController = new KubeConfig();
@@ -512,7 +605,7 @@ describe("controller with the RBAC synth renders", () => {
         currentContext: "sa",
       });
       const c = await controller({
-        leaseNamespace: controllerNamespace,
+        leaseNamespace: rbac.namespace,
         kubeConfig: asController,
         mode: "self-heal",
         tenantSelector: `${RUN_LABEL}=${run},${CASE_LABEL}=rbac`,
@@ -531,6 +624,20 @@ describe("controller with the RBAC synth renders", () => {
         ];
         return found.length === 2 && found;
       });
+      // A missing object comes back too: server-side apply of an absent object is authorized as `create`.
+      await core.deleteNamespacedLimitRange({ name: "neurallog-limits", namespace });
+      await kc
+        .makeApiClient(NetworkingV1Api)
+        .deleteNamespacedNetworkPolicy({ name: "allow-dns-egress", namespace });
+      await waitFor("the LimitRange and NetworkPolicy recreated", 5_000, async () => {
+        const [limits, policy] = await Promise.all([
+          core.readNamespacedLimitRange({ name: "neurallog-limits", namespace }),
+          kc
+            .makeApiClient(NetworkingV1Api)
+            .readNamespacedNetworkPolicy({ name: "allow-dns-egress", namespace }),
+        ]);
+        return limits && policy;
+      });
       expect(c.status().informers).toEqual(
         Object.fromEntries(
           [
@@ -547,7 +654,33 @@ describe("controller with the RBAC synth renders", () => {
       expect(metricValue(await metrics(c), "neurallog_reconcile_total", { result: "error" }) ?? 0).toBe(0);
       await stopController(c);
     } finally {
-      await cleanupClusterScoped();
+      await rbac.cleanup();
+    }
+  });
+
+  it("grants report-only mode no write on quotas, limits or policies, only reads and Events", async () => {
+    const { namespace } = await createTenant({}, "rbac-report-only");
+    const rbac = await applyControllerRbac("report-only");
+    try {
+      for (const rule of rbac.rules) {
+        const writes = rule.verbs.filter((v) => !["get", "list", "watch"].includes(v));
+        if (writes.length > 0) expect(rule.resources).toEqual(["events"]);
+      }
+      // What the API server's authorizer decides, not only what the rules say.
+      for (const { group, resource } of TENANT_OBJECT_RESOURCES) {
+        for (const verb of ["create", "patch", "update", "delete"])
+          expect(await allowed(rbac.user, verb, group, resource, namespace), `${verb} ${resource}`).toBe(
+            false,
+          );
+        for (const verb of ["get", "list", "watch"])
+          expect(await allowed(rbac.user, verb, group, resource, namespace), `${verb} ${resource}`).toBe(
+            true,
+          );
+      }
+      expect(await allowed(rbac.user, "create", "", "events", namespace)).toBe(true);
+      expect(await allowed(rbac.user, "get", "", "pods", namespace)).toBe(false);
+    } finally {
+      await rbac.cleanup();
     }
   });
 });

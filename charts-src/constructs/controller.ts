@@ -7,12 +7,14 @@
  *   the controller compares desired with actual state, reports quota usage and backup health;
  * - read configmaps, but only those named `neurallog-tenant` (the desired state): the informer lists them with
  *   the field selector `metadata.name=neurallog-tenant`, which RBAC matches against `resourceNames`;
- * - patch/update resourcequotas, limitranges and networkpolicies: self-heal mode restores drifted objects
- *   between Argo CD syncs (report-only mode never uses these verbs, but the mode is a runtime switch);
+ * - create/patch resourcequotas, limitranges and networkpolicies, in self-heal mode only: it restores drifted
+ *   objects between Argo CD syncs with server-side apply, a PATCH that is authorized as `create` when the
+ *   object is missing and as `patch` otherwise. Report-only mode never writes them and gets read access
+ *   only (the mode is rendered into the Deployment too, so switching it is one sync that changes both);
  * - read, create and patch events: it reads FailedCreate events (pods refused by quota) and tells humans what
  *   it found through Events of its own;
  * - leases in its own namespace only (a Role): leader election between its replicas.
- * Nothing else: no secrets, no pods, no create/delete of tenant objects.
+ * Nothing else: no secrets, no pods, no update or delete of tenant objects.
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
@@ -37,6 +39,8 @@ const CONTROLLER_RESOURCES = {
 };
 
 const READ = ["get", "list", "watch"];
+/** What server-side apply of a missing or drifted object needs (see `KubeActions.applyObject`). */
+const SELF_HEAL_WRITE = ["create", "patch"];
 
 export class Controller extends Construct {
   constructor(scope: Construct, id: string, platform: ResolvedPlatform) {
@@ -74,6 +78,7 @@ export class Controller extends Construct {
     });
 
     const { namespace: _cluster, ...clusterMetadata } = metadata(CONTROLLER_NAME);
+    const tenantObjectVerbs = platform.controller.mode === "self-heal" ? [...READ, ...SELF_HEAL_WRITE] : READ;
     new k8s.KubeClusterRole(this, "cluster-role", {
       metadata: clusterMetadata,
       rules: [
@@ -82,12 +87,12 @@ export class Controller extends Construct {
         {
           apiGroups: [""],
           resources: ["resourcequotas", "limitranges"],
-          verbs: [...READ, "patch", "update"],
+          verbs: tenantObjectVerbs,
         },
         {
           apiGroups: ["networking.k8s.io"],
           resources: ["networkpolicies"],
-          verbs: [...READ, "patch", "update"],
+          verbs: tenantObjectVerbs,
         },
         { apiGroups: ["batch"], resources: ["cronjobs"], verbs: READ },
         { apiGroups: [""], resources: ["events"], verbs: [...READ, "create", "patch"] },

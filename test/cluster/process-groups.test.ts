@@ -114,13 +114,18 @@ describe("process groups of a run directory", () => {
     const runDir = newRunDir();
     const port = await freePort();
     const first = startListener(runDir, port);
-    const other = startProcess(runDir, "other", "sleep", ["300", runDir]);
+    const other = startProcess(runDir, "other", process.execPath, [
+      "-e",
+      "setInterval(() => {}, 1000)",
+      runDir,
+    ]);
     await vi.waitFor(async () => expect(await listening(port)).toBe(true), { timeout: 5_000, interval: 50 });
     const script = `require("net").createServer().listen(${port}, "127.0.0.1"); setInterval(() => {}, 1000);`;
     const second = await restartProcess(runDir, first, process.execPath, ["-e", script, runDir], process.env);
     expect(alive(first.pid)).toBe(false);
     await vi.waitFor(async () => expect(await listening(port)).toBe(true), { timeout: 5_000, interval: 50 });
     expect(second.exitStatus()).toBeNull();
+    expect(other.exitStatus()).toBeNull();
     expect(readFileSync(pidsFile(runDir), "utf8")).toBe(`${second.pid} listener\n${other.pid} other\n`);
   });
 

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { App, Chart } from "cdk8s";
+import { Controller } from "../../charts-src/constructs/controller.ts";
 import { IN_CLUSTER, TENANT_NAMESPACED_KINDS } from "../../charts-src/constructs/argocd.ts";
 import { DESIRED_STATE_KEY, type TenantDesiredState } from "../../charts-src/constructs/tenant-config.ts";
 import { loadTenantTree, validTree } from "../../charts-src/model/load.ts";
@@ -712,7 +714,12 @@ describe("the platform folder", () => {
       const writes = (rule.verbs as string[]).filter((v) => !["get", "list", "watch"].includes(v));
       if (writes.length > 0) for (const r of rule.resources) expect(writable.has(r), r).toBe(true);
       if ((rule.verbs as string[]).includes("create")) expect(rule.resources).toEqual(["events"]);
+      expect(rule.verbs).not.toContain("update");
     }
+    // The example platform is report-only: it writes Events and nothing else.
+    expect(platform.controller.mode).toBe("report-only");
+    for (const rule of rules.filter((r) => !r.resources.includes("events")))
+      expect(rule.verbs, rule.resources.join()).toEqual(["get", "list", "watch"]);
     expect(rules.find((r) => r.resources.includes("configmaps"))!.resourceNames).toEqual([
       "neurallog-tenant",
     ]);
@@ -724,5 +731,19 @@ describe("the platform folder", () => {
     expect(platformObject("ClusterRoleBinding").subjects).toEqual([
       { kind: "ServiceAccount", name: "neurallog-controller", namespace: platform.controller.namespace },
     ]);
+  });
+
+  it("grants self-heal mode create and patch on quotas, limits and policies (server-side apply), never update", () => {
+    const chart = new Chart(new App(), "platform");
+    new Controller(chart, "controller", {
+      ...platform,
+      controller: { ...platform.controller, mode: "self-heal" },
+    });
+    const role = (chart.toJson() as Json[]).find((o) => o.kind === "ClusterRole")!;
+    const verbsOf = (resource: string) =>
+      (role.rules as Json[]).find((r) => (r.resources as string[]).includes(resource))!.verbs;
+    for (const resource of ["resourcequotas", "limitranges", "networkpolicies"])
+      expect(verbsOf(resource), resource).toEqual(["get", "list", "watch", "create", "patch"]);
+    expect(verbsOf("namespaces")).toEqual(["get", "list", "watch"]);
   });
 });
