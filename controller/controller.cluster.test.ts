@@ -540,13 +540,14 @@ const TENANT_OBJECT_RESOURCES = [
 
 describe("controller across a real API server restart", () => {
   // A control plane of its own: restarting the shared API server would fail the test files running beside this
-  // one. One fake node is enough; nothing here schedules pods.
+  // one. One fake node and no Argo CD CRDs are enough: nothing here schedules pods or reads Applications.
   let own: ControlPlane | undefined;
   beforeAll(async () => {
     own = await startControlPlane({
       binaries: ensureClusterBinaries(),
       runDir: mkdtempSync(join(tmpdir(), "nl-cluster-restart-")),
       nodes: 1,
+      argoCdCrds: false,
       ownerPid: process.pid,
     });
   });

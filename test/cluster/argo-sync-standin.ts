@@ -463,7 +463,7 @@ export async function trackedObjects(
     return whitelist.length === 0 || whitelist.some((r) => permits(r, group(t.apiVersion), t.kind));
   });
   const lists = await Promise.all(
-    types.map(async (type) => ({ type, list: await api.list(type.apiVersion, type.kind) })),
+    types.map(async (type) => ({ type, list: await api.listWhenReady(type.apiVersion, type.kind) })),
   );
   return lists.flatMap(({ type, list }) =>
     list.items

@@ -95,6 +95,8 @@ export async function ensureStorageClasses(kc: KubeConfig, names: Iterable<strin
 
 export interface BootstrapOptions {
   readonly nodes: number;
+  /** Install the Argo CD CRDs (most of the bootstrap time). Default: true. */
+  readonly argoCdCrds?: boolean;
 }
 
 export async function bootstrapCluster(kc: KubeConfig, options: BootstrapOptions): Promise<void> {
@@ -106,6 +108,7 @@ export async function bootstrapCluster(kc: KubeConfig, options: BootstrapOptions
     fieldManager: BOOTSTRAP_FIELD_MANAGER,
   });
 
+  if (options.argoCdCrds === false) return;
   const crds = argoCdCrdFiles().flatMap((file) => readManifestFile(file));
   // Server-side: the ApplicationSet CRD is larger than client-side apply's last-applied annotation allows.
   await applyManifests(kc, crds, { fieldManager: BOOTSTRAP_FIELD_MANAGER });

@@ -5,6 +5,7 @@
  * auth, TLS and per-API-version resource cache.
  */
 import {
+  ApiException,
   HttpMethod,
   KubernetesObjectApi,
   PatchStrategy,
@@ -112,6 +113,25 @@ export class ObjectApi extends KubernetesObjectApi {
     if (response.status === 404) return undefined;
     if (response.status !== 200) throw new Error(`GET ${path}: HTTP ${response.status}: ${response.body}`);
     return JSON.parse(response.body) as KubernetesObject;
+  }
+
+  /**
+   * `list`, retried while the API server answers 429 (e.g. "storage is (re)initializing": a resource's watch cache
+   * being rebuilt, for a new CRD or after its etcd watch broke under load), after the Retry-After it names, as
+   * client-go does; bounded at `timeoutMs`.
+   */
+  async listWhenReady(apiVersion: string, kind: string, timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.list(apiVersion, kind);
+      } catch (error) {
+        if (!(error instanceof ApiException) || error.code !== 429 || Date.now() > deadline) throw error;
+        const headers = error.headers as Record<string, string | undefined>;
+        const seconds = Number(headers["retry-after"] ?? 1);
+        await new Promise((resolve) => setTimeout(resolve, (Number.isFinite(seconds) ? seconds : 1) * 1_000));
+      }
+    }
   }
 
   /**
