@@ -52,7 +52,7 @@ const actions: KubeActions = {
   createEvent: async (_event: CoreV1Event) => void writes++,
   patchEvent: async (_ns: string, _name: string, _patch: EventPatch) => void writes++,
   applyObject: async () => void writes++,
-  removeQuotaKeys: async () => void writes++,
+  removeFields: async () => void writes++,
 };
 const deps = {
   cache,
