@@ -37,22 +37,3 @@ export function parseQuantity(text: string): number | undefined {
   if (binary) return value * BINARY[binary]!;
   return value * DECIMAL[decimal ?? ""]!;
 }
-
-/** Formats cores the way Kubernetes prints them: whole cores, or millicores. */
-export function formatCpu(cores: number): string {
-  const milli = Math.round(cores * 1000);
-  return milli % 1000 === 0 ? String(milli / 1000) : `${milli}m`;
-}
-
-/** Formats bytes with the largest binary suffix that divides them exactly (Mi precision at worst). */
-export function formatBytes(bytes: number): string {
-  for (const [suffix, factor] of [
-    ["Ti", 2 ** 40],
-    ["Gi", 2 ** 30],
-    ["Mi", 2 ** 20],
-    ["Ki", 2 ** 10],
-  ] as const) {
-    if (bytes >= factor && Number.isInteger(bytes / factor)) return `${bytes / factor}${suffix}`;
-  }
-  return String(Math.round(bytes));
-}
