@@ -2,118 +2,36 @@
  * The server as a real process under load: SIGKILL loses no log whose request got a 2xx (Redis stays up; the
  * server is what dies), and SIGTERM drains in-flight requests and exits 0 with the same guarantee.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tenantKeys } from "../../server/storage/keys.ts";
 import { freePort, startRedisServer, type RedisServerHandle } from "../support/redis-server.ts";
+import { REQUEST_TIMEOUT_MS, SpawnedServers, type ServerProcess } from "../support/server-process.ts";
 import { API_KEYS, INGEST_KEY } from "./harness.ts";
 
-const ROOT = join(import.meta.dirname, "../..");
 const LINES_PER_BATCH = 200;
-/** Every wait is bounded: a server that does not answer or does not exit is a failure, never a hang. */
-const EXIT_TIMEOUT_MS = 20_000;
-const REQUEST_TIMEOUT_MS = 10_000;
 
 let redisServer: RedisServerHandle;
 let redis: Redis;
-/** Every spawned server; afterEach kills what a failed test left running (with its workers: a process group). */
-const spawned = new Set<ChildProcess>();
+/** afterEach kills what a failed test left running (with its workers: a process group). */
+const servers = new SpawnedServers();
 
 beforeAll(async () => {
   redisServer = await startRedisServer();
   redis = new Redis(redisServer.url);
 });
-afterEach(async () => {
-  for (const child of spawned) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exit = new Promise((resolve) => child.once("exit", resolve));
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // The group is already gone.
-      }
-      await within(exit, EXIT_TIMEOUT_MS, "killed server exits");
-    }
-    // Workers of a primary that exited by itself may still be draining: end the group either way.
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      // Nothing left in the group.
-    }
-  }
-  spawned.clear();
-});
+afterEach(() => servers.killAll());
 afterAll(async () => {
   redis?.disconnect();
   await redisServer?.stop();
 });
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+function spawnServer(tenant: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  return servers.spawn({ redisUrl: redisServer.url, tenant, apiKeys: API_KEYS, env });
 }
 
-interface ServerProcess {
-  child: ChildProcess;
-  url: string;
-  /** The exit code, or the signal that killed it. */
-  exited(): Promise<number | NodeJS.Signals | null>;
-  stdout: () => string;
-}
-
-async function spawnServer(tenant: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, "bin/neurallog.ts"), "server"], {
-    cwd: ROOT,
-    // Its own process group, so cleanup reaches the workers of NEURALLOG_WORKERS too.
-    detached: true,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      REDIS_URL: redisServer.url,
-      NEURALLOG_TENANT: tenant,
-      NEURALLOG_API_KEYS: API_KEYS,
-      LOG_LEVEL: "warn",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  spawned.add(child);
-  let out = "";
-  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  const exit = new Promise<number | NodeJS.Signals | null>((resolve) =>
-    child.once("exit", (code, signal) => resolve(code ?? signal)),
-  );
-  return {
-    child,
-    url: `http://127.0.0.1:${port}`,
-    exited: () => within(exit, EXIT_TIMEOUT_MS, "server exits"),
-    stdout: () => out,
-  };
-}
-
-async function startServer(tenant: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const server = await spawnServer(tenant, env);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (server.child.exitCode !== null) throw new Error(`server exited with ${server.child.exitCode}`);
-    if (Date.now() > deadline) throw new Error("server did not get ready");
-    if (
-      await fetch(`${server.url}/readyz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return server;
+function startServer(tenant: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  return servers.start({ redisUrl: redisServer.url, tenant, apiKeys: API_KEYS, env });
 }
 
 /** Posts numbered batches from several loops until told to stop; returns the batch numbers that got a 2xx. */
