@@ -6,59 +6,17 @@
  * Environment: BENCH_SECONDS (10), BENCH_BATCH (1000), BENCH_CONCURRENCY (4), BENCH_NODE_OPTIONS (the image's),
  * and the server's own variables (e.g. NEURALLOG_WORKERS=2).
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort, startRedisServer } from "../test/support/redis-server.ts";
+import { cpuSeconds, root, startBenchServer, treeRssKb } from "./bench-server.ts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const batch = Number(process.env.BENCH_BATCH ?? 1000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const KEY = "bench-ingest-key-0123456789";
-
-async function rssKb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-}
-
-/** The server and its worker processes (NEURALLOG_WORKERS > 1 forks children). */
-async function serverPids(pid: number): Promise<number[]> {
-  const children = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
-  return [pid, ...children.split(/\s+/).filter(Boolean).map(Number)];
-}
-
-async function treeRssKb(pid: number): Promise<number> {
-  const sizes = await Promise.all((await serverPids(pid)).map(rssKb));
-  return sizes.reduce((a, b) => a + b, 0);
-}
-
-/** CPU seconds (user + system) the server and its workers have used so far, from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
-  let total = 0;
-  for (const p of await serverPids(pid)) {
-    const stat = await readFile(`/proc/${p}/stat`, "utf8").catch(() => "");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    total += (Number(fields[11]) + Number(fields[12])) / 100;
-  }
-  return total;
-}
-
-async function waitReady(url: string, server: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`the server exited with code ${server.exitCode}`);
-    const ok = await fetch(`${url}/readyz`)
-      .then((r) => r.ok)
-      .catch(() => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("the server did not become ready within 20 s");
-}
 
 function runNode(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -68,26 +26,11 @@ function runNode(args: string[]): Promise<string> {
   });
 }
 
-const redis = await startRedisServer();
-const port = await freePort();
-const url = `http://127.0.0.1:${port}`;
-const server = spawn(process.execPath, [join(root, "bin/neurallog.ts"), "server"], {
-  cwd: root,
-  env: {
-    ...process.env,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    REDIS_URL: redis.url,
-    NEURALLOG_TENANT: "bench",
-    NEURALLOG_API_KEYS: JSON.stringify([{ name: "bench", key: KEY, scopes: ["ingest", "read"] }]),
-    LOG_LEVEL: "warn",
-    // The image's Node settings (server/Dockerfile): bounded young and old generations keep RSS in check.
-    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-semi-space-size=16 --max-old-space-size=256",
-  },
-  stdio: ["ignore", "ignore", "inherit"],
+const { url, server, redis, stop } = await startBenchServer(KEY, {
+  // The image's Node settings (server/Dockerfile): bounded young and old generations keep RSS in check.
+  NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-semi-space-size=16 --max-old-space-size=256",
 });
 try {
-  await waitReady(url, server);
   let peakRss = 0;
   const cpuBefore = await cpuSeconds(server.pid!);
   const redisCpuBefore = await cpuSeconds(redis.process.pid!);
@@ -148,7 +91,5 @@ try {
   console.log(`redis XADD      ${ceiling}/s (redis-benchmark -P 64)`);
   console.log(`ingest: ${rate} logs/s, ceiling ${ceiling}/s, ratio ${(rate / ceiling).toFixed(2)}`);
 } finally {
-  server.kill("SIGTERM");
-  await new Promise((r) => server.once("exit", r));
-  await redis.stop();
+  await stop();
 }

@@ -8,16 +8,15 @@
  * Environment: BENCH_SECONDS per sample (4), BENCH_ROUNDS (3), BENCH_BATCH (1000), BENCH_CONCURRENCY (4),
  * BENCH_PER_USER_EVERY (0: none; 50: one rule in 50 groups by user id, 1,000 users).
  */
-import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort, startRedisServer } from "../test/support/redis-server.ts";
+import { freePort } from "../test/support/redis-server.ts";
+import { cpuSeconds, root, startBenchServer, type BenchServer } from "./bench-server.ts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const batch = Number(process.env.BENCH_BATCH ?? 1000);
@@ -133,29 +132,6 @@ async function deadEndpoint(): Promise<{ url: string; close(): Promise<void> }> 
   };
 }
 
-async function waitReady(url: string, exited: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (exited()) throw new Error("the server exited before it was ready");
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("the server did not become ready within 20 s");
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 interface Sample {
   readonly rate: number;
   /** CPU time per stored log of the server and of Redis: steadier than logs/s on a busy machine. */
@@ -179,37 +155,18 @@ async function startTarget(name: string, rules: object[]): Promise<Target> {
   const dir = await mkdtemp(join(tmpdir(), "nl-bench-rules-"));
   const rulesFile = join(dir, "rules.json");
   await writeFile(rulesFile, JSON.stringify(rules));
-  const redis = await startRedisServer();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const server = spawn(process.execPath, [join(root, "bin/neurallog.ts"), "server"], {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      REDIS_URL: redis.url,
-      NEURALLOG_TENANT: "bench",
-      NEURALLOG_API_KEYS: JSON.stringify([{ name: "bench", key: KEY, scopes: ["ingest", "read"] }]),
-      NEURALLOG_RULES_FILE: rulesFile,
-      LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const stop = async () => {
-    if (server.exitCode === null) {
-      server.kill("SIGTERM");
-      await new Promise((r) => server.once("exit", r));
-    }
-    await redis.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
+  let bench: BenchServer;
   try {
-    await waitReady(url, () => server.exitCode !== null);
+    bench = await startBenchServer(KEY, { NEURALLOG_RULES_FILE: rulesFile });
   } catch (error) {
-    await stop();
+    await rm(dir, { recursive: true, force: true });
     throw error;
   }
+  const { url, server, redis } = bench;
+  const stop = async () => {
+    await bench.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
   const cli = (...args: string[]) =>
     promisify(execFile)("redis-cli", ["-p", String(redis.port), ...args]).then((r) => r.stdout.trim());
   return {
