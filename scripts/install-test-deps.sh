@@ -14,7 +14,7 @@ fi
 # The Debian package starts a system-wide Redis on 6379; tests start their own on free ports and never use it.
 redis-server --version
 
-# The Kubernetes test cluster (test/cluster/README.md): etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler and kwok built from the Go module proxy. A no-op when the cache is complete; a cold build takes
+# The test platform's binaries (test/cluster/README.md): Kubernetes, etcd, KWOK, Argo CD, CoreDNS, kube-router
+# and the pause program, built from the Go module proxy. A no-op when the cache is complete; a cold build takes
 # a long while on 2 cores (progress in the build log it names).
 bash test/cluster/build-binaries.sh

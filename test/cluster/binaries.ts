@@ -1,5 +1,5 @@
 /**
- * Where the control-plane binaries live, building them first when the cache is cold. build-binaries.sh owns the
+ * Where the test platform's binaries live, building them first when the cache is cold. build-binaries.sh owns the
  * cache layout and the versions (versions.env); this module only asks it, so the two never disagree.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -10,51 +10,79 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const buildScript = join(here, "build-binaries.sh");
 
+/** Which build set (build-binaries.sh) provides each command. */
+const SET_OF = {
+  etcd: "etcd",
+  "kube-apiserver": "kubernetes",
+  "kube-controller-manager": "kubernetes",
+  "kube-scheduler": "kubernetes",
+  kubelet: "kubernetes",
+  "kube-proxy": "kubernetes",
+  kubectl: "kubernetes",
+  kwok: "kwok",
+  "argocd-repo-server": "argocd",
+  "argocd-application-controller": "argocd",
+  "argocd-applicationset-controller": "argocd",
+  coredns: "coredns",
+  "kube-router": "kube-router",
+  pause: "pause",
+} as const;
+export type PlatformCommand = keyof typeof SET_OF;
+export type BinarySet = (typeof SET_OF)[PlatformCommand];
+
+/** What the control plane itself runs (KWOK nodes only). */
 export const CONTROL_PLANE_COMMANDS = [
   "etcd",
   "kube-apiserver",
   "kube-controller-manager",
   "kube-scheduler",
   "kwok",
-] as const;
-export type ControlPlaneCommand = (typeof CONTROL_PLANE_COMMANDS)[number];
+] as const satisfies readonly PlatformCommand[];
+const CONTROL_PLANE_SETS: readonly BinarySet[] = ["kubernetes", "etcd", "kwok"];
 
 export interface ClusterBinaries {
-  /** The versioned cache directory, e.g. ~/.cache/neurallog/k8s/k8s-v1.37.2_etcd-v3.6.16_kwok-v0.8.0. */
-  readonly dir: string;
   /** KWOK's stage definitions as shipped in its module (node/, pod/, volume/). */
   readonly stagesDir: string;
-  path(command: ControlPlaneCommand): string;
+  path(command: PlatformCommand): string;
+  /** The cache directory of one set, e.g. ~/.cache/neurallog/bin/argocd-v3.6.1_k8s-v1.37.2. */
+  setDir(set: BinarySet): string;
 }
 
-function cacheDir(): string {
-  return execFileSync("bash", [buildScript, "--print-dir"], { encoding: "utf8" }).trim();
+const dirs = new Map<BinarySet, string>();
+function setDir(set: BinarySet): string {
+  let dir = dirs.get(set);
+  if (dir === undefined) {
+    dir = execFileSync("bash", [buildScript, "--print-dir", set], { encoding: "utf8" }).trim();
+    dirs.set(set, dir);
+  }
+  return dir;
 }
 
-function describe(dir: string): ClusterBinaries {
-  return { dir, stagesDir: join(dir, "stages"), path: (command) => join(dir, "bin", command) };
+const binaries: ClusterBinaries = {
+  stagesDir: join(setDir("kwok"), "stages"),
+  path: (command) => join(setDir(SET_OF[command]), "bin", command),
+  setDir,
+};
+
+function complete(sets: readonly BinarySet[]): boolean {
+  return sets.every((set) => existsSync(join(setDir(set), ".complete")));
 }
 
-/** The cached binaries, or undefined when the cache is cold or incomplete. */
-export function cachedClusterBinaries(): ClusterBinaries | undefined {
-  const dir = cacheDir();
-  return existsSync(join(dir, ".complete")) ? describe(dir) : undefined;
+/** The cached binaries of `sets` (default: the control plane's), or undefined when any is missing. */
+export function cachedClusterBinaries(sets: readonly BinarySet[] = CONTROL_PLANE_SETS): ClusterBinaries | undefined {
+  return complete(sets) ? binaries : undefined;
 }
 
 /**
- * The binaries, built first if needed. A cold build takes a long time on two cores (see the README); its
- * progress goes to the build log, named on stdout.
+ * The binaries of `sets` (default: the control plane's), built first if needed. A cold build takes a long time
+ * on two cores (see the README); its progress goes to the build log, named on stdout.
  */
-export function ensureClusterBinaries(): ClusterBinaries {
-  const cached = cachedClusterBinaries();
-  if (cached) return cached;
-  const result = spawnSync("bash", [buildScript], { stdio: "inherit" });
+export function ensureClusterBinaries(sets: readonly BinarySet[] = CONTROL_PLANE_SETS): ClusterBinaries {
+  if (complete(sets)) return binaries;
+  const result = spawnSync("bash", [buildScript, ...sets], { stdio: "inherit" });
   if (result.status !== 0) {
-    throw new Error(
-      `building the test control plane failed (${buildScript} exited ${result.status ?? result.signal})`,
-    );
+    throw new Error(`building ${sets.join(", ")} failed (${buildScript} exited ${result.status ?? result.signal})`);
   }
-  const built = cachedClusterBinaries();
-  if (!built) throw new Error(`${buildScript} succeeded but left no complete cache in ${cacheDir()}`);
-  return built;
+  if (!complete(sets)) throw new Error(`${buildScript} succeeded but left ${sets.join(", ")} incomplete`);
+  return binaries;
 }

@@ -1,188 +1,293 @@
 #!/usr/bin/env bash
-# Builds the test control plane once, from the Go module proxy, into a cache outside the repo:
-#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, kwokctl
-# and copies KWOK's stage definitions next to them. Needs Go >= 1.26.0 (the go directive of k8s.io/kubernetes
-# v1.37, etcd v3.6.16 and kwok v0.8.0); GOTOOLCHAIN=local so Go never tries to download a toolchain.
+# Builds the test platform's binaries once, from the Go module proxy, into a cache outside the repo. One set per
+# upstream project, each in a directory named after its version (versions.env) with a .complete marker:
 #
-# Idempotent: a cache directory with the .complete marker means no work. The marker is written last, after every
-# binary was built into a scratch directory and moved into place, so a failed or interrupted build is never
-# mistaken for a complete one; the next run starts that build over (the Go build cache keeps it cheap).
+#   kubernetes   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl
+#   etcd         etcd
+#   kwok         kwok, kwokctl, and KWOK's stage definitions (stages/)
+#   argocd       argocd (one binary; the components are symlinks to it), its git/gpg wrapper scripts, its CRDs
+#   coredns      coredns with only the plugins cluster DNS needs
+#   kube-router  kube-router (NetworkPolicy enforcement on the real node)
+#   pause        the sandbox ("pause") program of the real node's pods, from node/pause/
 #
-# Usage: test/cluster/build-binaries.sh [--print-dir]   (NEURALLOG_K8S_CACHE overrides ~/.cache/neurallog/k8s)
+# Idempotent: a set whose directory has the .complete marker costs nothing. The marker is written last, after the
+# set's files were built into a scratch directory and moved into place, so a failed or interrupted build is never
+# mistaken for a complete one; the next run builds that set again (the shared Go build cache keeps it cheap).
+#
+# Usage: test/cluster/build-binaries.sh [SET...]        (default: every set)
+#        test/cluster/build-binaries.sh --print-dir SET  (the set's cache directory, built or not)
+# NEURALLOG_BIN_CACHE overrides ~/.cache/neurallog/bin.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-cache_root="${NEURALLOG_K8S_CACHE:-$HOME/.cache/neurallog/k8s}"
-dir="$cache_root/k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
-if [[ "${1:-}" == "--print-dir" ]]; then
-  echo "$dir"
-  exit 0
-fi
-if [[ -f "$dir/.complete" ]]; then
-  echo "cluster binaries: cached in $dir"
-  exit 0
-fi
+cache_root="${NEURALLOG_BIN_CACHE:-$HOME/.cache/neurallog/bin}"
+all_sets=(kubernetes etcd kwok argocd coredns kube-router pause)
 
-command -v go >/dev/null || { echo "build-binaries: Go >= 1.26.0 is required (apt/golang.org), none on PATH" >&2; exit 1; }
-go_minor="$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')"
-if [[ "$go_minor" -lt 26 ]]; then
-  echo "build-binaries: Go >= 1.26.0 is required, found $(go env GOVERSION)" >&2
-  exit 1
-fi
-
-mkdir -p "$dir"
-log="$dir/build.log"
-# Only one build per cache directory at a time (CI and a person may start it together).
-exec 9>"$dir/.lock"
-if ! flock -n 9; then
-  echo "build-binaries: another build holds $dir/.lock; waiting for it"
-  flock 9
-  if [[ -f "$dir/.complete" ]]; then echo "cluster binaries: cached in $dir"; exit 0; fi
-fi
-
-echo "cluster binaries: cold build into $dir (log: $log); this takes a while on 2 cores"
-started=$(date +%s)
-scratch="$dir/.partial"
-rm -rf "$scratch" "$dir/bin" "$dir/stages"
-mkdir -p "$scratch/bin" "$scratch/src"
-
-export GOTOOLCHAIN=local GOFLAGS="-trimpath -buildvcs=false" CGO_ENABLED=0
-# A build cache of our own (about 4.5 GB for these packages): kept while the build is incomplete, so a retry
-# after a failure compiles only what is left; removed once the binaries are in place, as nothing else needs it.
-export GOCACHE="$dir/.gocache"
-# Two cores are shared with everyone else: build with two jobs at low priority.
-build() { nice -n 10 go build -p 2 "$@"; }
-build_all() {
-echo "=== $(date -u +%FT%TZ) build start: $(go env GOVERSION), kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION"
-
-# --- Kubernetes ---------------------------------------------------------------------------------------------
-# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging/... paths, which only
-# work inside its own repo. A wrapper module pins each of them to its published v0.<minor>.<patch> instead; the
-# list comes from the go.mod the proxy serves for this exact version, not from memory.
-kube_mod_json="$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION")"
-kube_gomod="$(sed -nE 's/^[[:space:]]*"GoMod": "(.*)",?$/\1/p' <<<"$kube_mod_json")"
-staging_version="v0.${KUBERNETES_VERSION#v1.}"
-staging_modules="$(sed -nE 's#^[[:space:]]*(k8s\.io/[A-Za-z0-9._-]+) => \./staging/src/.*#\1#p' "$kube_gomod")"
-[[ -n "$staging_modules" ]] || { echo "no staging replace directives found in $kube_gomod"; exit 1; }
-
-mkdir -p "$scratch/src/kubernetes"
-{
-  echo "module neurallog.test/kubernetes-binaries"
-  echo
-  echo "go 1.26.0"
-  echo
-  echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
-  echo
-  echo "replace ("
-  while read -r m; do echo "	$m => $m $staging_version"; done <<<"$staging_modules"
-  echo ")"
-} >"$scratch/src/kubernetes/go.mod"
-cat >"$scratch/src/kubernetes/tools.go" <<'GO'
-//go:build tools
-
-// Package tools only names the commands this module builds, so that `go mod tidy` keeps their requirements.
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-)
-GO
-# The same version variables hack/lib/version.sh sets, so /version reports the real release.
-IFS=. read -r kube_major kube_minor _ <<<"${KUBERNETES_VERSION#v}"
-build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-kube_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  kube_ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$kube_major -X $pkg.gitMinor=$kube_minor"
-  kube_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
-done
-(
-  cd "$scratch/src/kubernetes"
-  go mod tidy
-  build -ldflags "$kube_ldflags" -o "$scratch/bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
-)
-echo "=== $(date -u +%FT%TZ) kubernetes built"
-
-# --- etcd ---------------------------------------------------------------------------------------------------
-# Its own wrapper: Kubernetes 1.37 requires etcd's client modules at 3.7, which would pull the server to 3.7 too.
-# The server module replaces its sibling modules with ../ paths; pin each to the same published version.
-etcd_mod_json="$(go mod download -json "go.etcd.io/etcd/server/v3@$ETCD_VERSION")"
-etcd_gomod="$(sed -nE 's/^[[:space:]]*"GoMod": "(.*)",?$/\1/p' <<<"$etcd_mod_json")"
-etcd_siblings="$(sed -nE 's#^[[:space:]]*(go\.etcd\.io/etcd/[A-Za-z0-9/._-]+) => \.\./.*#\1#p' "$etcd_gomod")"
-[[ -n "$etcd_siblings" ]] || { echo "no sibling replace directives found in $etcd_gomod"; exit 1; }
-mkdir -p "$scratch/src/etcd"
-{
-  echo "module neurallog.test/etcd-binary"
-  echo
-  echo "go 1.26.0"
-  echo
-  echo "require go.etcd.io/etcd/server/v3 $ETCD_VERSION"
-  echo
-  echo "replace ("
-  while read -r m; do echo "	$m => $m $ETCD_VERSION"; done <<<"$etcd_siblings"
-  echo ")"
-} >"$scratch/src/etcd/go.mod"
-cat >"$scratch/src/etcd/tools.go" <<'GO'
-//go:build tools
-
-// Package tools only names the command this module builds, so that `go mod tidy` keeps its requirements.
-package tools
-
-import _ "go.etcd.io/etcd/server/v3"
-GO
-(
-  cd "$scratch/src/etcd"
-  go mod tidy
-  build -ldflags "-s -w" -o "$scratch/bin/etcd" go.etcd.io/etcd/server/v3
-)
-echo "=== $(date -u +%FT%TZ) etcd built"
-
-# --- KWOK ---------------------------------------------------------------------------------------------------
-# sigs.k8s.io/kwok has no replace directives; a wrapper module still keeps its requirements apart from the others.
-mkdir -p "$scratch/src/kwok"
-printf 'module neurallog.test/kwok-binaries\n\ngo 1.26.0\n\nrequire sigs.k8s.io/kwok %s\n' "$KWOK_VERSION" \
-  >"$scratch/src/kwok/go.mod"
-cat >"$scratch/src/kwok/tools.go" <<'GO'
-//go:build tools
-
-// Package tools only names the commands this module builds, so that `go mod tidy` keeps their requirements.
-package tools
-
-import (
-	_ "sigs.k8s.io/kwok/cmd/kwok"
-	_ "sigs.k8s.io/kwok/cmd/kwokctl"
-)
-GO
-(
-  cd "$scratch/src/kwok"
-  go mod tidy
-  build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$KUBERNETES_VERSION" \
-    -o "$scratch/bin/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
-)
-# The stage definitions (what KWOK does to fake Nodes and Pods) ship in the module, not in the binary.
-kwok_dir="$(cd "$scratch/src/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
-mkdir -p "$scratch/stages"
-cp -r "$kwok_dir/kustomize/stage/." "$scratch/stages/"
-chmod -R u+w "$scratch/stages"
-echo "=== $(date -u +%FT%TZ) kwok built"
-
-"$scratch/bin/kube-apiserver" --version
-"$scratch/bin/etcd" --version
+set_dir() {
+  case "$1" in
+    kubernetes) echo "$cache_root/kubernetes-$KUBERNETES_VERSION" ;;
+    etcd) echo "$cache_root/etcd-$ETCD_VERSION" ;;
+    kwok) echo "$cache_root/kwok-$KWOK_VERSION" ;;
+    # Argo CD and CoreDNS are built against the control plane's Kubernetes modules: both versions name the dir.
+    argocd) echo "$cache_root/argocd-${ARGOCD_VERSION}_k8s-$KUBERNETES_VERSION" ;;
+    coredns) echo "$cache_root/coredns-${COREDNS_VERSION}_k8s-$KUBERNETES_VERSION" ;;
+    kube-router) echo "$cache_root/kube-router-$KUBE_ROUTER_VERSION" ;;
+    # Our own source: its content names the dir.
+    pause) echo "$cache_root/pause-$(sha256sum "$here/node/pause/main.go" | cut -c1-12)" ;;
+    *) echo "build-binaries: unknown set '$1' (sets: ${all_sets[*]})" >&2; return 1 ;;
+  esac
 }
 
-# Not `if ! build_all`: that would switch off `set -e` inside it. A failure exits through this trap instead.
-trap 'echo "build-binaries: build failed; last lines of $log:" >&2; tail -n 30 "$log" >&2' EXIT
-build_all >>"$log" 2>&1
-trap - EXIT
-mv "$scratch/bin" "$dir/bin"
-mv "$scratch/stages" "$dir/stages"
-rm -rf "$scratch" "$GOCACHE"
-elapsed=$(($(date +%s) - started))
-echo "$elapsed" >"$dir/build-seconds"
-# Written last: its presence means every binary above is in place.
-date -u +%FT%TZ >"$dir/.complete"
-echo "=== $(date -u +%FT%TZ) build complete in ${elapsed}s" | tee -a "$log"
+if [[ "${1:-}" == "--print-dir" ]]; then
+  set_dir "${2:?--print-dir needs a set}"
+  exit 0
+fi
+sets=("$@")
+[[ ${#sets[@]} -gt 0 ]] || sets=("${all_sets[@]}")
+for s in "${sets[@]}"; do set_dir "$s" >/dev/null; done
+
+missing=()
+for s in "${sets[@]}"; do [[ -f "$(set_dir "$s")/.complete" ]] || missing+=("$s"); done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "test binaries: cached in $cache_root (${sets[*]})"
+  exit 0
+fi
+
+command -v go >/dev/null || { echo "build-binaries: Go >= 1.21 is required to fetch $GO_TOOLCHAIN, none on PATH" >&2; exit 1; }
+mkdir -p "$cache_root"
+# One build at a time per cache (CI and a person may start it together); the shared build cache needs it too.
+exec 9>"$cache_root/.lock"
+if ! flock -n 9; then
+  echo "build-binaries: another build holds $cache_root/.lock; waiting for it"
+  flock 9
+fi
+
+# Every set is compiled by the same toolchain into the same build cache, so packages that two sets share at the
+# same version (Kubernetes' client-go, apimachinery, ... in kubernetes, argocd and coredns) compile once. The
+# cache is removed once every set is complete: nothing else needs it (it peaks at several GB).
+export GOTOOLCHAIN="$GO_TOOLCHAIN" GOFLAGS="-trimpath -buildvcs=false" CGO_ENABLED=0
+export GOCACHE="$cache_root/.gocache"
+log="$cache_root/build.log"
+# Two cores are shared with everyone else: build with two jobs at low priority.
+build() { nice -n 10 go build -p 2 "$@"; }
+
+# Writes a wrapper module: go.mod with the given requirement and replace lines, tools.go importing the packages.
+wrapper_module() {
+  local dir=$1 module=$2 requires=$3 replaces=$4 imports=$5
+  mkdir -p "$dir"
+  {
+    echo "module $module"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require ("
+    echo "$requires"
+    echo ")"
+    if [[ -n "$replaces" ]]; then
+      echo
+      echo "replace ("
+      echo "$replaces"
+      echo ")"
+    fi
+  } >"$dir/go.mod"
+  {
+    echo "//go:build tools"
+    echo
+    echo "// Package tools only names the commands this module builds, so that \`go mod tidy\` keeps their requirements."
+    echo "package tools"
+    echo
+    echo "import ("
+    for p in $imports; do echo "	_ \"$p\""; done
+    echo ")"
+  } >"$dir/tools.go"
+}
+
+# The go.mod the proxy serves for module@version.
+proxy_gomod() {
+  local json
+  json="$(go mod download -json "$1")"
+  sed -nE 's/^[[:space:]]*"GoMod": "(.*)",?$/\1/p' <<<"$json"
+}
+
+# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging/... paths, which only
+# work inside its own repo. Every wrapper that pulls it in pins each of them to its published v0.<minor>.<patch>
+# instead; the list comes from the go.mod the proxy serves for this exact version, not from memory.
+staging_version="v0.${KUBERNETES_VERSION#v1.}"
+kubernetes_pins() {
+  local gomod modules
+  gomod="$(proxy_gomod "k8s.io/kubernetes@$KUBERNETES_VERSION")"
+  modules="$(sed -nE 's#^[[:space:]]*(k8s\.io/[A-Za-z0-9._-]+) => \./staging/src/.*#\1#p' "$gomod")"
+  [[ -n "$modules" ]] || { echo "no staging replace directives found in $gomod" >&2; return 1; }
+  while read -r m; do echo "	$m => $m $staging_version"; done <<<"$modules"
+}
+
+build_kubernetes() {
+  local out=$1 src=$2
+  wrapper_module "$src" neurallog.test/kubernetes-binaries "	k8s.io/kubernetes $KUBERNETES_VERSION" \
+    "$(kubernetes_pins)" \
+    "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl"
+  # The same version variables hack/lib/version.sh sets, so /version and the node report the real release.
+  local kube_major kube_minor build_date ldflags="-s -w" pkg
+  IFS=. read -r kube_major kube_minor _ <<<"${KUBERNETES_VERSION#v}"
+  build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$kube_major -X $pkg.gitMinor=$kube_minor"
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+  done
+  (
+    cd "$src"
+    go mod tidy
+    build -ldflags "$ldflags" -o "$out/bin/" \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy \
+      k8s.io/kubernetes/cmd/kubectl
+  )
+  "$out/bin/kube-apiserver" --version
+}
+
+build_etcd() {
+  local out=$1 src=$2 gomod siblings
+  # Its own wrapper: Kubernetes 1.37 requires etcd's client modules at 3.7, which would pull the server to 3.7
+  # too. The server module replaces its sibling modules with ../ paths; pin each to the same published version.
+  gomod="$(proxy_gomod "go.etcd.io/etcd/server/v3@$ETCD_VERSION")"
+  siblings="$(sed -nE 's#^[[:space:]]*(go\.etcd\.io/etcd/[A-Za-z0-9/._-]+) => \.\./.*#\1#p' "$gomod")"
+  [[ -n "$siblings" ]] || { echo "no sibling replace directives found in $gomod"; return 1; }
+  wrapper_module "$src" neurallog.test/etcd-binary "	go.etcd.io/etcd/server/v3 $ETCD_VERSION" \
+    "$(while read -r m; do echo "	$m => $m $ETCD_VERSION"; done <<<"$siblings")" go.etcd.io/etcd/server/v3
+  (cd "$src" && go mod tidy && build -ldflags "-s -w" -o "$out/bin/etcd" go.etcd.io/etcd/server/v3)
+  "$out/bin/etcd" --version
+}
+
+build_kwok() {
+  local out=$1 src=$2 kwok_dir
+  wrapper_module "$src" neurallog.test/kwok-binaries "	sigs.k8s.io/kwok $KWOK_VERSION" "" \
+    "sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl"
+  (
+    cd "$src"
+    go mod tidy
+    build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$KUBERNETES_VERSION" \
+      -o "$out/bin/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+  )
+  # The stage definitions (what KWOK does to fake Nodes and Pods) ship in the module, not in the binary.
+  kwok_dir="$(cd "$src" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+  mkdir -p "$out/stages"
+  cp -r "$kwok_dir/kustomize/stage/." "$out/stages/"
+  chmod -R u+w "$out/stages"
+}
+
+build_argocd() {
+  local out=$1 src=$2 gomod replaces argocd_dir
+  # Argo CD's own version-pinning replace lines, minus its ./gitops-engine path replace (the proxy serves that
+  # module as github.com/argoproj/argo-cd/gitops-engine/v3 at the same version) and with its Kubernetes modules
+  # moved to the control plane's patch release, so they are the ones the kubernetes set already compiled.
+  gomod="$(proxy_gomod "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION")"
+  replaces="$(sed -n '/^replace (/,/^)/p' "$gomod" | grep '=>' | grep -v '^[[:space:]]*k8s\.io/' | grep -v '\./')"
+  wrapper_module "$src" neurallog.test/argocd-binary \
+    "	github.com/argoproj/argo-cd/v3 $ARGOCD_VERSION
+	k8s.io/kubernetes $KUBERNETES_VERSION" \
+    "$replaces
+$(kubernetes_pins)" github.com/argoproj/argo-cd/v3/cmd
+  (
+    cd "$src"
+    go mod tidy
+    build -ldflags "-s -w -X github.com/argoproj/argo-cd/v3/common.version=${ARGOCD_VERSION#v}" \
+      -o "$out/bin/argocd" github.com/argoproj/argo-cd/v3/cmd
+  )
+  # One binary serves every component by the name it was started as.
+  local c
+  for c in argocd-repo-server argocd-application-controller argocd-applicationset-controller argocd-server; do
+    ln -sf argocd "$out/bin/$c"
+  done
+  # repo-server runs these on every manifest generation (even with GPG off): they must be on PATH, executable.
+  argocd_dir="$(cd "$src" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)"
+  install -m 755 "$argocd_dir/hack/git-verify-wrapper.sh" "$argocd_dir/hack/gpg-wrapper.sh" "$out/bin/"
+  # The CRDs of the version that runs: the suite validates against these and installs them.
+  mkdir -p "$out/crds"
+  install -m 644 "$argocd_dir"/manifests/crds/*-crd.yaml "$out/crds/"
+  "$out/bin/argocd" version --client --short || true
+}
+
+build_coredns() {
+  local out=$1 src=$2 p
+  # CoreDNS builds as a library: a main of our own with only the plugins cluster DNS needs keeps the build small
+  # (the stock binary pulls in every cloud provider's SDK). Directive order is CoreDNS' plugin.cfg order.
+  local plugins="errors log health ready kubernetes cache loop reload loadbalance"
+  wrapper_module "$src" neurallog.test/coredns-binary \
+    "	github.com/coredns/coredns $COREDNS_VERSION
+	k8s.io/kubernetes $KUBERNETES_VERSION" "$(kubernetes_pins)" ""
+  rm "$src/tools.go"
+  {
+    echo "// Command coredns is CoreDNS with the plugins cluster DNS of the test platform's real node needs."
+    echo "package main"
+    echo
+    echo "import ("
+    echo '	"github.com/coredns/coredns/core/dnsserver"'
+    echo '	"github.com/coredns/coredns/coremain"'
+    echo
+    for p in $plugins; do echo "	_ \"github.com/coredns/coredns/plugin/$p\""; done
+    echo ")"
+    echo
+    echo "func init() {"
+    echo "	dnsserver.Directives = []string{$(for p in $plugins; do printf '"%s", ' "$p"; done)}"
+    echo "}"
+    echo
+    echo "func main() { coremain.Run() }"
+  } >"$src/main.go"
+  (cd "$src" && go mod tidy && build -ldflags "-s -w" -o "$out/bin/coredns" .)
+  "$out/bin/coredns" -version
+}
+
+build_kube_router() {
+  local out=$1 src=$2
+  wrapper_module "$src" neurallog.test/kube-router-binary \
+    "	github.com/cloudnativelabs/kube-router/v2 $KUBE_ROUTER_VERSION" "" \
+    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+  (
+    cd "$src"
+    go mod tidy
+    build -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+      -o "$out/bin/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+  )
+  "$out/bin/kube-router" --version || true
+}
+
+build_pause() {
+  local out=$1 src=$2
+  mkdir -p "$src"
+  cp "$here/node/pause/main.go" "$src/"
+  printf 'module neurallog.test/pause\n\ngo 1.26.0\n' >"$src/go.mod"
+  (cd "$src" && build -ldflags "-s -w" -o "$out/bin/pause" .)
+}
+
+build_set() {
+  local s=$1 dir scratch started elapsed
+  dir="$(set_dir "$s")"
+  [[ -f "$dir/.complete" ]] && return 0
+  scratch="$dir/.partial"
+  rm -rf "$scratch" && mkdir -p "$scratch/out/bin" "$scratch/src"
+  echo "=== $(date -u +%FT%TZ) $s: build start ($(go env GOVERSION))"
+  started=$(date +%s)
+  "build_${s//-/_}" "$scratch/out" "$scratch/src"
+  elapsed=$(($(date +%s) - started))
+  find "$dir" -mindepth 1 -maxdepth 1 ! -name .partial -exec rm -rf {} +
+  mv "$scratch/out/"* "$dir/"
+  rm -rf "$scratch"
+  echo "$elapsed" >"$dir/build-seconds"
+  # Written last: its presence means every file of the set is in place.
+  date -u +%FT%TZ >"$dir/.complete"
+  echo "=== $(date -u +%FT%TZ) $s: built in ${elapsed}s"
+}
+
+echo "test binaries: cold build of ${missing[*]} into $cache_root (log: $log); this takes a while on 2 cores"
+for s in "${missing[@]}"; do
+  trap 'echo "build-binaries: building '"$s"' failed; last lines of '"$log"':" >&2; tail -n 30 "$log" >&2' EXIT
+  build_set "$s" >>"$log" 2>&1
+  trap - EXIT
+  echo "test binaries: $s built in $(cat "$(set_dir "$s")/build-seconds")s"
+done
+
+complete=true
+for s in "${all_sets[@]}"; do [[ -f "$(set_dir "$s")/.complete" ]] || complete=false; done
+if $complete; then rm -rf "$GOCACHE"; fi
