@@ -69,7 +69,9 @@ function complete(sets: readonly BinarySet[]): boolean {
 }
 
 /** The cached binaries of `sets` (default: the control plane's), or undefined when any is missing. */
-export function cachedClusterBinaries(sets: readonly BinarySet[] = CONTROL_PLANE_SETS): ClusterBinaries | undefined {
+export function cachedClusterBinaries(
+  sets: readonly BinarySet[] = CONTROL_PLANE_SETS,
+): ClusterBinaries | undefined {
   return complete(sets) ? binaries : undefined;
 }
 
@@ -81,7 +83,9 @@ export function ensureClusterBinaries(sets: readonly BinarySet[] = CONTROL_PLANE
   if (complete(sets)) return binaries;
   const result = spawnSync("bash", [buildScript, ...sets], { stdio: "inherit" });
   if (result.status !== 0) {
-    throw new Error(`building ${sets.join(", ")} failed (${buildScript} exited ${result.status ?? result.signal})`);
+    throw new Error(
+      `building ${sets.join(", ")} failed (${buildScript} exited ${result.status ?? result.signal})`,
+    );
   }
   if (!complete(sets)) throw new Error(`${buildScript} succeeded but left ${sets.join(", ")} incomplete`);
   return binaries;
