@@ -14,7 +14,7 @@ set -eu
 : "${DEPLOY_REPO_URL:?set DEPLOY_REPO_URL to a git repo you can push to and Argo CD can read}"
 branch=${DEPLOY_REPO_BRANCH:-main}
 cluster=${KIND_CLUSTER_NAME:-neurallog}
-argocd_version=${ARGOCD_VERSION:-v3.5.1} # the CRD version the test suite validates against
+argocd_version=${ARGOCD_VERSION:-v3.6.1} # the CRD version the test suite validates against
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 for tool in docker kind kubectl git node; do

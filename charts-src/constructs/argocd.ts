@@ -1,5 +1,5 @@
 /**
- * Argo CD objects, hand-typed against the v3.5.1 CRDs (../shared/schemas/argocd/): only the fields we set.
+ * Argo CD objects, hand-typed against the v3.6.1 CRDs (test/cluster/argocd/crds/): only the fields we set.
  * (`cdk8s import` of the ApplicationSet CRD is 3.3 MB of TypeScript; see DESIGN.md.)
  *
  * One AppProject per tenant fences what that tenant's Application may create; one ApplicationSet makes an

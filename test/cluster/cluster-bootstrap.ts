@@ -3,8 +3,8 @@
  * that KWOK provisions volumes for, and the real Argo CD CRDs (so Applications, ApplicationSets and AppProjects
  * are checked against Argo CD's own schemas).
  */
-import { existsSync, readdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiextensionsV1Api, CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { applyManifests } from "./apply-manifests.ts";
@@ -16,22 +16,18 @@ export const BOOTSTRAP_FIELD_MANAGER = "neurallog-test-cluster";
 export const NODE_LABEL_SELECTOR = "type=kwok";
 const ZONES = ["zone-a", "zone-b", "zone-c"];
 
+/** Where the vendored Argo CD CRDs live (refresh-crds.sh writes them; SOURCE.md says from where). */
+export const ARGOCD_CRD_DIR = join(here, "argocd/crds");
+
 /**
- * The Argo CD CRDs (v3.5.1, unmodified, see SOURCE.md there). They live in the team's shared folder, which CI
- * lays beside the clone, so the path is taken relative to the repository (`<repo>/../shared/schemas/argocd`);
- * NEURALLOG_ARGOCD_CRDS names another folder. Checked before anything starts, so a clone without the shared
- * folder beside it fails at once with this message rather than halfway through a cluster start.
+ * The Argo CD CRDs, vendored unmodified from the Argo CD module of ARGOCD_VERSION (versions.env), so the CRDs the
+ * suite validates against, the Argo CD it runs and the version the platform pins are one version.
  */
 export function argoCdCrdFiles(): string[] {
-  const dir = resolve(process.env.NEURALLOG_ARGOCD_CRDS ?? join(here, "../../../shared/schemas/argocd"));
-  const files = existsSync(dir) ? readdirSync(dir).filter((file) => file.endsWith("-crd.yaml")) : [];
-  if (files.length === 0) {
-    throw new Error(
-      `no Argo CD CRDs (*-crd.yaml) in ${dir}: the shared folder must lie beside the repository ` +
-        `(as CI lays it), or NEURALLOG_ARGOCD_CRDS must name the folder with them`,
-    );
-  }
-  return files.sort().map((file) => join(dir, file));
+  const files = readdirSync(ARGOCD_CRD_DIR).filter((file) => file.endsWith("-crd.yaml"));
+  if (files.length === 0)
+    throw new Error(`no Argo CD CRDs (*-crd.yaml) in ${ARGOCD_CRD_DIR}: run refresh-crds.sh`);
+  return files.sort().map((file) => join(ARGOCD_CRD_DIR, file));
 }
 
 function fakeNode(index: number): V1Node {
