@@ -27,7 +27,7 @@ function runNode(args: string[]): Promise<string> {
 }
 
 const { url, server, redis, stop } = await startBenchServer(KEY, {
-  // The image's Node settings (server/Dockerfile): bounded young and old generations keep RSS in check.
+  // The image's Node settings (image/build.ts): bounded young and old generations keep RSS in check.
   NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-semi-space-size=16 --max-old-space-size=256",
 });
 try {

@@ -1,0 +1,38 @@
+/**
+ * The image's inputs, derived from the repository rather than kept by hand: every module `bin/neurallog.ts`
+ * reaches through static imports, `export … from` and literal dynamic `import()` (the CLI loads its commands
+ * lazily), so a module moved to another folder is followed automatically. Only relative `.ts` specifiers are
+ * repository files; bare specifiers are packages from the lockfile, `node:` ones are built in.
+ */
+import { readFileSync, existsSync } from "node:fs";
+import path from "node:path";
+import ts from "typescript";
+
+export const ENTRY = "bin/neurallog.ts";
+
+/** Repository-relative paths of every module the CLI can load, sorted. */
+export function traceSources(root: string, entry = ENTRY): string[] {
+  const seen = new Set<string>();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (seen.has(file)) continue;
+    const absolute = path.join(root, file);
+    if (!existsSync(absolute)) throw new Error(`image sources: ${file} is imported but does not exist`);
+    seen.add(file);
+    const { importedFiles } = ts.preProcessFile(readFileSync(absolute, "utf8"), true, true);
+    for (const { fileName } of importedFiles) {
+      if (!fileName.startsWith(".")) continue;
+      pending.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), fileName)));
+    }
+  }
+  return [...seen].sort();
+}
+
+/**
+ * Everything whose change changes the neurallog image: the modules, the manifest and lockfile of its
+ * dependencies, and the builder itself. Never tenants/_platform.yaml, which pins the digest this build produces.
+ */
+export function imageInputs(root: string): string[] {
+  return [...traceSources(root), "package.json", "package-lock.json", "image"].sort();
+}
