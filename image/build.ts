@@ -27,7 +27,7 @@ import {
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { layoutDigest, writeLayout, type LayoutResult } from "./oci.ts";
-import { imageInputs, traceSources } from "./sources.ts";
+import { BUILDER_INPUTS, imageInputs, traceSources } from "./sources.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const NEURALLOG_UID = 10001;
@@ -121,6 +121,8 @@ function writeUser(dir: string, user: string, uid: number, home: string) {
   );
   writeFileSync(path.join(dir, "etc/group"), `root:x:0:\n${user}:x:${uid}:\n`);
   writeFileSync(path.join(dir, "etc/nsswitch.conf"), "passwd: files\ngroup: files\nhosts: files dns\n");
+  // Written under the builder's umask; the debian layer keeps modes, so fix them here.
+  for (const f of ["etc/passwd", "etc/group", "etc/nsswitch.conf"]) chmodSync(path.join(dir, f), 0o644);
 }
 
 function lockedVersion(pkg: string): string {
@@ -201,7 +203,7 @@ function buildNeurallog(work: string): LayoutResult & { sbom: object } {
   const result = writeLayout(
     LAYOUTS.neurallog,
     [
-      { name: "base", dir: base },
+      { name: "base", dir: base, debian: true },
       { name: "node", dir: node },
       { name: "deps", dir: deps },
       { name: "app", dir: app },
@@ -275,7 +277,7 @@ export function inputsHash(inputs = imageInputs(ROOT)): string {
 
 function buildRedis(work: string): LayoutResult & { sbom: object } {
   // The source date of the Redis image: the builder's last commit (the image has no other repository input).
-  const { epoch, revision } = gitSource(["image"]);
+  const { epoch, revision } = gitSource(BUILDER_INPUTS);
   const root = path.join(work, "redis");
   // sh and grep: the rendered readiness probe runs `sh -c 'redis-cli -p 6379 ping | grep -q PONG'`.
   const debs = debianRoot(
@@ -285,7 +287,10 @@ function buildRedis(work: string): LayoutResult & { sbom: object } {
     false,
   );
   writeUser(root, "redis", REDIS_UID, "/data");
-  for (const d of ["data", "etc/redis"]) mkdirSync(path.join(root, d), { recursive: true });
+  for (const d of ["data", "etc/redis"]) {
+    mkdirSync(path.join(root, d), { recursive: true });
+    chmodSync(path.join(root, d), 0o755);
+  }
   if (!existsSync(path.join(root, "bin/sh")) && !existsSync(path.join(root, "usr/bin/sh")))
     symlinkSync("dash", path.join(root, "usr/bin/sh"));
   // The rendered StatefulSet mounts its own redis.conf over /etc/redis; this default serves a plain `podman run`.
@@ -295,7 +300,7 @@ function buildRedis(work: string): LayoutResult & { sbom: object } {
   );
   const result = writeLayout(
     LAYOUTS.redis,
-    [{ name: "redis", dir: root }],
+    [{ name: "redis", dir: root, debian: true }],
     {
       user: `${REDIS_UID}:${REDIS_UID}`,
       env: ["PATH=/usr/local/bin:/usr/bin:/bin"],
@@ -321,7 +326,7 @@ function buildPause(work: string): LayoutResult & { sbom: object } {
   const script = path.join(ROOT, "test/cluster/build-binaries.sh");
   run("bash", [script, "pause"]);
   const dir = run("bash", [script, "--print-dir", "pause"]);
-  const { epoch, revision } = gitSource(["image", "test/cluster/node/pause"]);
+  const { epoch, revision } = gitSource([...BUILDER_INPUTS, "test/cluster/node/pause"]);
   const root = path.join(work, "pause");
   mkdirSync(root, { recursive: true });
   cpSync(path.join(dir, "bin/pause"), path.join(root, "pause"));

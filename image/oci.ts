@@ -20,7 +20,12 @@ export type ImageConfig = {
   labels: Record<string, string>;
 };
 
-export type Layer = { name: string; dir: string };
+/**
+ * `debian`: a root file system unpacked from .deb files, whose modes are the packages' own (and /tmp's 1777,
+ * which `go-w` would break): only normalized to readable. Other layers come from checkouts and npm, whose
+ * modes follow the umask: group and other write is removed.
+ */
+export type Layer = { name: string; dir: string; debian?: boolean };
 export type LayoutResult = {
   digest: string;
   layers: { name: string; digest: string; size: number; diffId: string }[];
@@ -51,7 +56,7 @@ function writeLayer(blobs: string, scratch: string, layer: Layer, epoch: number)
     "--owner=0",
     "--group=0",
     "--numeric-owner",
-    "--mode=a+rX,u+w,go-w",
+    layer.debian ? "--mode=a+rX" : "--mode=a+rX,u+w,go-w",
     "--no-acls",
     "--no-xattrs",
     "--no-selinux",

@@ -29,10 +29,13 @@ export function traceSources(root: string, entry = ENTRY): string[] {
   return [...seen].sort();
 }
 
+/** The builder's own files (git pathspecs): its README is documentation, not an input. */
+export const BUILDER_INPUTS = ["image", ":(exclude)image/*.md"];
+
 /**
  * Everything whose change changes the neurallog image: the modules, the manifest and lockfile of its
  * dependencies, and the builder itself. Never tenants/_platform.yaml, which pins the digest this build produces.
  */
 export function imageInputs(root: string): string[] {
-  return [...traceSources(root), "package.json", "package-lock.json", "image"].sort();
+  return [...traceSources(root), "package.json", "package-lock.json", ...BUILDER_INPUTS];
 }

@@ -14,6 +14,14 @@ fi
 # The Debian package starts a system-wide Redis on 6379; tests start their own on free ports and never use it.
 redis-server --version
 
+# The image tests (test/image/) build the image (mmdebstrap, image/install-deps.sh) and run it under podman with
+# runc (crun refuses this machine's hybrid cgroups).
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v mmdebstrap >/dev/null; then
+  echo "install-test-deps: installing podman, runc and mmdebstrap (apt)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap >/dev/null
+fi
+
 # The test platform's binaries (test/cluster/README.md): Kubernetes, etcd, KWOK, Argo CD, CoreDNS, kube-router
 # and the pause program, built from the Go module proxy. A no-op when the cache is complete; a cold build takes
 # a long while on 2 cores (progress in the build log it names).

@@ -3,7 +3,8 @@
  * controller (controller/README.md) until SIGTERM or SIGINT. In-cluster credentials by default.
  *
  * Environment (what the platform Deployment sets): NEURALLOG_CONTROLLER_MODE, NEURALLOG_METRICS_PORT,
- * POD_NAME (leader election identity), POD_NAMESPACE (namespace of the Lease; default neurallog-system).
+ * POD_NAME (leader election identity), POD_NAMESPACE (namespace of the Lease; default neurallog-system), HOST
+ * (listen address of the HTTP port, default 0.0.0.0; as the server's HOST, e.g. 127.0.0.1 in tests).
  * Flags win over the environment.
  */
 import { parseFlags, UsageError } from "../args.ts";
@@ -15,7 +16,8 @@ const USAGE =
   "                (env NEURALLOG_CONTROLLER_MODE)\n" +
   "  --port        port for /metrics, /healthz, /status (default 8081; env NEURALLOG_METRICS_PORT)\n" +
   "  --tenant-selector SELECTOR  look after only tenant namespaces that also match this label selector\n" +
-  "Environment: POD_NAME (leader identity), POD_NAMESPACE (Lease namespace, default neurallog-system)";
+  "Environment: POD_NAME (leader identity), POD_NAMESPACE (Lease namespace, default neurallog-system),\n" +
+  "  HOST (listen address of the HTTP port, default 0.0.0.0)";
 
 const MODES = ["report-only", "self-heal"] as const;
 
@@ -58,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     kubeConfig,
     mode: mode as (typeof MODES)[number],
     port,
+    ...(process.env.HOST ? { host: process.env.HOST } : {}),
     leaseNamespace: process.env.POD_NAMESPACE ?? "neurallog-system",
     ...(process.env.POD_NAME ? { identity: process.env.POD_NAME } : {}),
     ...(values["tenant-selector"] ? { tenantSelector: values["tenant-selector"] } : {}),

@@ -3,9 +3,17 @@ import { describe, expect, test } from "vitest";
 import { loadFixture, TEST_PLATFORM, tenantLines } from "./fixture-tree.ts";
 
 describe("spec.server.rules", () => {
-  test("a valid rule passes", async () => {
+  test("a rule without id is refused: the server keys alert state by it and refuses such a rules file", async () => {
     const body =
       "server:\n  rules:\n    - { name: errors, type: frequency, when: { level: error }, threshold: 5, window: 1m }\n";
+    expect(await tenantLines(body)).toEqual([
+      "acme.yaml:9:9: spec.server.rules[0]: rules from git need a stable id (add id: <name>)",
+    ]);
+  });
+
+  test("a valid rule passes", async () => {
+    const body =
+      "server:\n  rules:\n    - { id: errors, name: errors, type: frequency, when: { level: error }, threshold: 5, window: 1m }\n";
     expect(await tenantLines(body)).toEqual([]);
   });
 
@@ -52,14 +60,15 @@ describe("spec.server.rules", () => {
     const body = [
       "server:",
       "  rules:",
-      "    - name: page",
+      "    - id: page",
+      "      name: page",
       "      type: any",
       "      actions:",
-      "        - { type: webhook, url: 'https://hooks.example.com/x', secret: 0123456789abcdef0123 }", // 12
+      "        - { type: webhook, url: 'https://hooks.example.com/x', secret: 0123456789abcdef0123 }", // 13
       "        - { type: webhook, url: 'https://hooks.example.com/y', secretEnv: HOOK_SECRET }",
     ].join("\n");
     expect(await tenantLines(body)).toEqual([
-      'acme.yaml:12:74: spec.server.rules[0].actions[0].secret: "secret" holds a literal value: secrets never go into tenant files; store it in a Secret and reference the Secret by name',
+      'acme.yaml:13:74: spec.server.rules[0].actions[0].secret: "secret" holds a literal value: secrets never go into tenant files; store it in a Secret and reference the Secret by name',
     ]);
   });
 });

@@ -57,8 +57,12 @@ export async function ruleDiagnostics(
       if (!(error instanceof RuleValidationFailed)) throw error;
       for (const problem of error.errors)
         report.error([...at, ...parsePointer(problem.path)], problem.message);
+      return;
     }
     const id = (rule as { id?: string }).id;
+    // The server refuses a rules file with a rule without id (server/rules/rule-store.ts): alert state is keyed
+    // by it, so it must not change when a rule is renamed. Caught here, not as a crash-looping pod.
+    if (id === undefined) report.error([...at], "rules from git need a stable id (add id: <name>)");
     if (id !== undefined) {
       const first = ids.get(id);
       if (first !== undefined) report.error([...at, "id"], `"${id}" is already the id of rule ${first}`);

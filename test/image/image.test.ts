@@ -1,0 +1,219 @@
+/**
+ * The image `npm run image` builds, run under podman as the rendered pods run it (podman.ts): the digest pinned
+ * in tenants/_platform.yaml is the one the build produces; every command a rendered pod runs starts; the server
+ * gets ready and ingests and queries through a real Redis; the root file system is read-only and /tmp is the only
+ * writable path; `neurallog backup` writes a verified RDB to a mounted directory and `restore` loads it into a
+ * fresh Redis (same DEBUG DIGEST).
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Redis } from "ioredis";
+import { parse } from "yaml";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { API_KEYS, INGEST_KEY, READ_KEY } from "../ingest/harness.ts";
+import { freePort, startRedisServer, type RedisServerHandle } from "../support/redis-server.ts";
+import {
+  configMapData,
+  podman,
+  podmanRunArgs,
+  renderedNeurallogContainers,
+  renderedPod,
+  ROOT,
+  startContainer,
+  waitFor,
+} from "./podman.ts";
+
+const image = inject("neurallogImage");
+const platform = parse(readFileSync(path.join(ROOT, "tenants/_platform.yaml"), "utf8")) as {
+  spec: { images: { server: string } };
+};
+const pinned = platform.spec.images.server;
+const run = `nl-image-${process.pid}`;
+const scratch = mkdtempSync(path.join(tmpdir(), "nl-image-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A directory the container's user (10001) can write: podman maps no ids, so ownership is the host's. */
+function hostDir(name: string, mode = 0o755): string {
+  const dir = path.join(scratch, name);
+  mkdirSync(dir, { recursive: true });
+  spawnSync("chown", ["10001:10001", dir]);
+  chmodSync(dir, mode);
+  return dir;
+}
+
+describe("the pinned image", () => {
+  it("is the image this checkout builds (tenants/_platform.yaml pins the digest npm run image printed)", () => {
+    const digest = pinned.split("@")[1];
+    expect(digest, `re-pin with: npm run image -- --pin (and commit the pin)`).toBe(
+      inject("neurallogLayoutDigest"),
+    );
+  });
+});
+
+describe("every rendered command starts in the image", () => {
+  const containers = renderedNeurallogContainers(pinned);
+  const subcommands = [...new Set(containers.map(({ container }) => container.command[1]!))].sort();
+
+  it("renders server, controller and backup with this image", () => {
+    expect(subcommands).toEqual(["backup", "controller", "server"]);
+  });
+
+  // restore is the runbook's command (docs/runbooks), run by an operator in the same image.
+  for (const sub of [...subcommands, "restore"]) {
+    it(`neurallog ${sub} --help`, () => {
+      const { pod, container } = containers.find((c) => c.container.command[1] === sub) ?? containers[0]!;
+      const volumes = Object.fromEntries(
+        (container.volumeMounts ?? []).map((m) => [m.name, hostDir(`help-${sub}-${m.name}`)]),
+      );
+      const r = podman(
+        podmanRunArgs(image, pod, container, { name: `${run}-help-${sub}`, volumes, args: [sub, "--help"] }),
+      );
+      expect(r.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|not found/);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^usage: neurallog ${sub}`));
+    });
+  }
+});
+
+describe("the server, as the rendered Deployment runs it", () => {
+  const pod = renderedPod("Deployment", "acme-server");
+  const container = pod.containers.find((c) => c.name === "server")!;
+  let redisServer: RedisServerHandle;
+  let server: ReturnType<typeof startContainer>;
+  let url: string;
+
+  beforeAll(async () => {
+    redisServer = await startRedisServer();
+    const config = hostDir("server-config");
+    writeFileSync(path.join(config, "rules.json"), configMapData("acme-server-config")["rules.json"]!);
+    const keys = hostDir("server-keys");
+    writeFileSync(path.join(keys, "api-keys.json"), API_KEYS);
+    chmodSync(path.join(keys, "api-keys.json"), 0o644);
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    server = startContainer(
+      podmanRunArgs(image, pod, container, {
+        name: `${run}-server`,
+        volumes: { config, "api-keys": keys },
+        env: { PORT: String(port), HOST: "127.0.0.1", REDIS_URL: redisServer.url },
+      }),
+    );
+    await waitFor("/readyz answers 200", async () => (await fetch(`${url}/readyz`)).ok, server);
+  });
+  afterAll(async () => {
+    server?.stop();
+    await redisServer?.stop();
+  });
+
+  it("ingests a batch and answers a query for it from the real Redis", async () => {
+    const marker = `image-test-${Date.now()}`;
+    const body = [1, 2, 3].map((i) => JSON.stringify({ msg: `${marker} ${i}`, level: "info" })).join("\n");
+    const ingest = await fetch(`${url}/api/v1/logs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${INGEST_KEY}`, "content-type": "application/x-ndjson" },
+      body,
+    });
+    expect(ingest.status).toBe(200);
+    const query = await fetch(`${url}/api/v1/logs?limit=100`, {
+      headers: { authorization: `Bearer ${READ_KEY}` },
+    });
+    expect(query.status).toBe(200);
+    const { entries } = (await query.json()) as { entries: unknown[] };
+    const found = entries.map((e) => JSON.stringify(e)).filter((e) => e.includes(marker));
+    expect(found).toHaveLength(3);
+    const redis = new Redis(redisServer.url);
+    try {
+      expect((await redis.keys("*acme*")).length).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("runs as 10001 on a read-only root; /tmp is the only writable path", () => {
+    const probe = [
+      "const fs = require('node:fs');",
+      "const can = (p) => { try { fs.writeFileSync(p, 'x'); fs.rmSync(p); return true; } catch (e) { return e.code; } };",
+      "console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(),",
+      "  app: can('/app/x'), root: can('/x'), etc: can('/etc/x'), usr: can('/usr/local/bin/x'), tmp: can('/tmp/x') }));",
+    ].join("\n");
+    const args = podmanRunArgs(image, pod, container, {
+      name: `${run}-probe`,
+      volumes: { config: hostDir("probe-config"), "api-keys": hostDir("probe-keys") },
+    });
+    // Same settings, another program: node instead of `neurallog server`.
+    const at = args.indexOf("--entrypoint");
+    args.splice(at, args.length - at, "--entrypoint", "node", image, "-e", probe);
+    const r = podman(args);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      uid: 10001,
+      gid: 10001,
+      app: "EROFS",
+      root: "EROFS",
+      etc: "EROFS",
+      usr: "EROFS",
+      tmp: true,
+    });
+  });
+});
+
+describe("backup and restore, as the rendered CronJob and the runbook run them", () => {
+  const pod = renderedPod("CronJob", "acme-backup");
+  const container = pod.containers.find((c) => c.name === "backup")!;
+  let source: RedisServerHandle;
+  let target: RedisServerHandle;
+
+  beforeAll(async () => {
+    source = await startRedisServer({ args: ["--enable-debug-command", "local"] });
+    target = await startRedisServer({ args: ["--enable-debug-command", "local"] });
+  });
+  afterAll(async () => {
+    await source?.stop();
+    await target?.stop();
+  });
+
+  it("backup writes a verified RDB and its manifest to the mounted directory; restore brings a fresh Redis to the same DEBUG DIGEST", async () => {
+    const redis = new Redis(source.url);
+    const fresh = new Redis(target.url);
+    try {
+      for (let i = 0; i < 200; i++) await redis.set(`acme:key:${i}`, `value ${i}`);
+      await redis.xadd("acme:stream", "*", "msg", "hello");
+      const digest = await redis.call("DEBUG", "DIGEST");
+
+      const backups = hostDir("backups");
+      const mount = container.volumeMounts!.find((m) => m.mountPath === "/backups")!;
+      const backup = podman(
+        podmanRunArgs(image, pod, container, {
+          name: `${run}-backup`,
+          volumes: { [mount.name]: backups },
+          env: { REDIS_URL: source.url },
+        }),
+      );
+      expect(backup.status, backup.stderr + backup.stdout).toBe(0);
+      const location = backup.stdout.trim().split("\n").at(-1)!;
+      expect(location).toMatch(/^\/backups\/acme-.*\.rdb$/);
+      const file = path.join(backups, path.basename(location));
+      expect(readFileSync(file).subarray(0, 5).toString()).toBe("REDIS");
+      expect(readdirSync(backups)).toContain(`${path.basename(location, ".rdb")}.json`);
+      const check = spawnSync("redis-check-rdb", [file], { encoding: "utf8" });
+      expect(check.status, check.stdout).toBe(0);
+
+      // The runbook's restore: the same image, the backup volume mounted, the target Redis's URL.
+      const restore = podman([
+        ...podmanRunArgs(image, pod, container, {
+          name: `${run}-restore`,
+          volumes: { [mount.name]: backups },
+          args: ["restore", "--redis-url", target.url, "--from", location],
+        }),
+      ]);
+      expect(restore.status, restore.stderr + restore.stdout).toBe(0);
+      expect(await fresh.call("DEBUG", "DIGEST")).toBe(digest);
+      expect(await fresh.dbsize()).toBe(201);
+    } finally {
+      redis.disconnect();
+      fresh.disconnect();
+    }
+  });
+});
