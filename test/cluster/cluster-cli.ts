@@ -12,6 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseFlags, UsageError } from "../../cli/args.ts";
 import { ensureClusterBinaries } from "./binaries.ts";
+import { startArgoCd } from "./argocd/argo-cd.ts";
 import { kubeconfigPath, startControlPlane } from "./control-plane.ts";
 import { anyProcessRunning, stopProcessGroups } from "./process-groups.ts";
 
@@ -26,8 +27,14 @@ async function up(argv: string[]): Promise<number> {
     console.log(`cluster already running in ${runDir}\nexport KUBECONFIG=${kubeconfigPath(runDir)}`);
     return 0;
   }
-  const binaries = ensureClusterBinaries();
+  const binaries = ensureClusterBinaries(["kubernetes", "etcd", "kwok", "argocd"]);
   const cluster = await startControlPlane({ binaries, runDir, nodes, log: (line) => console.log(line) });
+  await startArgoCd({
+    binaries,
+    runDir,
+    kubeconfigPath: cluster.kubeconfigPath,
+    log: (line) => console.log(line),
+  });
   console.log(`export KUBECONFIG=${cluster.kubeconfigPath}\n(stop it with: npm run cluster:down)`);
   return 0;
 }

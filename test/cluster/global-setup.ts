@@ -2,13 +2,14 @@
  * vitest globalSetup of the `cluster` project (only `*.cluster.test.ts` files pay for it): builds the binaries
  * if the cache is cold, starts one control plane for the whole run and hands its kubeconfig to the tests
  * (`inject("kubeconfig")`, see cluster-access.ts). Teardown stops it; if vitest dies without tearing down, the
- * watchdog tied to this process does.
+ * watchdog tied to this process does. Real Argo CD runs beside it (argocd/argo-cd.ts), stopped with it.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { ensureClusterBinaries } from "./binaries.ts";
+import { startArgoCd } from "./argocd/argo-cd.ts";
 import { startControlPlane } from "./control-plane.ts";
 
 declare module "vitest" {
@@ -18,12 +19,18 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const binaries = ensureClusterBinaries();
+  const binaries = ensureClusterBinaries(["kubernetes", "etcd", "kwok", "argocd"]);
   const runDir = mkdtempSync(join(tmpdir(), "nl-cluster-"));
   const cluster = await startControlPlane({
     binaries,
     runDir,
     ownerPid: process.pid,
+    log: (line) => console.log(line),
+  });
+  await startArgoCd({
+    binaries,
+    runDir,
+    kubeconfigPath: cluster.kubeconfigPath,
     log: (line) => console.log(line),
   });
   project.provide("kubeconfig", cluster.kubeconfigPath);

@@ -1,0 +1,222 @@
+/**
+ * Real Argo CD (ARGOCD_VERSION in versions.env, built by build-binaries.sh) in the test platform: a Redis, the
+ * repo-server, the application-controller and the applicationset-controller as local processes of the cluster's
+ * run directory (process groups in its `pids` file, so the cluster's stop, `cluster:down` and the watchdog end
+ * them too). What an Argo CD install puts in the cluster first is applied here: the `argocd` namespace,
+ * `argocd-cm` (with the NeuralLog resource customizations of `argocd/argocd-cm-patch.yaml`, merged the way the
+ * argocd/ README tells a platform team to) and `argocd-secret`. No argocd-server: nothing here needs the UI/API.
+ *
+ * Listeners: everything binds 127.0.0.1 except the application-controller's metrics server, which always binds
+ * 0.0.0.0 (v3.6.1 has no address flag). It gets a free port and serves only Prometheus metrics, read-only;
+ * containing it in a network namespace would need relays for the API server, repo-server and Redis (see README).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { KubeConfig, type V1ConfigMap } from "@kubernetes/client-node";
+import { parse } from "yaml";
+import { freePort } from "../../support/redis-server.ts";
+import type { ClusterBinaries, PlatformCommand } from "../binaries.ts";
+import { applyManifests } from "../apply-manifests.ts";
+import { startProcess, type StartedProcess } from "../process-groups.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ARGOCD_NAMESPACE = "argocd";
+const FIELD_MANAGER = "neurallog-test-argocd-install";
+/** The platform's Argo CD settings (resource customizations) that the bootstrap README asks to merge. */
+export const ARGOCD_CM_PATCH = join(here, "../../../argocd/argocd-cm-patch.yaml");
+
+export interface ArgoCdOptions {
+  readonly binaries: ClusterBinaries;
+  readonly runDir: string;
+  readonly kubeconfigPath: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface ArgoCd {
+  /** Milliseconds from the first Argo CD process start to all components answering. */
+  readonly startMs: number;
+  readonly processes: readonly StartedProcess[];
+}
+
+const PART_OF = { "app.kubernetes.io/part-of": "argocd" };
+
+function installObjects(): object[] {
+  const patch = parse(readFileSync(ARGOCD_CM_PATCH, "utf8")) as { data: Record<string, string> };
+  const cm: V1ConfigMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "argocd-cm", namespace: ARGOCD_NAMESPACE, labels: PART_OF },
+    data: {
+      ...patch.data,
+      // Tests force a refresh with the argocd.argoproj.io/refresh annotation; this is only the fallback poll.
+      "timeout.reconciliation": "20s",
+    },
+  };
+  return [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: ARGOCD_NAMESPACE } },
+    cm,
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "argocd-secret", namespace: ARGOCD_NAMESPACE, labels: PART_OF },
+      type: "Opaque",
+      // Read by every component's settings manager (the applicationset webhook handler refuses to start without).
+      stringData: { "server.secretkey": randomBytes(32).toString("base64") },
+    },
+  ];
+}
+
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  procs: StartedProcess[],
+  timeoutMs: number,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const dead = procs.find((p) => p.exitStatus() !== null);
+    if (dead) {
+      const log = readFileSync(dead.logPath, "utf8").trimEnd().split("\n").slice(-15).join("\n");
+      throw new Error(`${dead.name} exited (${dead.exitStatus()}) while waiting for ${what}:\n${log}`);
+    }
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The Debian redis-server (scripts/install-test-deps.sh installs it), as found on PATH. */
+function onPath(name: string): string {
+  const dir = (process.env.PATH ?? "").split(":").find((d) => d !== "" && existsSync(join(d, name)));
+  if (dir === undefined) throw new Error(`${name} is not on PATH (scripts/install-test-deps.sh installs it)`);
+  return join(dir, name);
+}
+
+const answers = (url: string) => async () => (await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok;
+
+export async function startArgoCd(options: ArgoCdOptions): Promise<ArgoCd> {
+  const { binaries, runDir, kubeconfigPath } = options;
+  const log = options.log ?? (() => {});
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  await applyManifests(kc, installObjects(), { fieldManager: FIELD_MANAGER });
+
+  const base = join(runDir, "argocd");
+  for (const sub of ["bin", "redis", "tmp", "tls", "ssh"]) mkdirSync(join(base, sub), { recursive: true });
+  // One binary serves every component by the name it is called by; links in the run directory also put the run
+  // directory into each command line, which is how the teardown recognises its own processes.
+  const command = (name: string, target = binaries.path(name as PlatformCommand)) => {
+    const link = join(base, "bin", name);
+    symlinkSync(target, link);
+    return link;
+  };
+  const setBin = dirname(binaries.path("argocd-repo-server"));
+  const env: NodeJS.ProcessEnv = {
+    // git-verify-wrapper.sh and gpg-wrapper.sh (repo-server runs the first on every manifest generation).
+    PATH: `${setBin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    HOME: join(base, "tmp"),
+    TMPDIR: join(base, "tmp"),
+    KUBECONFIG: kubeconfigPath,
+    // Destination https://kubernetes.default.svc then means "the kubeconfig's cluster", as in Argo CD's Procfile.
+    ARGOCD_FAKE_IN_CLUSTER: "true",
+    ARGOCD_GPG_ENABLED: "false",
+    ARGOCD_ASK_PASS_SOCK: join(base, "tmp", "asksock"),
+    ARGOCD_TLS_DATA_PATH: join(base, "tls"),
+    ARGOCD_SSH_DATA_PATH: join(base, "ssh"),
+  };
+  const [redisPort, repoPort, repoMetrics, controllerMetrics, setMetrics, setProbe, setWebhook] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const started = Date.now();
+  // redis-server rewrites its process title to argv[0] and the address, so argv[0] must name the run directory.
+  const redis = startProcess(runDir, "argocd-redis", command("redis-server", onPath("redis-server")), [
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    String(redisPort),
+    "--dir",
+    join(base, "redis"),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ]);
+  const redisAddress = `127.0.0.1:${redisPort}`;
+  const repoServer = startProcess(
+    runDir,
+    "argocd-repo-server",
+    command("argocd-repo-server"),
+    [
+      "--address=127.0.0.1",
+      `--port=${repoPort}`,
+      "--metrics-address=127.0.0.1",
+      `--metrics-port=${repoMetrics}`,
+      "--disable-tls",
+      // Required with --disable-tls, or it looks for a client CA.
+      "--client-ca-path=",
+      `--redis=${redisAddress}`,
+      "--loglevel=warn",
+    ],
+    env,
+  );
+  const repoAddress = `127.0.0.1:${repoPort}`;
+  const controller = startProcess(
+    runDir,
+    "argocd-application-controller",
+    command("argocd-application-controller"),
+    [
+      `--kubeconfig=${kubeconfigPath}`,
+      `--namespace=${ARGOCD_NAMESPACE}`,
+      `--redis=${redisAddress}`,
+      `--repo-server=${repoAddress}`,
+      "--repo-server-plaintext",
+      `--metrics-port=${controllerMetrics}`,
+      // Self-heal retries after 1 s instead of the default backoff from 2 s, capped low: tests wait on it.
+      "--self-heal-backoff-timeout-seconds=1",
+      "--self-heal-backoff-cap-seconds=5",
+      "--loglevel=warn",
+    ],
+    env,
+  );
+  const applicationSets = startProcess(
+    runDir,
+    "argocd-applicationset-controller",
+    command("argocd-applicationset-controller"),
+    [
+      `--kubeconfig=${kubeconfigPath}`,
+      `--namespace=${ARGOCD_NAMESPACE}`,
+      `--argocd-repo-server=${repoAddress}`,
+      "--repo-server-plaintext",
+      `--metrics-addr=127.0.0.1:${setMetrics}`,
+      `--probe-addr=127.0.0.1:${setProbe}`,
+      `--webhook-addr=127.0.0.1:${setWebhook}`,
+      "--loglevel=warn",
+    ],
+    env,
+  );
+  const processes = [redis, repoServer, controller, applicationSets];
+  await waitFor("argocd-repo-server", answers(`http://127.0.0.1:${repoMetrics}/metrics`), processes, 60_000);
+  await waitFor(
+    "argocd-application-controller",
+    answers(`http://127.0.0.1:${controllerMetrics}/metrics`),
+    processes,
+    60_000,
+  );
+  await waitFor(
+    "argocd-applicationset-controller",
+    answers(`http://127.0.0.1:${setMetrics}/metrics`),
+    processes,
+    60_000,
+  );
+  const startMs = Date.now() - started;
+  log(`cluster: Argo CD ready after ${startMs} ms (redis ${redisAddress}, repo-server ${repoAddress})`);
+  return { startMs, processes };
+}
