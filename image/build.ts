@@ -275,6 +275,21 @@ export function inputsHash(inputs = imageInputs(ROOT)): string {
   return hash.update(`${epoch} ${revision}`).digest("hex");
 }
 
+/** A hash of the builder's committed files: what decides whether the test images are stale. */
+export function builderHash(): string {
+  const files = run("git", ["ls-files", "--", ...BUILDER_INPUTS])
+    .split("\n")
+    .filter(Boolean)
+    .sort();
+  const hash = createHash("sha256");
+  for (const f of files)
+    hash
+      .update(`${f}\0`)
+      .update(readFileSync(path.join(ROOT, f)))
+      .update("\0");
+  return hash.digest("hex");
+}
+
 function buildRedis(work: string): LayoutResult & { sbom: object } {
   // The source date of the Redis image: the builder's last commit (the image has no other repository input).
   const { epoch, revision } = gitSource(BUILDER_INPUTS);
@@ -398,7 +413,7 @@ export function build(name: ImageName): string {
   const out = LAYOUTS[name];
   // Beside the layout, not in it: skopeo copies only what index.json names.
   writeFileSync(`${out}.sbom.json`, `${JSON.stringify(sbom, null, 2)}\n`);
-  if (name === "neurallog") writeFileSync(`${out}.inputs`, `${inputsHash()}\n`);
+  writeFileSync(`${out}.inputs`, `${name === "neurallog" ? inputsHash() : builderHash()}\n`);
   for (const l of layers)
     log(`${name} layer ${l.name}: ${(l.size / 1e6).toFixed(1)} MB compressed (${l.digest})`);
   log(`${name}: ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -8,12 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { inputsHash, LAYOUTS, ROOT } from "../../image/build.ts";
+import { builderHash, inputsHash, LAYOUTS, ROOT } from "../../image/build.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     neurallogImage: string;
     neurallogLayoutDigest: string;
+    redisImage: string;
   }
 }
 
@@ -23,6 +24,15 @@ export default function setup(project: TestProject): () => void {
   if (!fresh) {
     console.log("image tests: dist/image is missing or stale, building it (npm run image)");
     execFileSync(process.execPath, [path.join(ROOT, "image/build.ts")], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  }
+  // The test Redis image depends only on the builder (and Debian): rebuilt when the builder changed.
+  const redisStamp = `${LAYOUTS.redis}.inputs`;
+  if (!existsSync(redisStamp) || readFileSync(redisStamp, "utf8").trim() !== builderHash()) {
+    console.log("image tests: building the test Redis image (npm run image -- redis)");
+    execFileSync(process.execPath, [path.join(ROOT, "image/build.ts"), "redis"], {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "inherit"],
     });
@@ -43,6 +53,10 @@ export default function setup(project: TestProject): () => void {
     encoding: "utf8",
   }).trim();
   project.provide("neurallogImage", id);
+  project.provide(
+    "redisImage",
+    execFileSync("podman", ["pull", "--quiet", `oci:${LAYOUTS.redis}:test`], { encoding: "utf8" }).trim(),
+  );
   project.provide("neurallogLayoutDigest", index.manifests[0]!.digest);
   return () => rmSync(confDir, { recursive: true, force: true });
 }

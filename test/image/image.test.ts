@@ -217,3 +217,45 @@ describe("backup and restore, as the rendered CronJob and the runbook run them",
     }
   });
 });
+
+describe("the test Redis image, as the rendered StatefulSet runs it", () => {
+  const pod = renderedPod("StatefulSet", "acme-redis");
+  const container = pod.containers.find((c) => c.name === "redis")!;
+  let redis: ReturnType<typeof startContainer>;
+  const name = `${run}-redis`;
+
+  beforeAll(() => {
+    const config = hostDir("redis-config");
+    writeFileSync(path.join(config, "redis.conf"), configMapData("acme-redis-config")["redis.conf"]!);
+    chmodSync(path.join(config, "redis.conf"), 0o644);
+    const data = hostDir("redis-data");
+    spawnSync("chown", [`${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}`, data]);
+    // Its own network namespace: redis.conf binds every interface (NetworkPolicies guard it in a cluster).
+    redis = startContainer(
+      podmanRunArgs(inject("redisImage"), pod, container, {
+        name,
+        network: "none",
+        volumes: { data, config },
+      }),
+    );
+  });
+  afterAll(() => redis?.stop());
+
+  it("answers its rendered readiness probe and appends what it is sent to the AOF on its data volume", async () => {
+    const probe = container.readinessProbe!.exec!.command;
+    await waitFor(
+      "the readiness probe passes",
+      async () => podman(["exec", name, ...probe]).status === 0,
+      redis,
+    );
+    const set = podman(["exec", name, "redis-cli", "-p", "6379", "SET", "image-test", "kept"]);
+    expect(set.stdout.trim()).toBe("OK");
+    await waitFor("the AOF holds the write", async () =>
+      readdirSync(path.join(scratch, "redis-data"), { recursive: true, encoding: "utf8" })
+        .filter((f) => f.endsWith(".aof"))
+        .some((f) => readFileSync(path.join(scratch, "redis-data", f), "utf8").includes("image-test")),
+    );
+    const id = podman(["exec", name, "redis-cli", "-p", "6379", "INFO", "server"]);
+    expect(id.stdout).toMatch(/redis_version:7\./);
+  });
+});

@@ -24,6 +24,8 @@ type EnvVar = {
 type Container = {
   name: string;
   command: string[];
+  args?: string[];
+  readinessProbe?: { exec?: { command: string[] } };
   env?: EnvVar[];
   securityContext: {
     readOnlyRootFilesystem?: boolean;
@@ -96,6 +98,8 @@ export type RunOptions = {
   /** Extra bind mounts `host:container[:ro]`, for what a rendered pod gets from elsewhere (a kubeconfig). */
   mounts?: string[];
   name: string;
+  /** podman's --network; default the host's (listeners on 127.0.0.1). "none": loopback of its own only. */
+  network?: string;
 };
 
 /** `podman run` arguments for `container` of `pod`, as the kubelet would run it. */
@@ -109,7 +113,16 @@ export function podmanRunArgs(
   const user = pod.securityContext.runAsUser;
   if ((sc.runAsNonRoot ?? pod.securityContext.runAsNonRoot) && user === 0)
     throw new Error("runAsNonRoot with uid 0");
-  const args = ["run", "--rm", "--name", options.name, "--network", "host", "--pull", "never"];
+  const args = [
+    "run",
+    "--rm",
+    "--name",
+    options.name,
+    "--network",
+    options.network ?? "host",
+    "--pull",
+    "never",
+  ];
   args.push("--user", `${user}:${pod.securityContext.runAsGroup}`);
   // --read-only-tmpfs=false: podman would otherwise add tmpfs on /tmp, /run, /var/tmp; only emptyDirs are writable.
   if (sc.readOnlyRootFilesystem) args.push("--read-only", "--read-only-tmpfs=false");
@@ -137,7 +150,7 @@ export function podmanRunArgs(
   for (const [k, v] of Object.entries(options.env ?? {})) env.set(k, v);
   for (const [k, v] of env) args.push("--env", `${k}=${v}`);
   const [entry, ...rendered] = container.command;
-  args.push("--entrypoint", entry!, image, ...(options.args ?? rendered));
+  args.push("--entrypoint", entry!, image, ...(options.args ?? [...rendered, ...(container.args ?? [])]));
   return args;
 }
 
