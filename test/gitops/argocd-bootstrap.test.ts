@@ -15,10 +15,14 @@ import { lintArgoCd } from "../cluster/argocd-lint.ts";
 import { EXAMPLE_TENANTS } from "./git-fixtures.ts";
 
 const BOOTSTRAP = path.join(import.meta.dirname, "../../argocd");
+// Merged into the Argo CD install's own argocd-cm (kubectl patch), deliberately not a kustomization resource.
+const ARGOCD_CM_PATCH = "argocd-cm-patch.yaml";
 const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding"]);
 
 async function bootstrapObjects(): Promise<{ source: string; object: KubernetesObject }[]> {
-  const files = (await readdir(BOOTSTRAP)).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml");
+  const files = (await readdir(BOOTSTRAP)).filter(
+    (f) => f.endsWith(".yaml") && f !== "kustomization.yaml" && f !== ARGOCD_CM_PATCH,
+  );
   return Promise.all(
     files.sort().map(async (f) => ({
       source: `argocd/${f}`,
