@@ -14,6 +14,7 @@ import { parseFlags, UsageError } from "../../cli/args.ts";
 import { ensureClusterBinaries } from "./binaries.ts";
 import { startArgoCd } from "./argocd/argo-cd.ts";
 import { kubeconfigPath, startControlPlane } from "./control-plane.ts";
+import { REAL_NODE_BINARY_SETS, startRealNode, stopRealNode } from "./node/real-node.ts";
 import { anyProcessRunning, stopProcessGroups } from "./process-groups.ts";
 
 const defaultRunDir = resolve(dirname(fileURLToPath(import.meta.url)), "../../.tmp/cluster");
@@ -27,9 +28,15 @@ async function up(argv: string[]): Promise<number> {
     console.log(`cluster already running in ${runDir}\nexport KUBECONFIG=${kubeconfigPath(runDir)}`);
     return 0;
   }
-  const binaries = ensureClusterBinaries(["kubernetes", "etcd", "kwok", "argocd"]);
+  const binaries = ensureClusterBinaries([...REAL_NODE_BINARY_SETS, "argocd"]);
   const cluster = await startControlPlane({ binaries, runDir, nodes, log: (line) => console.log(line) });
   await startArgoCd({
+    binaries,
+    runDir,
+    kubeconfigPath: cluster.kubeconfigPath,
+    log: (line) => console.log(line),
+  });
+  await startRealNode({
     binaries,
     runDir,
     kubeconfigPath: cluster.kubeconfigPath,
@@ -42,6 +49,8 @@ async function up(argv: string[]): Promise<number> {
 async function down(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { "run-dir": { type: "string" } });
   const runDir = resolve(values["run-dir"] ?? defaultRunDir);
+  // The real node first: its network namespace, veth and cgroups outlive its processes otherwise.
+  for (const left of await stopRealNode(runDir)) console.error(`cluster: left behind: ${left}`);
   const killed = await stopProcessGroups(runDir);
   if (killed.length > 0) console.log(`cluster: ${killed.join(", ")} needed SIGKILL`);
   if (anyProcessRunning(runDir)) {

@@ -283,6 +283,8 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       // rejected privileged pod in a tenant namespace carries the Pod Security message.
       "--allow-privileged=true",
       "--profiling=false",
+      // logs/exec/port-forward dial the real node by its address; its hostname resolves nowhere.
+      "--kubelet-preferred-address-types=InternalIP,Hostname",
     ];
     let apiserver = startProcess(
       runDir,

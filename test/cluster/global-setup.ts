@@ -11,6 +11,7 @@ import type { TestProject } from "vitest/node";
 import { ensureClusterBinaries } from "./binaries.ts";
 import { startArgoCd } from "./argocd/argo-cd.ts";
 import { startControlPlane } from "./control-plane.ts";
+import { REAL_NODE_BINARY_SETS, startRealNodeOn } from "./node/real-node.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,22 +20,24 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const binaries = ensureClusterBinaries(["kubernetes", "etcd", "kwok", "argocd"]);
+  const binaries = ensureClusterBinaries([...REAL_NODE_BINARY_SETS, "argocd"]);
+  const log = (line: string) => console.log(line);
   const runDir = mkdtempSync(join(tmpdir(), "nl-cluster-"));
   const cluster = await startControlPlane({
     binaries,
     runDir,
     ownerPid: process.pid,
-    log: (line) => console.log(line),
+    log,
   });
   await startArgoCd({
     binaries,
     runDir,
     kubeconfigPath: cluster.kubeconfigPath,
-    log: (line) => console.log(line),
+    log,
   });
   project.provide("kubeconfig", cluster.kubeconfigPath);
   // Also for programs the tests start (e.g. `neurallog controller`), which read it like kubectl does.
   process.env.KUBECONFIG = cluster.kubeconfigPath;
-  return () => cluster.stop();
+  // The real kubelet node beside the KWOK ones; the teardown it returns stops the node, then the cluster.
+  return startRealNodeOn(cluster, binaries, log);
 }
