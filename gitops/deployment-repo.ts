@@ -160,12 +160,21 @@ async function cloneBranch(repo: string, branch: string, dir: string): Promise<S
     await simpleGit().clone(repo, dir, ["--no-checkout", "--branch", branch, "--single-branch", "--no-tags"]);
   } else {
     await simpleGit().init([dir]);
-    await simpleGit(dir).addRemote("origin", repo);
+    // git clone stores a local path as absolute; a remote added by hand is read relative to the clone.
+    await simpleGit(dir).addRemote("origin", localPathAsAbsolute(repo));
   }
   const git = simpleGit(dir);
   // No background gc in a folder that is deleted right after.
   await git.addConfig("gc.auto", "0").addConfig("maintenance.auto", "false");
   return git;
+}
+
+/** REPO unchanged when git reads it as a URL (`scheme://…`, or scp-like `host:path`), else resolved absolute. */
+function localPathAsAbsolute(repo: string): string {
+  const colon = repo.indexOf(":");
+  const slash = repo.indexOf("/");
+  const url = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(repo) || (colon > 0 && (slash === -1 || colon < slash));
+  return url ? repo : path.resolve(repo);
 }
 
 /** The fetched tip of BRANCH, or undefined for a branch that does not exist yet. */

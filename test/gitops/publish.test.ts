@@ -96,6 +96,19 @@ describe("publishRendered", () => {
     expect(commits[0]!.message).toContain("Source-Commit: abc123");
   });
 
+  it("publishes to an empty deployment repo given as a relative path (the README's ../deploy.git)", async () => {
+    const repo = await box.bare("deploy.git");
+    const tree = await box.tree("r1", rendered({ acme }));
+    const relative = path.relative(process.cwd(), repo);
+    const result = await publishRendered({
+      repo: relative,
+      branch: "main",
+      files: await readRenderedTree(tree),
+      source: "s1",
+    });
+    expect((await history(repo)).map((c) => c.hash)).toEqual([result.commit]);
+  });
+
   it("commits nothing when the rendering did not change", async () => {
     const repo = await box.bare("deploy.git");
     const tree = await box.tree("r1", rendered({ acme }));
