@@ -15,6 +15,7 @@ import {
   TMP_MOUNT,
   TMP_VOLUME,
 } from "./pod-security.ts";
+import { podPlacement } from "./placement.ts";
 import { redisClientEnv } from "./redis.ts";
 
 export const BACKUP_DIR = "/backups";
@@ -54,12 +55,13 @@ function backupJobSpec(tenant: ResolvedTenant, platform: ResolvedPlatform): k8s.
       metadata: { labels: tenantLabels(tenant, "backup") },
       spec: {
         ...hardenedPodSpec(NEURALLOG_UID),
+        ...podPlacement(tenant.backup.placement),
         restartPolicy: "Never",
         containers: [
           {
             name: "backup",
             image: platform.images.server,
-            imagePullPolicy: "IfNotPresent",
+            imagePullPolicy: platform.images.pullPolicy,
             command: backupCommand(tenant),
             env: redisClientEnv(tenant),
             resources: resourceRequirements(tenant.backup.resources),

@@ -144,7 +144,7 @@ export class Controller extends Construct {
               {
                 name: "controller",
                 image: platform.images.server,
-                imagePullPolicy: "IfNotPresent",
+                imagePullPolicy: platform.images.pullPolicy,
                 command: ["neurallog", "controller"],
                 env: [
                   { name: "NEURALLOG_CONTROLLER_MODE", value: platform.controller.mode },

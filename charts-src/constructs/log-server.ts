@@ -16,6 +16,7 @@ import {
   TMP_MOUNT,
   TMP_VOLUME,
 } from "./pod-security.ts";
+import { podPlacement } from "./placement.ts";
 import { redisClientEnv } from "./redis.ts";
 
 export const SERVER_PORT = 8080;
@@ -31,6 +32,23 @@ export function serverReplicas(tenant: ResolvedTenant): number {
 /** The HPA owns the replica count when autoscaling is on and the tenant runs. */
 export function autoscaled(tenant: ResolvedTenant): boolean {
   return tenant.server.autoscaling.enabled && serverReplicas(tenant) > 0;
+}
+
+/** Replicas prefer different nodes; the tenant's node affinity (placement) narrows which nodes. */
+function spreadOverNodes(selector: Record<string, string>): k8s.Affinity {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: "kubernetes.io/hostname",
+            labelSelector: { matchLabels: selector },
+          },
+        },
+      ],
+    },
+  };
 }
 
 export class LogServer extends Construct {
@@ -107,24 +125,12 @@ export class LogServer extends Construct {
                 labelSelector: { matchLabels: selector },
               },
             ],
-            affinity: {
-              podAntiAffinity: {
-                preferredDuringSchedulingIgnoredDuringExecution: [
-                  {
-                    weight: 100,
-                    podAffinityTerm: {
-                      topologyKey: "kubernetes.io/hostname",
-                      labelSelector: { matchLabels: selector },
-                    },
-                  },
-                ],
-              },
-            },
+            ...podPlacement(tenant.server.placement, spreadOverNodes(selector)),
             containers: [
               {
                 name: "server",
                 image: platform.images.server,
-                imagePullPolicy: "IfNotPresent",
+                imagePullPolicy: platform.images.pullPolicy,
                 command: ["neurallog", "server"],
                 env,
                 ports: [{ name: "http", containerPort: SERVER_PORT, protocol: "TCP" }],

@@ -23,6 +23,7 @@ import {
   TMP_MOUNT,
   TMP_VOLUME,
 } from "./pod-security.ts";
+import { podPlacement } from "./placement.ts";
 
 export const REDIS_PORT = 6379;
 export const REDIS_DATA_DIR = "/data";
@@ -106,11 +107,12 @@ export class Redis extends Construct {
           },
           spec: {
             ...hardenedPodSpec(REDIS_UID),
+            ...podPlacement(tenant.redis.placement),
             containers: [
               {
                 name: "redis",
                 image: platform.images.redis,
-                imagePullPolicy: "IfNotPresent",
+                imagePullPolicy: platform.images.pullPolicy,
                 command: ["redis-server", "/etc/redis/redis.conf"],
                 // redis.conf cannot read the environment; Kubernetes expands $(REDIS_PASSWORD) in args.
                 args: secret ? ["--requirepass", "$(REDIS_PASSWORD)"] : undefined,

@@ -6,6 +6,7 @@
 import { publishedSchemas } from "./json-schema.ts";
 
 type SchemaNode = {
+  title?: string;
   type?: string | string[];
   description?: string;
   properties?: Record<string, SchemaNode>;
@@ -30,7 +31,11 @@ interface Row {
   readonly description: string;
 }
 
+/** A titled schema (a Kubernetes type used in several places) is documented once, under its title. */
+const anchor = (title: string): string => `[${title}](#${title.toLowerCase()})`;
+
 function typeOf(node: SchemaNode): string {
+  if (node.title) return anchor(node.title);
   if (node.const !== undefined) return `\`${JSON.stringify(node.const)}\``;
   if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(" \\| ");
   if (node.anyOf) return node.anyOf.map(typeOf).join(" \\| ");
@@ -51,15 +56,26 @@ function constraints(node: SchemaNode): string[] {
   return notes;
 }
 
-function walk(node: SchemaNode, path: string, required: boolean, rows: Row[]): void {
+function walk(
+  node: SchemaNode,
+  path: string,
+  required: boolean,
+  rows: Row[],
+  shared: Map<string, SchemaNode>,
+): void {
   if (path) {
     const description = [node.description ?? "", ...constraints(node)].filter(Boolean).join("; ");
     rows.push({ path, type: typeOf(node), required, description });
+    const titled = node.title ? node : node.type === "array" && node.items?.title ? node.items : undefined;
+    if (titled?.title) {
+      shared.set(titled.title, titled);
+      return;
+    }
   }
   const mapValue = node.patternProperties ? Object.values(node.patternProperties)[0] : undefined;
   if (mapValue?.properties) {
     // A map of objects (the platform's plans): document one entry under a placeholder key.
-    walk(mapValue, `${path}.<name>`, false, rows);
+    walk(mapValue, `${path}.<name>`, false, rows, shared);
     return;
   }
   const children = node.properties ?? (node.type === "array" ? node.items?.properties : undefined);
@@ -68,30 +84,43 @@ function walk(node: SchemaNode, path: string, required: boolean, rows: Row[]): v
   const requiredKeys = new Set((node.type === "array" ? node.items?.required : node.required) ?? []);
   for (const [key, child] of Object.entries(children)) {
     if (key === "$schema") continue;
-    walk(child, prefix ? `${prefix}.${key}` : key, requiredKeys.has(key), rows);
+    walk(child, prefix ? `${prefix}.${key}` : key, requiredKeys.has(key), rows, shared);
   }
 }
 
 const escapeCell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 /** Markdown for every published schema: one table of fields per file kind. */
+const tableOf = (rows: readonly Row[]): string[] => [
+  "| field | type | required | meaning and default |",
+  "| --- | --- | --- | --- |",
+  ...rows.map(
+    (r) => `| \`${r.path}\` | ${r.type} | ${r.required ? "yes" : ""} | ${escapeCell(r.description)} |`,
+  ),
+];
+
 export function referenceMarkdown(): string {
+  const shared = new Map<string, SchemaNode>();
   const sections = publishedSchemas().map(({ file, schema }) => {
     const rows: Row[] = [];
-    walk(schema as SchemaNode, "", true, rows);
-    const table = rows.map(
-      (r) => `| \`${r.path}\` | ${r.type} | ${r.required ? "yes" : ""} | ${escapeCell(r.description)} |`,
-    );
+    walk(schema as SchemaNode, "", true, rows, shared);
     return [
       `## ${String(schema.title)} (\`schemas/${file}\`)`,
       "",
       escapeCell(String(schema.description ?? "")),
       "",
-      "| field | type | required | meaning and default |",
-      "| --- | --- | --- | --- |",
-      ...table,
+      ...tableOf(rows),
     ].join("\n");
   });
+  // Shared types, each once; documenting one may name another (NodeAffinity → NodeSelectorTerm).
+  const documented = new Set<string>();
+  for (const [title, node] of shared) {
+    if (documented.has(title)) continue;
+    documented.add(title);
+    const rows: Row[] = [];
+    walk({ ...node, title: undefined }, "", true, rows, shared);
+    sections.push([`## ${title}`, "", escapeCell(node.description ?? ""), "", ...tableOf(rows)].join("\n"));
+  }
   return [
     "# Tenant file reference",
     "",

@@ -10,7 +10,8 @@ import {
 } from "./defaults.ts";
 import { parseQuantity } from "./quantity.ts";
 import type { ResolvedPlatform, ResolvedTenant } from "./resolved.ts";
-import type { PlatformFile, TenantFile } from "./tenant-schema.ts";
+import type { ResolvedPlacement } from "./resolved.ts";
+import type { AffinityInput, PlatformFile, TenantFile, TolerationInput } from "./tenant-schema.ts";
 
 type Json = unknown;
 
@@ -45,6 +46,19 @@ function copyJson(value: Json): Json {
   return value;
 }
 
+/** A workload's placement after merging: what nobody wrote is empty (no selector, no tolerations). */
+function placementOf(part: {
+  nodeSelector?: Record<string, string>;
+  tolerations?: TolerationInput[];
+  affinity?: AffinityInput;
+}): ResolvedPlacement {
+  return {
+    nodeSelector: part.nodeSelector ?? {},
+    tolerations: part.tolerations ?? [],
+    affinity: part.affinity ?? {},
+  };
+}
+
 export function tenantNamespace(tenant: TenantFile): string {
   return tenant.spec.namespace ?? `nl-${tenant.metadata.name}`;
 }
@@ -56,7 +70,12 @@ export function planOf(tenant: TenantFile, platform: PlatformFile): string {
 export function resolvePlatform(platform: PlatformFile): ResolvedPlatform {
   const spec = platform.spec;
   return {
-    images: spec.images,
+    images: {
+      server: spec.images.server,
+      redis: spec.images.redis,
+      pullPolicy:
+        (spec.images.pullPolicy as ResolvedPlatform["images"]["pullPolicy"] | undefined) ?? "IfNotPresent",
+    },
     baseDomain: spec.baseDomain,
     ingress: { ...spec.ingress, controllerPodLabels: spec.ingress.controllerPodLabels ?? {} },
     storageClassName: spec.storageClassName,
@@ -96,7 +115,11 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
   const redis = parts.redis as unknown as NonNullable<TenantFile["spec"]["redis"]> & {
     resources: ResolvedTenant["redis"]["resources"];
   };
-  const backup = parts.backup as unknown as Omit<ResolvedTenant["backup"], "resources">;
+  const { nodeSelector, tolerations, affinity, ...backup } = parts.backup as unknown as Omit<
+    ResolvedTenant["backup"],
+    "resources" | "placement"
+  > &
+    Parameters<typeof placementOf>[0];
   const network = parts.network as unknown as NonNullable<TenantFile["spec"]["network"]>;
 
   const replicas = server.replicas ?? BUILTIN_DEFAULTS.server.replicas;
@@ -143,6 +166,7 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
         maxEntries: server.logRetention?.maxEntries ?? BUILTIN_DEFAULTS.server.logRetention.maxEntries,
       },
       rules: (server.rules ?? []) as Record<string, unknown>[],
+      placement: placementOf(server),
     },
     redis: {
       storage: {
@@ -156,6 +180,7 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
       ...(redis.passwordSecret
         ? { passwordSecret: { name: redis.passwordSecret.name, key: redis.passwordSecret.key ?? "password" } }
         : {}),
+      placement: placementOf(redis),
     },
     quota: { hard: parts.quota.hard },
     limitRange: parts.limitRange as unknown as ResolvedTenant["limitRange"],
@@ -178,6 +203,7 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
         storageClassName: backup.destination.storageClassName ?? platform.storageClassName,
       },
       resources: BACKUP_JOB_RESOURCES,
+      placement: placementOf({ nodeSelector, tolerations, affinity }),
     },
   };
 }

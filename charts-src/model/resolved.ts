@@ -3,7 +3,14 @@
  * renderer needs. Synth, the tenant ConfigMap (the controller's desired state) and the semantic checks read
  * only this shape.
  */
-import type { ExtraRuleInput, LabelSelectorInput, OwnerInput, QuotaKey } from "./tenant-schema.ts";
+import type {
+  AffinityInput,
+  ExtraRuleInput,
+  LabelSelectorInput,
+  OwnerInput,
+  QuotaKey,
+  TolerationInput,
+} from "./tenant-schema.ts";
 
 export interface ResolvedResourceList {
   readonly cpu: string;
@@ -13,6 +20,13 @@ export interface ResolvedResourceList {
 export interface ResolvedResources {
   readonly requests: ResolvedResourceList;
   readonly limits: ResolvedResourceList;
+}
+
+/** Where a workload's pods run; empty when the tenant and its plan say nothing (any untainted node). */
+export interface ResolvedPlacement {
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly TolerationInput[];
+  readonly affinity: AffinityInput;
 }
 
 export interface ResolvedServer {
@@ -35,6 +49,7 @@ export interface ResolvedServer {
   readonly apiKeysSecret: { readonly name: string; readonly key: string };
   readonly logRetention: { readonly maxAge: string; readonly maxEntries: number };
   readonly rules: readonly Readonly<Record<string, unknown>>[];
+  readonly placement: ResolvedPlacement;
 }
 
 export interface ResolvedRedis {
@@ -45,6 +60,7 @@ export interface ResolvedRedis {
   readonly maxmemoryPolicy: string;
   readonly appendfsync: "always" | "everysec" | "no";
   readonly passwordSecret?: { readonly name: string; readonly key: string };
+  readonly placement: ResolvedPlacement;
 }
 
 export interface ResolvedBackup {
@@ -55,6 +71,7 @@ export interface ResolvedBackup {
   readonly destination: { readonly type: "volume"; readonly size: string; readonly storageClassName: string };
   /** The backup job's container resources (fixed by the platform: the job streams, it needs little). */
   readonly resources: ResolvedResources;
+  readonly placement: ResolvedPlacement;
 }
 
 export interface ResolvedNetwork {
@@ -94,7 +111,11 @@ export interface ResolvedTenant {
 }
 
 export interface ResolvedPlatform {
-  readonly images: { readonly server: string; readonly redis: string };
+  readonly images: {
+    readonly server: string;
+    readonly redis: string;
+    readonly pullPolicy: "IfNotPresent" | "Always" | "Never";
+  };
   readonly baseDomain: string;
   readonly ingress: {
     readonly className: string;

@@ -108,6 +108,128 @@ export function labelSelector(description?: string) {
 }
 export const LabelSelector = labelSelector();
 
+// --------------------------------------------------------------------------------------------- placement
+
+export const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const;
+
+export const Toleration = Type.Object(
+  {
+    key: Type.Optional(
+      Type.String({
+        description: "taint key to tolerate; empty (with operator Exists) tolerates every taint",
+      }),
+    ),
+    operator: Type.Optional(
+      Type.Enum(["Exists", "Equal"], {
+        description: "Equal: the taint's value must equal value; Exists: any value. Default Equal",
+      }),
+    ),
+    value: Type.Optional(Type.String({ description: "the taint value (Equal only)" })),
+    effect: Type.Optional(
+      Type.Enum([...TAINT_EFFECTS], { description: "the taint effect tolerated; default: every effect" }),
+    ),
+    tolerationSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: "NoExecute only: how long the pod stays bound after the taint appears; default forever",
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    title: "Toleration",
+    description: "a Kubernetes toleration of a node taint",
+  },
+);
+
+export const NODE_SELECTOR_OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] as const;
+
+export const NodeSelectorRequirement = Type.Object(
+  {
+    key: Type.String({ minLength: 1, description: "node label key (matchFields: metadata.name)" }),
+    operator: Type.Enum([...NODE_SELECTOR_OPERATORS], {
+      description:
+        "In/NotIn: one of values or none of them; Exists/DoesNotExist: no values; Gt/Lt: one integer value",
+    }),
+    values: Type.Optional(
+      Type.Array(Type.String(), { description: "the values the operator compares with" }),
+    ),
+  },
+  { additionalProperties: false, description: "a node selector requirement" },
+);
+
+export const NodeSelectorTerm = Type.Object(
+  {
+    matchExpressions: Type.Optional(
+      Type.Array(NodeSelectorRequirement, { description: "requirements on node labels, all must hold" }),
+    ),
+    matchFields: Type.Optional(
+      Type.Array(NodeSelectorRequirement, {
+        description: "requirements on node fields (metadata.name with In or NotIn), all must hold",
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    title: "NodeSelectorTerm",
+    description: "a node selector term: every requirement in it must hold",
+  },
+);
+
+export const NodeAffinity = Type.Object(
+  {
+    requiredDuringSchedulingIgnoredDuringExecution: Type.Optional(
+      Type.Object(
+        {
+          nodeSelectorTerms: Type.Array(NodeSelectorTerm, {
+            minItems: 1,
+            description: "the pod goes to a node matching any of the terms",
+          }),
+        },
+        { additionalProperties: false, description: "nodes the pod may be scheduled to" },
+      ),
+    ),
+    preferredDuringSchedulingIgnoredDuringExecution: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            weight: Type.Integer({ minimum: 1, maximum: 100, description: "weight of the preference" }),
+            preference: NodeSelectorTerm,
+          },
+          { additionalProperties: false },
+        ),
+        { description: "nodes the scheduler prefers, by weight" },
+      ),
+    ),
+  },
+  { additionalProperties: false, title: "NodeAffinity", description: "Kubernetes node affinity" },
+);
+
+/**
+ * Node affinity only: the server's pod anti-affinity (replicas spread over nodes) is NeuralLog's own, and
+ * affinity to other workloads' pods is not a tenant's business.
+ */
+export const Affinity = Type.Object(
+  { nodeAffinity: Type.Optional(NodeAffinity) },
+  { additionalProperties: false, description: "which nodes the pods may or should run on (node affinity)" },
+);
+
+/**
+ * Where a workload's pods run (the architecture guide's node selection, under vertical scaling): rendered into
+ * the pod spec unchanged. Objects merge with the plan key by key (nodeSelector labels add up); lists replace.
+ */
+export const PLACEMENT_FIELDS = ["nodeSelector", "tolerations", "affinity"] as const;
+
+export function placementFields(pods: string) {
+  return {
+    nodeSelector: Type.Optional(stringMap(`labels a node must have to run the ${pods}; default: any node`)),
+    tolerations: Type.Optional(
+      Type.Array(Toleration, { description: `node taints tolerated by the ${pods}; default: none` }),
+    ),
+    affinity: Type.Optional(Affinity),
+  };
+}
+
 // ------------------------------------------------------------------------------------------------- parts
 
 export const OwnerKind = Type.Enum(["User", "Group", "ServiceAccount"], {
@@ -204,6 +326,7 @@ export const Server = Type.Object(
           "alerting rules kept in git (the server's rule format: name, type, when, window, threshold, actions, ...); loaded at server start and read-only through the API; neurallog validate checks them with the server's rule validation",
       }),
     ),
+    ...placementFields("server pods"),
   },
   { additionalProperties: false, description: "the NeuralLog server Deployment" },
 );
@@ -255,6 +378,7 @@ export const Redis = Type.Object(
         },
       ),
     ),
+    ...placementFields("Redis pod"),
   },
   { additionalProperties: false, description: "the tenant's Redis: one StatefulSet pod with its own volume" },
 );
@@ -420,6 +544,7 @@ export const Backup = Type.Object(
         { additionalProperties: false, description: "where backups go" },
       ),
     ),
+    ...placementFields("backup job pods"),
   },
   { additionalProperties: false, description: "scheduled Redis snapshots into a volume of the tenant" },
 );
@@ -512,7 +637,16 @@ export const ImageRef = Type.String({
 export const PlatformSpec = Type.Object(
   {
     images: Type.Object(
-      { server: ImageRef, redis: ImageRef },
+      {
+        server: ImageRef,
+        redis: ImageRef,
+        pullPolicy: Type.Optional(
+          Type.Enum(["IfNotPresent", "Always", "Never"], {
+            description:
+              "imagePullPolicy of every rendered container; default IfNotPresent (Never: images preloaded on the nodes)",
+          }),
+        ),
+      },
       { additionalProperties: false, description: "server image also runs the backup job" },
     ),
     baseDomain: Type.String({ description: "tenant hosts default to <tenant>.<baseDomain>" }),
@@ -597,4 +731,7 @@ export type PeerInput = Static<typeof Peer>;
 export type ExtraRuleInput = Static<typeof ExtraRule>;
 export type LabelSelectorInput = Static<typeof LabelSelector>;
 export type OwnerInput = Static<typeof Owner>;
+export type TolerationInput = Static<typeof Toleration>;
+export type NodeSelectorTermInput = Static<typeof NodeSelectorTerm>;
+export type AffinityInput = Static<typeof Affinity>;
 export type QuotaKey = (typeof QUOTA_KEYS)[number];

@@ -593,6 +593,59 @@ describe("backups", () => {
   });
 });
 
+describe("placement", () => {
+  const podSpec = (kind: string) => {
+    const object = one("vandelay", kind);
+    return (kind === "CronJob" ? object.spec.jobTemplate.spec.template : object.spec.template).spec as Json;
+  };
+
+  it("puts the tenant's node affinity beside the server's own spread over nodes", () => {
+    const spec = podSpec("Deployment");
+    expect(spec.affinity.nodeAffinity).toEqual({
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 80,
+          preference: {
+            matchExpressions: [{ key: "pool.example.com/name", operator: "In", values: ["logs"] }],
+          },
+        },
+      ],
+    });
+    expect(spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
+    expect(spec.nodeSelector).toBeUndefined();
+    expect(spec.tolerations).toBeUndefined();
+  });
+
+  it("renders Redis's and the backup job's node selector and tolerations into their pod specs", () => {
+    expect(podSpec("StatefulSet")).toMatchObject({
+      nodeSelector: { "pool.example.com/name": "storage" },
+      tolerations: [
+        { key: "pool.example.com/dedicated", operator: "Equal", value: "storage", effect: "NoSchedule" },
+      ],
+    });
+    expect(podSpec("StatefulSet").affinity).toBeUndefined();
+    expect(podSpec("CronJob")).toMatchObject({
+      nodeSelector: { "pool.example.com/name": "storage" },
+      tolerations: [{ key: "pool.example.com/dedicated", operator: "Exists" }],
+    });
+  });
+
+  it("leaves pods of tenants that say nothing free to run on any untainted node", () => {
+    for (const { owner, template } of podTemplates(tenantFolder("acme").map((f) => f.object))) {
+      expect({
+        owner,
+        nodeSelector: template.spec.nodeSelector,
+        tolerations: template.spec.tolerations,
+      }).toEqual({
+        owner,
+        nodeSelector: undefined,
+        tolerations: undefined,
+      });
+      expect(Object.keys(template.spec.affinity ?? {}), owner).not.toContain("nodeAffinity");
+    }
+  });
+});
+
 describe("suspend and decommission", () => {
   it("suspend scales the server to zero, keeps Redis and renders no HPA", () => {
     expect(one("initech", "Deployment").spec.replicas).toBe(0);

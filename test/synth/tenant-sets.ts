@@ -53,6 +53,24 @@ export const VARIANTS: Readonly<Record<string, string>> = {
     "        ports: [{ port: 9000 }, { port: 9001, protocol: TCP }]",
     "",
   ].join("\n"),
+  // Placement: the server spread over a node pool it prefers, Redis and its backups pinned to tainted storage nodes.
+  vandelay: [
+    ...header("vandelay"),
+    "  owners: [{ kind: Group, name: vandelay-imports }]",
+    "  server:",
+    "    affinity:",
+    "      nodeAffinity:",
+    "        preferredDuringSchedulingIgnoredDuringExecution:",
+    "          - weight: 80",
+    "            preference: { matchExpressions: [{ key: pool.example.com/name, operator: In, values: [logs] }] }",
+    "  redis:",
+    "    nodeSelector: { pool.example.com/name: storage }",
+    "    tolerations: [{ key: pool.example.com/dedicated, operator: Equal, value: storage, effect: NoSchedule }]",
+    "  backup:",
+    "    nodeSelector: { pool.example.com/name: storage }",
+    "    tolerations: [{ key: pool.example.com/dedicated, operator: Exists }]",
+    "",
+  ].join("\n"),
   // The smallest plan, one replica: the PDB must not block a drain.
   piedpiper: [
     ...header("piedpiper"),

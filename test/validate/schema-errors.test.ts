@@ -77,7 +77,7 @@ describe("unknown fields", () => {
 
   test("without a close match, the allowed keys are listed", async () => {
     expect(await tenantLines("backup:\n  frobnicate: true\n")).toEqual([
-      'acme.yaml:8:5: spec.backup.frobnicate: unknown field "frobnicate"; allowed here: enabled, schedule, timeZone, retention, destination',
+      'acme.yaml:8:5: spec.backup.frobnicate: unknown field "frobnicate"; allowed here: enabled, schedule, timeZone, retention, destination, nodeSelector, tolerations, affinity',
     ]);
   });
 

@@ -410,7 +410,7 @@ describe("no plaintext secrets", () => {
 
   test("a secret in a misspelt field is still reported, with the unknown field", async () => {
     expect(await tenantLines("redis:\n  password: hunter2\n")).toEqual([
-      'acme.yaml:8:5: spec.redis.password: unknown field "password"; allowed here: storage, resources, maxmemory, maxmemoryPolicy, appendfsync, passwordSecret',
+      'acme.yaml:8:5: spec.redis.password: unknown field "password"; allowed here: storage, resources, maxmemory, maxmemoryPolicy, appendfsync, passwordSecret, nodeSelector, tolerations, affinity',
       'acme.yaml:8:15: spec.redis.password: "password" holds a literal value: secrets never go into tenant files; store it in a Secret and reference the Secret by name',
     ]);
   });

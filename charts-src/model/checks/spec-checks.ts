@@ -8,6 +8,7 @@ import { parseQuantity } from "../quantity.ts";
 import type { LabelSelectorInput, PeerInput, PlanSpecInput, ResourceListInput } from "../tenant-schema.ts";
 import { cidrContains, isEverywhere, parseCidr, type ParsedCidr } from "./cidr.ts";
 import { isDns1123Subdomain, labelValueProblem, qualifiedKeyProblem } from "./kubernetes-names.ts";
+import { checkPlacement } from "./placement-checks.ts";
 import type { Report } from "./report.ts";
 import { cronProblem, timeZoneProblem } from "./schedule.ts";
 
@@ -139,6 +140,9 @@ export function checkSpecParts(
     if (rule.podSelector) selector(rule.podSelector, [...rulePath, "podSelector"], report);
     rule.peers.forEach((peer, j) => checkPeer(peer, [...rulePath, "peers", j], report, cidr));
   });
+
+  // ---- where the pods run
+  checkPlacement(parts, base, report);
 
   // ---- backup schedule
   if (parts.backup?.schedule !== undefined) {
