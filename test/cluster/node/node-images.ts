@@ -14,13 +14,16 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 /** Image name → the reference pods use for it on the real node, and its layout directory. */
 export const LOCAL_IMAGES = {
   pause: { ref: "localhost/neurallog/pause:test", dir: join(repo, "dist/images/pause") },
+  coredns: { ref: "localhost/neurallog/coredns:test", dir: join(repo, "dist/images/coredns") },
   redis: { ref: "localhost/neurallog/redis:test", dir: join(repo, "dist/images/redis") },
   neurallog: { ref: "localhost/neurallog/neurallog:test", dir: join(repo, "dist/image") },
 } as const satisfies Record<string, ImageLayout>;
 export type LocalImage = keyof typeof LOCAL_IMAGES;
 
 /** The layouts of `names`, building the missing ones with the image builder. */
-export function localImages(names: readonly LocalImage[] = ["pause", "redis", "neurallog"]): ImageLayout[] {
+export function localImages(
+  names: readonly LocalImage[] = ["pause", "coredns", "redis", "neurallog"],
+): ImageLayout[] {
   const missing = names.filter((name) => !existsSync(join(LOCAL_IMAGES[name].dir, "index.json")));
   if (missing.length > 0) {
     const result = spawnSync(process.execPath, [join(repo, "image/build.ts"), ...missing], {

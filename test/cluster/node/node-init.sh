@@ -62,8 +62,6 @@ run kubelet "$KUBELET" --config="$node_dir/kubelet.yaml" --kubeconfig="$node_dir
   --node-ip="$NODE_IP" --root-dir="$node_dir/kubelet" --cert-dir="$node_dir/kubelet/pki" \
   --register-with-taints="$NODE_TAINT" --node-labels="$NODE_LABELS" --v=1
 run kube-proxy "$KUBE_PROXY" --config="$node_dir/kube-proxy.yaml" --hostname-override="$NODE_NAME" --v=1
-# CoreDNS serves cluster DNS on the node's address (10.96.0.10 is a Service kube-proxy sends here).
-run coredns "$COREDNS" -conf "$node_dir/Corefile"
 # kube-router identifies its node by the Node object: it starts once the kubelet registered it (real-node.ts).
 while [[ ! -e "$node_dir/node.registered" ]]; do sleep 0.1; done
 run kube-router "$KUBE_ROUTER" --kubeconfig="$node_dir/kube-router.kubeconfig" --run-firewall=true \

@@ -24,7 +24,13 @@ import {
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CoreV1Api, DiscoveryV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+} from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import type { BinarySet, ClusterBinaries } from "../binaries.ts";
 import { startProcess, type StartedProcess } from "../process-groups.ts";
@@ -60,7 +66,7 @@ export interface RealNodeOptions {
   readonly runDir: string;
   /** The admin kubeconfig of the cluster. */
   readonly kubeconfigPath: string;
-  /** OCI image layouts to import (one named `…/pause:…` is the sandbox image). Default: `localImages()`. */
+  /** OCI image layouts to import (`…/pause:…` is the sandbox image, `…/coredns:…` cluster DNS). Default: `localImages()`. */
   readonly images?: readonly ImageLayout[];
   readonly log?: (line: string) => void;
 }
@@ -188,11 +194,11 @@ function kubeconfigFor(server: string, caPem: string, token: string): string {
 }
 
 /**
- * One ServiceAccount per node daemon in kube-system, bound to what it needs, and a token for each: the kubelet
- * gets the bootstrap `system:node` role, kube-proxy `system:node-proxier`, CoreDNS and kube-router read-only
- * roles of their own.
+ * One ServiceAccount per node daemon in kube-system, bound to what it needs, and a token for each process: the
+ * kubelet gets the bootstrap `system:node` role, kube-proxy `system:node-proxier`, CoreDNS and kube-router
+ * read-only roles of their own. CoreDNS runs as a pod (`clusterDns`), which mounts its account's token itself.
  */
-async function daemonTokens(kc: KubeConfig): Promise<Record<"kubelet" | "proxy" | "dns" | "router", string>> {
+async function daemonTokens(kc: KubeConfig): Promise<Record<"kubelet" | "proxy" | "router", string>> {
   const core = kc.makeApiClient(CoreV1Api);
   const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
   const readRole = (name: string, rules: { apiGroups: string[]; resources: string[] }[]) =>
@@ -228,6 +234,7 @@ async function daemonTokens(kc: KubeConfig): Promise<Record<"kubelet" | "proxy" 
         subjects: [{ kind: "ServiceAccount", name, namespace: "kube-system" }],
       },
     });
+    if (daemon === "dns") continue;
     const request = await core.createNamespacedServiceAccountToken({
       name,
       namespace: "kube-system",
@@ -235,12 +242,14 @@ async function daemonTokens(kc: KubeConfig): Promise<Record<"kubelet" | "proxy" 
     });
     tokens[daemon] = request.status?.token ?? "";
   }
-  return tokens as Record<keyof typeof roles, string>;
+  return tokens as Record<"kubelet" | "proxy" | "router", string>;
 }
 
+const CLUSTER_DNS_LABELS = { "k8s-app": "kube-dns" };
+
 /**
- * Services whose backends are the node's own daemons: `kube-dns` (CoreDNS on the node's address) and the
- * `kubernetes` Service (the API relay on the node), as EndpointSlices, since neither runs as a pod.
+ * The `kubernetes` Service's backend is the API relay on the node's address, an EndpointSlice written here since
+ * it is no pod. `kube-dns` selects the CoreDNS pod (`clusterDns`).
  */
 async function nodeServices(kc: KubeConfig, nodeIp: string): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -248,8 +257,9 @@ async function nodeServices(kc: KubeConfig, nodeIp: string): Promise<void> {
   await core.createNamespacedService({
     namespace: "kube-system",
     body: {
-      metadata: { name: "kube-dns", labels: { "k8s-app": "kube-dns" } },
+      metadata: { name: "kube-dns", labels: CLUSTER_DNS_LABELS },
       spec: {
+        selector: CLUSTER_DNS_LABELS,
         clusterIP: DNS_SERVICE_IP,
         ports: [
           { name: "dns", port: 53, protocol: "UDP", targetPort: 53 },
@@ -278,11 +288,92 @@ async function nodeServices(kc: KubeConfig, nodeIp: string): Promise<void> {
         ports,
       },
     });
-  await slice("kube-system", "kube-dns", [
-    { name: "dns", port: 53, protocol: "UDP" },
-    { name: "dns-tcp", port: 53, protocol: "TCP" },
-  ]);
   await slice("default", "kubernetes", [{ name: "https", port: API_RELAY_PORT, protocol: "TCP" }]);
+}
+
+/**
+ * Cluster DNS as on any cluster: a CoreDNS Deployment in kube-system labelled `k8s-app: kube-dns`, on the real
+ * node, behind the `kube-dns` Service. A process on the node's address would answer too, but NetworkPolicies
+ * select DNS by those pod labels (tenants' `allow-dns-egress`), so only a pod tests them as they run for real.
+ * Port 53 as a non-root user through the namespaced, safe sysctl that opens low ports.
+ */
+async function clusterDns(kc: KubeConfig, image: string): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedConfigMap({
+    namespace: "kube-system",
+    body: {
+      metadata: { name: "coredns" },
+      data: {
+        // Cluster names only: no upstream resolver (there is no internet here, and none is wanted).
+        Corefile: `.:53 {
+    errors
+    ready :8181
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    cache 30
+}
+`,
+      },
+    },
+  });
+  await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+    namespace: "kube-system",
+    body: {
+      metadata: { name: "coredns", labels: CLUSTER_DNS_LABELS },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: CLUSTER_DNS_LABELS },
+        template: {
+          metadata: { labels: CLUSTER_DNS_LABELS },
+          spec: {
+            serviceAccountName: "neurallog-node-dns",
+            // Its own resolver is itself: it must not look up through the cluster DNS it serves.
+            dnsPolicy: "Default",
+            nodeSelector: { [REAL_NODE_LABEL.key]: REAL_NODE_LABEL.value },
+            tolerations: [{ key: REAL_NODE_TAINT.key, operator: "Exists", effect: REAL_NODE_TAINT.effect }],
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              runAsGroup: 65532,
+              seccompProfile: { type: "RuntimeDefault" },
+              sysctls: [{ name: "net.ipv4.ip_unprivileged_port_start", value: "53" }],
+            },
+            containers: [
+              {
+                name: "coredns",
+                image,
+                imagePullPolicy: "Never",
+                args: ["-conf", "/etc/coredns/Corefile"],
+                ports: [
+                  { name: "dns", containerPort: 53, protocol: "UDP" },
+                  { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
+                ],
+                readinessProbe: { httpGet: { path: "/ready", port: 8181 }, periodSeconds: 1 },
+                securityContext: {
+                  readOnlyRootFilesystem: true,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ["ALL"] },
+                },
+                volumeMounts: [{ name: "config", mountPath: "/etc/coredns", readOnly: true }],
+              },
+            ],
+            volumes: [{ name: "config", configMap: { name: "coredns" } }],
+          },
+        },
+      },
+    },
+  });
+}
+
+/** Whether the `kube-dns` Service has a ready CoreDNS endpoint. */
+async function clusterDnsReady(kc: KubeConfig): Promise<boolean> {
+  const slices = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({
+    namespace: "kube-system",
+    labelSelector: "kubernetes.io/service-name=kube-dns",
+  });
+  return slices.items.some((slice) => (slice.endpoints ?? []).some((e) => e.conditions?.ready === true));
 }
 
 function writeConfigs(
@@ -292,7 +383,7 @@ function writeConfigs(
   sandboxImage: string,
   apiSocket: string,
   caPem: string,
-  tokens: Record<"kubelet" | "proxy" | "dns" | "router", string>,
+  tokens: Record<"kubelet" | "proxy" | "router", string>,
 ): void {
   const d = n.dir;
   for (const sub of ["logs", "containerd", "kubelet/pki", "cni/net.d", "cni/ipam", "pod-logs"]) {
@@ -301,7 +392,6 @@ function writeConfigs(
   const relay = `https://127.0.0.1:${API_RELAY_PORT}`;
   writeFileSync(join(d, "kubelet.kubeconfig"), kubeconfigFor(relay, caPem, tokens.kubelet), { mode: 0o600 });
   writeFileSync(join(d, "kube-proxy.kubeconfig"), kubeconfigFor(relay, caPem, tokens.proxy), { mode: 0o600 });
-  writeFileSync(join(d, "coredns.kubeconfig"), kubeconfigFor(relay, caPem, tokens.dns), { mode: 0o600 });
   writeFileSync(join(d, "kube-router.kubeconfig"), kubeconfigFor(relay, caPem, tokens.router), {
     mode: 0o600,
   });
@@ -315,7 +405,6 @@ function writeConfigs(
     KUBELET: binaries.path("kubelet"),
     KUBE_PROXY: binaries.path("kube-proxy"),
     KUBE_ROUTER: binaries.path("kube-router"),
-    COREDNS: binaries.path("coredns"),
   };
   writeFileSync(
     join(d, "node.env"),
@@ -433,19 +522,6 @@ state = "/run/containerd"
       metricsBindAddress: "",
     }),
   );
-  writeFileSync(
-    join(d, "Corefile"),
-    `.:53 {
-    errors
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig ${join(d, "coredns.kubeconfig")}
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-    }
-    cache 30
-}
-`,
-  );
 }
 
 function ctr(n: NodeNames, args: readonly string[], input?: Buffer): string {
@@ -521,6 +597,8 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   const images = options.images ?? localImages();
   const sandbox = images.find((image) => /\/pause:/.test(image.ref));
   if (!sandbox) throw new Error("the real node needs a pause image (a ref named .../pause:TAG)");
+  const dns = images.find((image) => /\/coredns:/.test(image.ref));
+  if (!dns) throw new Error("the real node needs a CoreDNS image (a ref named .../coredns:TAG)");
 
   const ips = freeSubnet();
   const tokens = await daemonTokens(kc);
@@ -569,6 +647,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     for (const image of images) importLayout(n, image);
     writeFileSync(join(n.dir, "images.ready"), "");
     await nodeServices(kc, ips.nodeIp);
+    await clusterDns(kc, dns.ref);
     const core = kc.makeApiClient(CoreV1Api);
     await waitFor(
       "the real node Ready",
@@ -581,6 +660,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       90_000,
       logs,
     );
+    await waitFor("cluster DNS (the CoreDNS pod) ready", () => alive() && clusterDnsReady(kc), 90_000, logs);
     const startMs = Date.now() - started;
     log(
       `cluster: real node ${REAL_NODE_NAME} Ready at ${ips.nodeIp} after ${startMs} ms (pods land there with ` +
