@@ -116,7 +116,10 @@ export class TenantProject extends Construct {
         name: projectName(tenant.name),
         namespace: platform.argocd.namespace,
         labels: { ...tenant.labels, ...argocdLabels("argocd", tenant.name) },
-        annotations: { ...tenant.annotations },
+        // Before the ApplicationSet (wave 0) in the app-of-apps sync: the ApplicationSet controller refuses an
+        // Application whose AppProject does not exist yet and retries only after 3 minutes (Argo CD v3.6.1,
+        // ReconcileRequeueOnValidationError), so a first bootstrap would leave tenants missing that long.
+        annotations: { ...tenant.annotations, "argocd.argoproj.io/sync-wave": "-1" },
       },
       spec,
     });
