@@ -83,6 +83,29 @@ function parseStatus(body: string): ApiStatus {
   }
 }
 
+/** How often an apply refused only because the namespace's ResourceQuota changed underneath it is retried. */
+const QUOTA_CONFLICT_ATTEMPTS = 5;
+
+/**
+ * The API server's quota admission updates the ResourceQuota's usage with optimistic concurrency; when several
+ * creates in one namespace race (the kube-controller-manager recalculating usage at the same time), one of them
+ * can come back 409 "Operation cannot be fulfilled on resourcequotas". The object itself was not judged, so
+ * kubectl users and Argo CD simply retry; so do we. Every other conflict (e.g. a field-manager conflict) is a
+ * real rejection and is returned as is.
+ */
+async function applyRetryingQuotaConflicts(
+  api: ObjectApi,
+  object: KubernetesObject,
+  options: ApplyOptions,
+): Promise<RawResponse> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await api.applyStrict(object, options);
+    const quotaConflict =
+      result.status === 409 && /on resourcequotas "[^"]*": the object has been modified/.test(result.body);
+    if (!quotaConflict || attempt >= QUOTA_CONFLICT_ATTEMPTS) return result;
+  }
+}
+
 /**
  * Applies the objects one by one, in the order given (the caller orders by sync wave and kind), and stops at the
  * first rejection or warning, throwing ApplyRejectedError or AdmissionWarningError.
@@ -102,7 +125,7 @@ export async function applyManifests(
         // KubernetesObjectApi would silently put it into the kubeconfig's default namespace.
         throw new ApplyRejectedError(ref, 0, "NoNamespace", "namespaced object without metadata.namespace");
       }
-      result = await api.applyStrict(object, options);
+      result = await applyRetryingQuotaConflicts(api, object, options);
     } catch (error) {
       if (error instanceof ApplyRejectedError) throw error;
       // Discovery failures (an unknown kind, e.g. a CRD not installed yet) come back as ApiException or Error.
