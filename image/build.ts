@@ -14,7 +14,7 @@
  * `--pin` writes the neurallog digest into tenants/_platform.yaml and the synth golden files.
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import {
   chmodSync,
   cpSync,
@@ -264,23 +264,18 @@ function debEntry(file: string) {
 
 /** A hash of the image's inputs as committed files: what decides whether dist/image is stale (image-stamp.ts). */
 export function inputsHash(inputs = imageInputs(ROOT)): string {
-  const files = run("git", ["ls-files", "--", ...inputs])
-    .split("\n")
-    .filter(Boolean)
-    .sort();
-  const hash = createHash("sha256");
-  for (const f of files)
-    hash
-      .update(`${f}\0`)
-      .update(readFileSync(path.join(ROOT, f)))
-      .update("\0");
   const { epoch, revision } = gitSource(inputs);
-  return hash.update(`${epoch} ${revision}`).digest("hex");
+  return committedFilesHash(inputs).update(`${epoch} ${revision}`).digest("hex");
 }
 
 /** A hash of the builder's committed files: what decides whether the test images are stale. */
 export function builderHash(): string {
-  const files = run("git", ["ls-files", "--", ...BUILDER_INPUTS])
+  return committedFilesHash(BUILDER_INPUTS).digest("hex");
+}
+
+/** The name and content of every committed file under `paths`, in a stable order, fed to one sha256. */
+function committedFilesHash(paths: readonly string[]): Hash {
+  const files = run("git", ["ls-files", "--", ...paths])
     .split("\n")
     .filter(Boolean)
     .sort();
@@ -290,7 +285,7 @@ export function builderHash(): string {
       .update(`${f}\0`)
       .update(readFileSync(path.join(ROOT, f)))
       .update("\0");
-  return hash.digest("hex");
+  return hash;
 }
 
 function buildRedis(work: string): LayoutResult & { sbom: object } {
