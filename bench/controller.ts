@@ -9,7 +9,7 @@ import { staticCache, type TenantCache } from "../controller/informers/tenant-ca
 import type { EventPatch, KubeActions } from "../controller/kube/kube-actions.ts";
 import { EventRecorder } from "../controller/reconcile/event-recorder.ts";
 import { reconcileTenant } from "../controller/reconcile/reconcile-tenant.ts";
-import { clusterObjects } from "../controller/reconcile/test-tenant.ts";
+import { clusterObjects } from "../test/support/test-tenant.ts";
 
 const tenants = Number(process.argv[2] ?? 1000);
 if (!Number.isInteger(tenants) || tenants < 1 || tenants > 20_000) {

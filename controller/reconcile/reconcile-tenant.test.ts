@@ -11,7 +11,14 @@ import {
 } from "../kube/kube-actions.ts";
 import { EventRecorder, eventName } from "./event-recorder.ts";
 import { CorrectionMode, reconcileTenant, type ReconcileDependencies } from "./reconcile-tenant.ts";
-import { NOW, NS, cacheOf, clusterObjects, tenantConfigMap, type ClusterObjects } from "./test-tenant.ts";
+import {
+  NOW,
+  NS,
+  cacheOf,
+  clusterObjects,
+  tenantConfigMap,
+  type ClusterObjects,
+} from "../../test/support/test-tenant.ts";
 
 type Action =
   | { verb: "create"; resource: "events"; name: string; reason: string; type: string; message: string }

@@ -18,7 +18,7 @@ import { parse } from "yaml";
 import { tenantObjects } from "../../charts-src/charts/tenant-chart.ts";
 import { resolvePlatform, resolveTenant } from "../../charts-src/model/resolve.ts";
 import type { PlatformFile, TenantFile } from "../../charts-src/model/tenant-schema.ts";
-import { staticCache, type TenantCache } from "../informers/tenant-cache.ts";
+import { staticCache, type TenantCache } from "../../controller/informers/tenant-cache.ts";
 
 const read = (file: string) => parse(readFileSync(new URL(`../../tenants/${file}`, import.meta.url), "utf8"));
 
