@@ -10,8 +10,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { Diagnostic } from "../charts-src/model/diagnostic.ts";
-import type { ResolvedPlatform, ResolvedTenant } from "../charts-src/model/resolved.ts";
+import type { Diagnostic } from "../charts-src/index.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../contracts/resolved-tenant.ts";
 import { codeVersion } from "./code-version.ts";
 import {
   cacheKey,
@@ -71,7 +71,7 @@ export async function renderCached(
   if (loaded.diagnostics.length > 0 || !loaded.platform) {
     return { tenants, diagnostics: loaded.diagnostics };
   }
-  const render = await import("../charts-src/render/synthesize.ts");
+  const render = await (await import("../charts-src/index.ts")).loadRenderer();
   const shared = await render.renderArgocd([], loaded.platform);
   const sharedNames = new Set(shared.map((f) => f.name));
   for (const resolved of loaded.tenants) {
@@ -116,7 +116,7 @@ async function loadSubset(
   source: TreeSource,
   names: readonly string[],
 ): Promise<{ platform?: ResolvedPlatform; tenants: ResolvedTenant[]; diagnostics: Diagnostic[] }> {
-  const { loadTenantTree, PLATFORM_FILE } = await import("../charts-src/model/load.ts");
+  const { loadTenantTree, PLATFORM_FILE } = await import("../charts-src/index.ts");
   const scratch = await mkdtemp(path.join(tmpdir(), "neurallog-render-"));
   try {
     if (source.platform) await writeFile(path.join(scratch, PLATFORM_FILE), source.platform);

@@ -7,9 +7,9 @@ import {
   formatFootprintLine,
   workloadFootprint,
   type FootprintKey,
-} from "../charts-src/model/workload-footprint.ts";
-import { parseQuantity } from "../charts-src/model/quantity.ts";
-import type { ResolvedTenant } from "../charts-src/model/resolved.ts";
+} from "../contracts/workload-footprint.ts";
+import { parseQuantity } from "../contracts/quantity.ts";
+import type { ResolvedTenant } from "../contracts/resolved-tenant.ts";
 
 export interface KubeObject {
   readonly apiVersion?: string;

@@ -7,7 +7,7 @@
 import { access } from "node:fs/promises";
 import path from "node:path";
 import { parse } from "yaml";
-import type { Diagnostic } from "../charts-src/model/diagnostic.ts";
+import type { Diagnostic } from "../charts-src/index.ts";
 import { filesAtRef, readBlobs, tenantDirAtRef } from "./base-ref.ts";
 import { tenantNameOf } from "./tenant-source.ts";
 

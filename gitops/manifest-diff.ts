@@ -4,7 +4,7 @@
  */
 import { structuredPatch } from "diff";
 import { parse } from "yaml";
-import type { ResolvedTenant } from "../charts-src/model/resolved.ts";
+import type { ResolvedTenant } from "../contracts/resolved-tenant.ts";
 import { describeObject, findDangers, type Danger, type KubeObject } from "./dangerous-changes.ts";
 import type { RenderedFile } from "./render-cache.ts";
 

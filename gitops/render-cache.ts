@@ -11,7 +11,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
-import type { ResolvedTenant } from "../charts-src/model/resolved.ts";
+import type { ResolvedTenant } from "../contracts/resolved-tenant.ts";
 
 /** One rendered file, its path relative to the output root (`tenants/acme/namespace-nl-acme.yaml`). */
 export interface RenderedFile {

@@ -3,7 +3,8 @@
  * reach for first are present as comments, so a new tenant's author edits a file instead of reading a reference.
  */
 import { stringify } from "yaml";
-import { MAX_TENANT_NAME_LENGTH, type OwnerInput } from "../charts-src/model/tenant-schema.ts";
+import { MAX_TENANT_NAME_LENGTH } from "../charts-src/index.ts";
+import type { OwnerInput } from "../contracts/resolved-tenant.ts";
 
 export interface TenantScaffold {
   readonly name: string;

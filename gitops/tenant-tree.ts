@@ -3,8 +3,7 @@
  * and tenant new need (the error lines, in `FILE:LINE:COL: message` form).
  */
 import path from "node:path";
-import { formatDiagnostic } from "../charts-src/model/diagnostic.ts";
-import { loadTenantTree } from "../charts-src/model/load.ts";
+import { formatDiagnostic, loadTenantTree } from "../charts-src/index.ts";
 
 /**
  * Validation errors of the tenant tree in DIR, formatted; only those of ONLY_FILE when given. Warnings do not

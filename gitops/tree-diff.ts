@@ -7,7 +7,7 @@
  * Both sides are rendered with the code checked out now: the diff shows what the tenant change does. (A change
  * of the rendering code itself shows when publishing: the deployment repo holds the previous rendering.)
  */
-import type { Diagnostic } from "../charts-src/model/diagnostic.ts";
+import type { Diagnostic } from "../charts-src/index.ts";
 import { filesAtRef, gitBlobId, readBlobs, tenantDirAtRef } from "./base-ref.ts";
 import { renderCached, type RenderOutcome } from "./cached-render.ts";
 import { diffSection, PLATFORM_SECTION, type SectionDiff } from "./manifest-diff.ts";

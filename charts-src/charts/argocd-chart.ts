@@ -1,6 +1,6 @@
 /** `OUT/argocd/`: one AppProject per tenant and the ApplicationSet that makes their Applications. */
 import { App, Chart } from "cdk8s";
-import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { TenantApplicationSet, TenantProject } from "../constructs/argocd.ts";
 
 export class ArgocdChart extends Chart {

@@ -1,6 +1,6 @@
 /** `OUT/platform/`: what the platform runs once for all tenants (today: the controller). */
 import { App, Chart } from "cdk8s";
-import type { ResolvedPlatform } from "../model/resolved.ts";
+import type { ResolvedPlatform } from "../../contracts/resolved-tenant.ts";
 import { Controller } from "../constructs/controller.ts";
 
 export class PlatformChart extends Chart {

@@ -3,7 +3,7 @@
  * per tenant keeps synth linear in the number of tenants (docs/adr/0001-one-app-per-tenant.md).
  */
 import { App, Chart } from "cdk8s";
-import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { Backup } from "../constructs/backup.ts";
 import { LogServer } from "../constructs/log-server.ts";
 import { NetworkPolicies } from "../constructs/network-policies.ts";

@@ -7,7 +7,7 @@
  */
 import { Construct } from "constructs";
 import { ApiObject } from "cdk8s";
-import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { MANAGED_BY, PART_OF, TENANT_LABEL } from "./metadata.ts";
 
 const API_VERSION = "argoproj.io/v1alpha1";

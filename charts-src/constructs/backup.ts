@@ -5,7 +5,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
-import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { contentHash, KEEP_ON_DELETE, objectNames, tenantLabels, tenantMetadata } from "./metadata.ts";
 import {
   containerSecurityContext,

@@ -18,7 +18,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
-import type { ResolvedPlatform } from "../model/resolved.ts";
+import type { ResolvedPlatform } from "../../contracts/resolved-tenant.ts";
 import { MANAGED_BY, PART_OF, TENANT_CONFIGMAP_NAME } from "./metadata.ts";
 import {
   containerSecurityContext,

@@ -4,8 +4,8 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
-import { SERVER_ROLLING_UPDATE } from "../model/defaults.ts";
-import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import { SERVER_ROLLING_UPDATE } from "../../contracts/workload-footprint.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { contentHash, objectNames, selectorLabels, tenantLabels, tenantMetadata } from "./metadata.ts";
 import {

@@ -3,15 +3,18 @@
  * rendered object is named and labelled, so the constructs, the tests and the controller agree.
  */
 import { createHash } from "node:crypto";
-import type { ResolvedTenant } from "../model/resolved.ts";
+import type { ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 
-export const PART_OF = "neurallog";
-export const MANAGED_BY = "neurallog-synth";
-export const TENANT_LABEL = "neurallog.io/tenant";
+import { MANAGED_BY, PART_OF, TENANT_LABEL } from "../../contracts/tenant-configmap.ts";
 
-/** The tenant ConfigMap the controller reads its desired state from (a fixed name it can find in any namespace). */
-export const TENANT_CONFIGMAP_NAME = "neurallog-tenant";
-
+// The names and labels the controller relies on are the contract's (contracts/tenant-configmap.ts).
+export {
+  MANAGED_BY,
+  objectNames,
+  PART_OF,
+  TENANT_CONFIGMAP_NAME,
+  TENANT_LABEL,
+} from "../../contracts/tenant-configmap.ts";
 export { MAX_TENANT_NAME_LENGTH } from "../model/tenant-schema.ts";
 
 export type Component = "namespace" | "policy" | "redis" | "server" | "backup" | "config";
@@ -28,21 +31,6 @@ export const SYNC_WAVE: Record<Component, number> = {
 
 /** Objects whose deletion loses data (or everything): never pruned or deleted by Argo CD. */
 export const KEEP_ON_DELETE = { "argocd.argoproj.io/sync-options": "Prune=false,Delete=false" } as const;
-
-export const objectNames = (tenant: ResolvedTenant) => {
-  const t = tenant.name;
-  return {
-    redis: `${t}-redis`,
-    redisHeadless: `${t}-redis-headless`,
-    redisConfig: `${t}-redis-config`,
-    server: `${t}-server`,
-    serverConfig: `${t}-server-config`,
-    backup: `${t}-backup`,
-    backupVolume: `${t}-backups`,
-    /** Prefix of the final backup Job; the Job's name ends in a hash of its spec (see backup.ts). */
-    finalBackup: `${t}-final`,
-  };
-};
 
 /** The labels that select a component's pods: stable, human-readable, never hashed. */
 export function selectorLabels(tenant: ResolvedTenant, component: Component): Record<string, string> {

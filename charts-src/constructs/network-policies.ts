@@ -14,7 +14,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
-import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import type { LabelSelectorInput, PeerInput } from "../model/tenant-schema.ts";
 import { selectorLabels, tenantMetadata } from "./metadata.ts";
 import { SERVER_PORT } from "./log-server.ts";

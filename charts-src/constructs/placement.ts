@@ -3,7 +3,7 @@
  * out, so a tenant that says nothing renders exactly as before placement existed.
  */
 import type * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
-import type { ResolvedPlacement } from "../model/resolved.ts";
+import type { ResolvedPlacement } from "../../contracts/resolved-tenant.ts";
 
 export interface PodPlacement {
   readonly nodeSelector?: Record<string, string>;

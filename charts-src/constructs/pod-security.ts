@@ -4,7 +4,7 @@
  * escalation, all capabilities dropped, seccomp RuntimeDefault, no service account token unless asked for.
  */
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
-import type { ResolvedResources } from "../model/resolved.ts";
+import type { ResolvedResources } from "../../contracts/resolved-tenant.ts";
 
 /** The server image (server, backup job, controller) runs as this uid/gid. */
 export const NEURALLOG_UID = 10001;

@@ -1,5 +1,5 @@
 /**
- * The tenant ConfigMap (`neurallog-tenant`): the controller's desired state, read from the cluster so the
+ * The tenant ConfigMap (`neurallog-tenant`, its format in `contracts/tenant-configmap.ts`): the controller's desired state, read from the cluster so the
  * controller needs no git access. It carries the resolved tenant spec, the names of the objects the controller
  * watches, and the exact ResourceQuota, LimitRange and NetworkPolicy specs rendered next to it, so quota and
  * policy drift can be diffed (and, in self-heal mode, repaired) without git.
@@ -7,32 +7,18 @@
  * It is built from the tenant's other objects after they are synthesized — not as a construct — so the specs
  * in it are the rendered ones byte for byte, and each object is serialized only once.
  */
-import type { ResolvedTenant } from "../model/resolved.ts";
-import { TENANT_API_VERSION } from "../model/tenant-schema.ts";
+import type { ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import { TENANT_API_VERSION } from "../../contracts/resolved-tenant.ts";
+import {
+  DESIRED_STATE_KEY,
+  DESIRED_STATE_KIND,
+  objectNames,
+  TENANT_CONFIGMAP_NAME,
+  type DesiredObject,
+  type TenantDesiredState,
+} from "../../contracts/tenant-configmap.ts";
 import { canonicalJson, sortKeys } from "./canonical-json.ts";
-import { objectNames, TENANT_CONFIGMAP_NAME, tenantMetadata } from "./metadata.ts";
-
-export const DESIRED_STATE_KIND = "TenantDesiredState";
-/** The key of the tenant ConfigMap holding the desired state JSON. */
-export const DESIRED_STATE_KEY = "tenant.json";
-
-/** The shape of `tenant.json` (what the controller parses). */
-export interface TenantDesiredState {
-  readonly apiVersion: typeof TENANT_API_VERSION;
-  readonly kind: typeof DESIRED_STATE_KIND;
-  readonly tenant: ResolvedTenant;
-  /** Names of the rendered objects, in the tenant namespace. */
-  readonly objects: ReturnType<typeof objectNames>;
-  readonly resourceQuota: DesiredObject;
-  readonly limitRange: DesiredObject;
-  /** In the order they were rendered: default deny first. */
-  readonly networkPolicies: readonly DesiredObject[];
-}
-
-export interface DesiredObject {
-  readonly name: string;
-  readonly spec: Record<string, unknown>;
-}
+import { tenantMetadata } from "./metadata.ts";
 
 /** A rendered object as synth produces it (JSON). */
 export interface RenderedObject {

@@ -4,7 +4,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
-import type { ResolvedResourceList, ResolvedTenant } from "../model/resolved.ts";
+import type { ResolvedResourceList, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { KEEP_ON_DELETE, tenantAnnotations, tenantLabels, tenantMetadata } from "./metadata.ts";
 
 /**

@@ -54,9 +54,3 @@ export const BACKUP_JOB_RESOURCES = {
 export const REDIS_MAXMEMORY_SHARE = 0.75;
 
 export const DEFAULT_WEBHOOK_PORTS = [443] as const;
-
-/**
- * The server Deployment rolls one extra pod at a time and never drops below the desired count, so during a
- * rollout at full scale one surge pod exists beyond the maximum. Synth renders this; the quota check counts it.
- */
-export const SERVER_ROLLING_UPDATE = { maxSurge: 1, maxUnavailable: 0 } as const;

@@ -11,7 +11,7 @@ import { secretDiagnostics } from "./checks/secret-scan.ts";
 import { checkTenant } from "./checks/tenant-checks.ts";
 import { checkTree } from "./checks/tree-checks.ts";
 import { compareDiagnostics, hasErrors, type Diagnostic } from "./diagnostic.ts";
-import type { ResolvedPlatform, ResolvedTenant } from "./resolved.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { resolvePlatform } from "./resolve.ts";
 import { validateSchema } from "./schema-validation.ts";
 import type { PlatformFile, TenantFile } from "./tenant-schema.ts";

@@ -8,9 +8,8 @@ import {
   DEFAULT_WEBHOOK_PORTS,
   REDIS_MAXMEMORY_SHARE,
 } from "./defaults.ts";
-import { parseQuantity } from "./quantity.ts";
-import type { ResolvedPlatform, ResolvedTenant } from "./resolved.ts";
-import type { ResolvedPlacement } from "./resolved.ts";
+import { parseQuantity } from "../../contracts/quantity.ts";
+import type { ResolvedPlacement, ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import type { AffinityInput, PlatformFile, TenantFile, TolerationInput } from "./tenant-schema.ts";
 
 type Json = unknown;

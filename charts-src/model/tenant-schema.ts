@@ -6,19 +6,23 @@
  * built-in defaults (`defaults.ts`) ← the plan named by `spec.plan` (platform file) ← the tenant's own spec.
  */
 import Type, { type Static } from "typebox";
+import { DURATION_PATTERN, DURATION_SYNTAX } from "../../contracts/duration.ts";
+import { QUOTA_KEYS, TENANT_API_VERSION } from "../../contracts/resolved-tenant.ts";
+
+// Part of the contract with the controller (contracts/); re-exported so the model reads as one file.
+export { QUOTA_KEYS, TENANT_API_VERSION, type QuotaKey } from "../../contracts/resolved-tenant.ts";
 
 // ---------------------------------------------------------------------------------------------- primitives
 
 export const QUANTITY_PATTERN =
   "^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$";
-export const DURATION_PATTERN = "^[0-9]+(s|m|h|d|w)$";
 export const DNS1123_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 export const HOSTNAME_PATTERN = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
 /** What each pattern means, for messages a human can act on (validation errors quote these, not regexes). */
 export const PATTERN_DESCRIPTIONS: Readonly<Record<string, string>> = {
   [QUANTITY_PATTERN]: "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi",
-  [DURATION_PATTERN]: "a duration: a number followed by s, m, h, d or w, e.g. 7d",
+  [DURATION_PATTERN]: `a duration: ${DURATION_SYNTAX}`,
   [DNS1123_LABEL_PATTERN]:
     "a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit",
   [HOSTNAME_PATTERN]: "a lowercase DNS host name such as logs.example.com",
@@ -30,9 +34,9 @@ export function quantity(description = "Kubernetes quantity, e.g. 500m, 2, 512Mi
 }
 export const Quantity = quantity();
 
-/** Duration such as `30s`, `15m`, `12h`, `7d`, `2w`. */
+/** Duration such as `30s`, `15m`, `12h`, `7d`, `2w` (the one syntax: `contracts/duration.ts`). */
 export const Duration = Type.String({
-  description: "duration: a number followed by s, m, h, d or w, e.g. 7d",
+  description: `duration: ${DURATION_SYNTAX}`,
   pattern: DURATION_PATTERN,
 });
 
@@ -383,26 +387,6 @@ export const Redis = Type.Object(
   { additionalProperties: false, description: "the tenant's Redis: one StatefulSet pod with its own volume" },
 );
 
-/** ResourceQuota keys we render; anything else is a typo worth reporting. */
-export const QUOTA_KEYS = [
-  "requests.cpu",
-  "requests.memory",
-  "limits.cpu",
-  "limits.memory",
-  "requests.storage",
-  "requests.ephemeral-storage",
-  "limits.ephemeral-storage",
-  "persistentvolumeclaims",
-  "pods",
-  "services",
-  "services.loadbalancers",
-  "services.nodeports",
-  "configmaps",
-  "secrets",
-  "count/cronjobs.batch",
-  "count/jobs.batch",
-] as const;
-
 export const Quota = Type.Object(
   {
     hard: Type.Optional(
@@ -592,8 +576,6 @@ export const TenantSpec = Type.Object(
 /** Editors may name the schema in the document itself. */
 const SchemaHint = Type.String({ description: "the JSON Schema of this file, for editors" });
 
-export const TENANT_API_VERSION = "neurallog.io/v1alpha1";
-
 export const Tenant = Type.Object(
   {
     $schema: Type.Optional(SchemaHint),
@@ -734,4 +716,3 @@ export type OwnerInput = Static<typeof Owner>;
 export type TolerationInput = Static<typeof Toleration>;
 export type NodeSelectorTermInput = Static<typeof NodeSelectorTerm>;
 export type AffinityInput = Static<typeof Affinity>;
-export type QuotaKey = (typeof QUOTA_KEYS)[number];

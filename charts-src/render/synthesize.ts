@@ -14,7 +14,7 @@
 import { readFile, writeFile } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { ResolvedPlatform, ResolvedTenant } from "../model/resolved.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { argocdObjects } from "../charts/argocd-chart.ts";
 import { platformObjects } from "../charts/platform-chart.ts";
 import { tenantObjects } from "../charts/tenant-chart.ts";

@@ -5,7 +5,7 @@
  * (so the password can stay in a Secret-backed env var). The last stdout line is the backup file's path; in a
  * Kubernetes container the result also goes to the termination message, for the controller.
  */
-import { parseDuration } from "../../charts-src/model/duration.ts";
+import { DURATION_SYNTAX, parseDurationMs } from "../../contracts/duration.ts";
 import { parseFlags, UsageError } from "../args.ts";
 import { checkTenantName } from "../../controller/backup/backup-naming.ts";
 import { DirectoryBackupStore } from "../../controller/backup/backup-store.ts";
@@ -33,15 +33,12 @@ export function redisTargetFrom(flag: string | undefined) {
   }
 }
 
-/** A tenant-file duration (`90s`, `30m`, `36h`, `14d`, `2w`) in milliseconds; shared with `neurallog restore`. */
+/** A duration (`90s`, `30m`, `36h`, `14d`, `2w`) in milliseconds; shared with `neurallog restore`. */
 export function durationFlag(flag: string, value: string): number {
-  const seconds = parseDuration(value);
-  if (seconds === undefined || seconds <= 0) {
-    throw new UsageError(
-      `${flag}: invalid duration "${value}" (a number followed by s, m, h, d or w, e.g. 14d)`,
-    );
-  }
-  return seconds * 1000;
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(`${flag}: invalid duration "${value}" (${DURATION_SYNTAX})`);
+  return ms;
 }
 
 function positiveInteger(flag: string, value: string): number {

@@ -6,7 +6,7 @@
  * Events are only those with reason FailedCreate (field selector): the trace of pods rejected at admission.
  */
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
-import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../charts-src/constructs/metadata.ts";
+import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../contracts/tenant-configmap.ts";
 import { RawApi } from "../kube/raw-api.ts";
 import { RestartingInformer } from "./restarting-informer.ts";
 import type { TenantCache } from "./tenant-cache.ts";

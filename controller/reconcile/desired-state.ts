@@ -1,22 +1,17 @@
 /**
- * Reads the desired state from the tenant ConfigMap that synth renders (charts-src/constructs/tenant-config.ts
- * defines the format: `data["tenant.json"]`, a `TenantDesiredState`), into the list of desired objects drift is
- * judged against.
- *
- * Only types come from the construct module (it loads cdk8s at runtime, which the controller does not need); the
- * few literals below are typed against synth's constants, so a change on either side fails the type-check.
+ * Reads the desired state from the tenant ConfigMap that synth renders (`contracts/tenant-configmap.ts` defines
+ * the format: `data["tenant.json"]`, a `TenantDesiredState`), into the list of desired objects drift is judged
+ * against.
  */
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import type {
-  DESIRED_STATE_KEY,
-  DESIRED_STATE_KIND,
-  TenantDesiredState,
-} from "../../charts-src/constructs/tenant-config.ts";
-import type { TENANT_API_VERSION } from "../../charts-src/model/tenant-schema.ts";
+import { TENANT_API_VERSION } from "../../contracts/resolved-tenant.ts";
+import {
+  DESIRED_STATE_KEY as STATE_KEY,
+  DESIRED_STATE_KIND as STATE_KIND,
+  type TenantDesiredState,
+} from "../../contracts/tenant-configmap.ts";
 
-const STATE_KEY: typeof DESIRED_STATE_KEY = "tenant.json";
-const STATE_API_VERSION: typeof TENANT_API_VERSION = "neurallog.io/v1alpha1";
-const STATE_KIND: typeof DESIRED_STATE_KIND = "TenantDesiredState";
+const STATE_API_VERSION = TENANT_API_VERSION;
 
 /** The kinds whose drift the controller watches, with the API version it applies them with. */
 export const DRIFT_KINDS = {

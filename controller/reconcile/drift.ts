@@ -9,7 +9,7 @@
  * every pod (an added scope narrows it). Those extra fields are drift, and listed for removal.
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { parseQuantity } from "../../charts-src/model/quantity.ts";
+import { parseQuantity } from "../../contracts/quantity.ts";
 import { DRIFT_KINDS, type DesiredObject, type DriftKind } from "./desired-state.ts";
 
 export type DriftState = "missing" | "extra" | "different";

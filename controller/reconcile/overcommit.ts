@@ -1,15 +1,15 @@
 /**
  * Overcommit: what the tenant's workloads ask for at maximum scale (the validation engine's workload footprint,
- * charts-src/model/workload-footprint.ts, the same figures `neurallog validate` checks) against the hard limits
+ * contracts/workload-footprint.ts, the same figures `neurallog validate` checks) against the hard limits
  * the cluster enforces. A tenant whose own workloads cannot all fit its quota sees pods rejected when it scales
  * out, before it ever reaches its nominal capacity.
  */
-import { parseQuantity } from "../../charts-src/model/quantity.ts";
+import { parseQuantity } from "../../contracts/quantity.ts";
 import {
   formatAmount,
   formatFootprintLine,
   type WorkloadFootprint,
-} from "../../charts-src/model/workload-footprint.ts";
+} from "../../contracts/workload-footprint.ts";
 
 export interface OvercommitFinding {
   readonly resource: string;

@@ -4,7 +4,7 @@
  * quota was exceeded (their `FailedCreate` Events: pods rejected at admission leave no other trace).
  */
 import type { CoreV1Event, V1ResourceQuota } from "@kubernetes/client-node";
-import { parseQuantity } from "../../charts-src/model/quantity.ts";
+import { parseQuantity } from "../../contracts/quantity.ts";
 
 export const QUOTA_WARNING_RATIO = 0.8;
 export const QUOTA_CRITICAL_RATIO = 0.95;

@@ -5,9 +5,9 @@
  * Cached objects are never modified: desired objects are built fresh from the ConfigMap.
  */
 import type { KubernetesObject, ObjectCache, V1Namespace, V1ResourceQuota } from "@kubernetes/client-node";
-import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../charts-src/constructs/metadata.ts";
-import { parseQuantity } from "../../charts-src/model/quantity.ts";
-import { workloadFootprint } from "../../charts-src/model/workload-footprint.ts";
+import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../contracts/tenant-configmap.ts";
+import { parseQuantity } from "../../contracts/quantity.ts";
+import { workloadFootprint } from "../../contracts/workload-footprint.ts";
 import type { TenantCache } from "../informers/tenant-cache.ts";
 import type { KubeActions } from "../kube/kube-actions.ts";
 import { backupHealth, type BackupHealth } from "./backup-health.ts";

@@ -9,9 +9,9 @@ import { AlertStore } from "../alerts/alert-store.ts";
 import { eventually, startWebhookReceiver, type WebhookReceiver } from "../rules/alerting-harness.ts";
 import { ruleKeys } from "../rules/keys.ts";
 import { RuleEngine } from "../rules/rule-engine.ts";
-import type { Rule } from "../rules/rule-schema.ts";
+import type { Rule } from "../../contracts/rules/rule-schema.ts";
 import { withRuleScripts } from "../rules/rule-state-script.ts";
-import { validateRule } from "../rules/rule-validation.ts";
+import { validateRule } from "../../contracts/rules/rule-validation.ts";
 import { ActionWorker, CONSUMER_GROUP } from "./action-worker.ts";
 
 const keys = ruleKeys("takeover");

@@ -1,8 +1,11 @@
 /**
  * Server configuration: read once from the environment at boot, validated as a whole (every problem reported at
- * once, each naming its variable), then passed around typed. Nothing else in the server reads `process.env`.
+ * once, each naming its variable), then passed around typed. The two other reads of `process.env` are the
+ * alerting extension's default rules file (`NEURALLOG_RULES_FILE`) and webhook secrets named by `secretEnv`, read
+ * when an action runs so a rotated secret needs no restart.
  */
 import { readFileSync } from "node:fs";
+import { parseDurationMs } from "../../contracts/duration.ts";
 import { TENANT_NAME } from "../storage/keys.ts";
 import { parseApiKeys, type ApiKeyRecord } from "../auth/api-keys.ts";
 
@@ -70,14 +73,6 @@ export class ConfigError extends Error {
   }
 }
 
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
-
-/** Same duration syntax as the tenant file (`charts-src/model/duration.ts`), which renders these variables. */
-function parseDurationSeconds(text: string): number | undefined {
-  const match = /^([0-9]+)(s|m|h|d|w)$/.exec(text.trim());
-  return match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : undefined;
-}
-
 type Env = Readonly<Record<string, string | undefined>>;
 
 export function loadConfig(env: Env = process.env): ServerConfig {
@@ -131,7 +126,8 @@ export function loadConfig(env: Env = process.env): ServerConfig {
   let maxAgeSeconds = 7 * 86_400;
   const rawAge = env.NEURALLOG_RETENTION_MAX_AGE;
   if (rawAge) {
-    const seconds = parseDurationSeconds(rawAge);
+    const ms = parseDurationMs(rawAge.trim());
+    const seconds = ms === undefined ? undefined : ms / 1000;
     if (seconds === undefined || seconds < 60) {
       problems.push(
         `NEURALLOG_RETENTION_MAX_AGE="${rawAge}" must be a duration of at least 60s like 12h, 7d, 2w`,

@@ -3,13 +3,10 @@
  * queries, live tail and MCP tools read. One shape for the whole server.
  */
 
-/** Severity, least to most severe. `level=warn` in a query means "warn or worse". */
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import type { LogLevel } from "../../contracts/log-levels.ts";
 
-export function levelRank(level: LogLevel): number {
-  return LOG_LEVELS.indexOf(level);
-}
+// The levels are part of the rule contract (a rule's `level` condition), so they live in contracts/.
+export { LOG_LEVELS, levelRank, type LogLevel } from "../../contracts/log-levels.ts";
 
 /** A scalar field value after flattening (`{a: {b: 1}}` becomes `{"a.b": 1}`). */
 export type FieldValue = string | number | boolean | null;

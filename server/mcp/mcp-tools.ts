@@ -10,9 +10,14 @@ import type { ExtensionContext } from "../extensions.ts";
 import { LOG_LEVELS, type LogLevel, type StoredLogEntry } from "../logs/log-entry.ts";
 import { InvalidCursorError } from "../query/query-logs.ts";
 import type { Alerting } from "../rules/alerting.ts";
-import { durationMs, RuleSchema, RuleValidationFailed, type Rule } from "../rules/rule-schema.ts";
+import {
+  durationMs,
+  RuleSchema,
+  RuleValidationFailed,
+  type Rule,
+} from "../../contracts/rules/rule-schema.ts";
 import { MAX_TEST_LOGS } from "../rules/rule-tester.ts";
-import { redactRule } from "../rules/rule-validation.ts";
+import { redactRule } from "../../contracts/rules/rule-validation.ts";
 import { RuleConflict, RuleReadOnly } from "../rules/rule-store.ts";
 import { logContext, STREAM_ID } from "./log-context.ts";
 

@@ -14,7 +14,7 @@ import type { StoredLogEntry } from "../logs/log-entry.ts";
 import { ruleKeys, type RuleKeys } from "./keys.ts";
 import { RuleEngine } from "./rule-engine.ts";
 import { ruleRoutes } from "./rule-routes.ts";
-import type { Rule } from "./rule-schema.ts";
+import type { Rule } from "../../contracts/rules/rule-schema.ts";
 import { withRuleScripts } from "./rule-state-script.ts";
 import { loadRulesFile, RuleStore } from "./rule-store.ts";
 import { testRule, type RuleTestRequest, type RuleTestResult } from "./rule-tester.ts";

@@ -5,7 +5,7 @@
  */
 import { levelRank, type LogEntry, type LogLevel } from "../logs/log-entry.ts";
 import { LEVEL_RANK } from "./condition.ts";
-import type { Condition } from "./rule-schema.ts";
+import type { Condition } from "../../contracts/rules/rule-schema.ts";
 
 /** What every entry matching a condition must satisfy (necessary, not sufficient). */
 export interface Prefilter {

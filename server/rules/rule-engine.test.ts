@@ -5,9 +5,9 @@ import { AlertStore } from "../alerts/alert-store.ts";
 import type { LogEntry, LogLevel } from "../logs/log-entry.ts";
 import { ruleKeys } from "./keys.ts";
 import { RuleEngine } from "./rule-engine.ts";
-import type { Rule } from "./rule-schema.ts";
+import type { Rule } from "../../contracts/rules/rule-schema.ts";
 import { withRuleScripts } from "./rule-state-script.ts";
-import { validateRule } from "./rule-validation.ts";
+import { validateRule } from "../../contracts/rules/rule-validation.ts";
 
 const T0 = 1_800_000_000_000;
 const keys = ruleKeys("engine");

@@ -9,9 +9,9 @@ import type { ExtensionContext } from "../extensions.ts";
 import type { Alerting } from "./alerting.ts";
 import { httpError, NotFound, timeParam } from "./rule-errors.ts";
 import { deliveries, ruleEvents } from "./rule-history.ts";
-import { RuleSchema } from "./rule-schema.ts";
+import { RuleSchema } from "../../contracts/rules/rule-schema.ts";
 import { MAX_TEST_LOGS } from "./rule-tester.ts";
-import { redactRule } from "./rule-validation.ts";
+import { redactRule } from "../../contracts/rules/rule-validation.ts";
 import { typeboxCompiler } from "./route-validation.ts";
 
 const IdParams = Type.Object({ id: Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }) });

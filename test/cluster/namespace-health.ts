@@ -12,7 +12,7 @@ import {
   type V1Deployment,
   type V1StatefulSet,
 } from "@kubernetes/client-node";
-import { parseQuantity } from "../../charts-src/model/quantity.ts";
+import { parseQuantity } from "../../contracts/quantity.ts";
 
 /** A quantity the API server reported; it always parses, so a failure here is a bug worth a loud error. */
 function quantity(text: string): number {

@@ -12,9 +12,9 @@ import YAML from "yaml";
 import { App, Chart } from "cdk8s";
 import { Controller } from "../../charts-src/constructs/controller.ts";
 import { IN_CLUSTER, TENANT_NAMESPACED_KINDS } from "../../charts-src/constructs/argocd.ts";
-import { DESIRED_STATE_KEY, type TenantDesiredState } from "../../charts-src/constructs/tenant-config.ts";
+import { DESIRED_STATE_KEY, type TenantDesiredState } from "../../contracts/tenant-configmap.ts";
 import { loadTenantTree, validTree } from "../../charts-src/model/load.ts";
-import type { ResolvedPlatform, ResolvedTenant } from "../../charts-src/model/resolved.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { exampleTenants, VARIANTS, writeTenantDir } from "./tenant-sets.ts";
 import { readOutput, renderTenantDir } from "./render-tree.ts";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { loadTenantTree, validTree } from "../../charts-src/model/load.ts";
-import { workloadFootprint } from "../../charts-src/model/workload-footprint.ts";
+import { workloadFootprint } from "../../contracts/workload-footprint.ts";
 import { loadFixture, tenantYaml } from "./fixture-tree.ts";
 
 describe("loadTenantTree", () => {

@@ -33,7 +33,7 @@ describe("spec.server.rules", () => {
     expect(await tenantLines(body)).toEqual([
       'acme.yaml:10:15: spec.server.rules[0].type: must be one of "any", "frequency", "flatline", "spike", "new_value", "cardinality", "change", "aggregate" (got "frequncy") (did you mean "frequency"?)',
       'acme.yaml:11:9: spec.server.rules[0].condition: unknown field "condition"; allowed here: id, name, description, enabled, severity, type, when, groupBy, window, threshold, op, field, aggregation, percentile, direction, ratio, minCount, realert, resolveAfter, notifyResolved, actions',
-      'acme.yaml:12:17: spec.server.rules[0].window: must be a string matching /^[0-9]+(ms|s|m|h|d)$/ (got "5 minutes")',
+      'acme.yaml:12:17: spec.server.rules[0].window: must be a duration: a number followed by ms, s, m, h, d or w, e.g. 30s, 7d (got "5 minutes")',
       'acme.yaml:13:13: spec.server.rules[0].op: must be one of "above", "below" (got "abov") (did you mean "above"?)',
       'acme.yaml:16:17: spec.server.rules[0].when.all[0].levl: unknown field "levl" (did you mean "level"?)',
     ]);

@@ -1,6 +1,6 @@
 /**
  * Alerting rules kept in git (`spec.server.rules`, also in plans) are checked against the server's own rule
- * schema and rule validation (`server/rules/`), so a file that passes here is one the server accepts at start.
+ * schema and rule validation (`contracts/rules/`), so a file that passes here is one the server accepts at start.
  * The published tenant schema keeps rules loosely typed: the rule schema unrolls nested conditions and would
  * multiply the schema's size and Ajv's compile time; the server's compiled validator is cheap instead.
  */
@@ -11,8 +11,8 @@ import type { YamlSource } from "../yaml-source.ts";
 import { reportFor } from "./report.ts";
 
 // Type-only imports vanish at run time; the modules themselves load on first use (below).
-import type * as RuleSchemaModule from "../../../server/rules/rule-schema.ts";
-import type * as RuleValidationModule from "../../../server/rules/rule-validation.ts";
+import type * as RuleSchemaModule from "../../../contracts/rules/rule-schema.ts";
+import type * as RuleValidationModule from "../../../contracts/rules/rule-validation.ts";
 
 type RuleModules = [typeof RuleSchemaModule, typeof RuleValidationModule];
 
@@ -21,8 +21,8 @@ let modules: Promise<RuleModules> | undefined;
 /** Loaded on first use: trees without rules do not pay for the rule engine's validator. */
 function ruleModules(): Promise<RuleModules> {
   modules ??= Promise.all([
-    import("../../../server/rules/rule-schema.ts"),
-    import("../../../server/rules/rule-validation.ts"),
+    import("../../../contracts/rules/rule-schema.ts"),
+    import("../../../contracts/rules/rule-validation.ts"),
   ]);
   return modules;
 }

@@ -4,8 +4,12 @@
  * own workloads need at maximum scale. Each finding names the spec-relative fields it depends on, so the
  * caller can point at whichever of them the file actually writes.
  */
-import { parseQuantity } from "../quantity.ts";
-import type { ResolvedResourceList, ResolvedResources, ResolvedTenant } from "../resolved.ts";
+import { parseQuantity } from "../../../contracts/quantity.ts";
+import type {
+  ResolvedResourceList,
+  ResolvedResources,
+  ResolvedTenant,
+} from "../../../contracts/resolved-tenant.ts";
 import type { FieldPath } from "../field-path.ts";
 import type { QuotaKey } from "../tenant-schema.ts";
 import {
@@ -14,7 +18,7 @@ import {
   formatFootprintLine,
   hasBackupWorkload,
   workloadFootprint,
-} from "../workload-footprint.ts";
+} from "../../../contracts/workload-footprint.ts";
 
 /** A finding about spec-relative `paths` (the first is the one the message is about). */
 export type SizingFinding = (paths: readonly FieldPath[], message: (origin: string) => string) => void;

@@ -4,7 +4,7 @@
  * valid fields. `base` is where the parts live: `["spec"]` in a tenant, `["spec","plans",name]` in the platform.
  */
 import type { FieldPath } from "../field-path.ts";
-import { parseQuantity } from "../quantity.ts";
+import { parseQuantity } from "../../../contracts/quantity.ts";
 import type { LabelSelectorInput, PeerInput, PlanSpecInput, ResourceListInput } from "../tenant-schema.ts";
 import { cidrContains, isEverywhere, parseCidr, type ParsedCidr } from "./cidr.ts";
 import { isDns1123Subdomain, labelValueProblem, qualifiedKeyProblem } from "./kubernetes-names.ts";

@@ -4,10 +4,14 @@
  * backups are on. The quota check compares the tenant's ResourceQuota with this; the controller reuses it for
  * overcommit checks. Figures come from the same resolved resources that synth renders.
  */
-import { SERVER_ROLLING_UPDATE } from "./defaults.ts";
 import { parseQuantity } from "./quantity.ts";
-import type { ResolvedResources, ResolvedTenant } from "./resolved.ts";
-import type { QuotaKey } from "./tenant-schema.ts";
+import type { QuotaKey, ResolvedResources, ResolvedTenant } from "./resolved-tenant.ts";
+
+/**
+ * The server Deployment rolls one extra pod at a time and never drops below the desired count, so during a
+ * rollout at full scale one surge pod exists beyond the maximum. Synth renders this; the quota check counts it.
+ */
+export const SERVER_ROLLING_UPDATE = { maxSurge: 1, maxUnavailable: 0 } as const;
 
 export const FOOTPRINT_KEYS = [
   "requests.cpu",

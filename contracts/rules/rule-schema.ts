@@ -1,14 +1,16 @@
 /**
  * The rule schema: one TypeBox schema gives the TypeScript types, the validation of the API, of the rules file
- * from git and of the MCP create_rule tool, and the OpenAPI document. The tenant model embeds `RuleSchema` so a
- * tenant file is checked against the same definition the server enforces.
+ * from git and of the MCP create_rule tool, and the OpenAPI document. The tenant model validates a tenant's
+ * `server.rules` with it (`charts-src/model/checks/rule-checks.ts`), so a tenant file is checked against the same
+ * definition the server enforces.
  *
  * The shape is flat on purpose (a `type` plus the parameters it uses) instead of a union per type: validation
  * errors then name the one field that is wrong instead of listing every branch of a union.
  */
 import { Type, type Static, type TSchema } from "typebox";
 import { Compile } from "typebox/compile";
-import { LOG_LEVELS } from "../logs/log-entry.ts";
+import { DURATION_PATTERN, DURATION_SYNTAX, parseDurationMs } from "../duration.ts";
+import { LOG_LEVELS } from "../log-levels.ts";
 
 export const RULE_TYPES = [
   "any",
@@ -26,17 +28,17 @@ export const SEVERITIES = ["info", "warning", "critical"] as const;
 export const AGGREGATIONS = ["avg", "max", "min", "sum", "percentile"] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
-/** `250ms`, `30s`, `5m`, `2h`, `1d`: readable in a tenant file, exact in milliseconds. */
+/** `250ms`, `30s`, `5m`, `2h`, `1d`, `2w`: readable in a tenant file, exact in milliseconds. */
 export const Duration = Type.String({
-  pattern: "^[0-9]+(ms|s|m|h|d)$",
-  description: "A duration such as 30s, 5m, 1h, 1d",
+  pattern: DURATION_PATTERN,
+  description: `A duration: ${DURATION_SYNTAX}`,
 });
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** A duration the schema already accepted, in milliseconds. */
 export function durationMs(text: string): number {
-  const match = /^([0-9]+)(ms|s|m|h|d)$/.exec(text);
-  if (!match) throw new Error(`not a duration: ${JSON.stringify(text)} (use e.g. 30s, 5m, 1h)`);
-  return Number(match[1]) * (DURATION_UNITS[match[2]!] ?? 1);
+  const ms = parseDurationMs(text);
+  if (ms === undefined) throw new Error(`not a duration: ${JSON.stringify(text)} (${DURATION_SYNTAX})`);
+  return ms;
 }
 
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);

@@ -1,16 +1,92 @@
 /**
  * The resolved tenant: every default applied (built-ins ← plan ← tenant file), nothing optional that the
  * renderer needs. Synth, the tenant ConfigMap (the controller's desired state) and the semantic checks read
- * only this shape.
+ * only this shape. It is the contract between synth and the controller, so it is written out here rather than
+ * derived from the tenant schema (`charts-src/model/tenant-schema.ts`), whose resolver must produce it.
  */
-import type {
-  AffinityInput,
-  ExtraRuleInput,
-  LabelSelectorInput,
-  OwnerInput,
-  QuotaKey,
-  TolerationInput,
-} from "./tenant-schema.ts";
+
+/** The version of the tenant file format, and of the desired state the controller reads. */
+export const TENANT_API_VERSION = "neurallog.io/v1alpha1";
+
+/** ResourceQuota keys we render; anything else is a typo worth reporting. */
+export const QUOTA_KEYS = [
+  "requests.cpu",
+  "requests.memory",
+  "limits.cpu",
+  "limits.memory",
+  "requests.storage",
+  "requests.ephemeral-storage",
+  "limits.ephemeral-storage",
+  "persistentvolumeclaims",
+  "pods",
+  "services",
+  "services.loadbalancers",
+  "services.nodeports",
+  "configmaps",
+  "secrets",
+  "count/cronjobs.batch",
+  "count/jobs.batch",
+] as const;
+export type QuotaKey = (typeof QUOTA_KEYS)[number];
+
+/**
+ * The tenant file's shapes the resolved tenant carries as they are (`Static` types of the tenant schema must stay
+ * assignable to these, which the resolver's type-check enforces).
+ */
+/** A label selector: matchLabels only (the tenant schema's `labelSelector`). */
+export interface LabelSelectorInput {
+  matchLabels: Record<string, string>;
+}
+
+export interface OwnerInput {
+  kind: "User" | "Group" | "ServiceAccount";
+  name: string;
+  email?: string;
+}
+
+/** An extra NetworkPolicy of the tenant file (`network.extraRules[]`). */
+export interface ExtraRuleInput {
+  name: string;
+  direction: "ingress" | "egress";
+  podSelector?: LabelSelectorInput;
+  peers: {
+    cidr?: string;
+    except?: string[];
+    namespaceSelector?: LabelSelectorInput;
+    podSelector?: LabelSelectorInput;
+  }[];
+  ports?: { port: number; protocol?: "TCP" | "UDP" | "SCTP" }[];
+}
+
+/** A Kubernetes toleration of a node taint (the tenant schema's `Toleration`). */
+export interface TolerationInput {
+  key?: string;
+  operator?: "Exists" | "Equal";
+  value?: string;
+  effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+  tolerationSeconds?: number;
+}
+
+/** A node selector requirement (the tenant schema's `NodeSelectorRequirement`). */
+export interface NodeSelectorRequirementInput {
+  key: string;
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt";
+  values?: string[];
+}
+
+/** A node selector term: every requirement in it must hold (the tenant schema's `NodeSelectorTerm`). */
+export interface NodeSelectorTermInput {
+  matchExpressions?: NodeSelectorRequirementInput[];
+  matchFields?: NodeSelectorRequirementInput[];
+}
+
+/** Node affinity only (the tenant schema's `Affinity`). */
+export interface AffinityInput {
+  nodeAffinity?: {
+    requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTermInput[] };
+    preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; preference: NodeSelectorTermInput }[];
+  };
+}
 
 export interface ResolvedResourceList {
   readonly cpu: string;

@@ -3,7 +3,7 @@
  * `RuleValidationFailed` listing every problem with the path of the field it concerns.
  */
 import { randomBytes } from "node:crypto";
-import { conditionErrors } from "./condition.ts";
+import { conditionErrors } from "./condition-validation.ts";
 import {
   durationMs,
   schemaErrors,
