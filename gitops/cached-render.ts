@@ -72,18 +72,17 @@ export async function renderCached(
     return { tenants, diagnostics: loaded.diagnostics };
   }
   const render = await (await import("../charts-src/index.ts")).loadRenderer();
-  const shared = await render.renderArgocd([], loaded.platform);
+  const shared = render.renderArgocd([], loaded.platform);
   const sharedNames = new Set(shared.map((f) => f.name));
   for (const resolved of loaded.tenants) {
     const entry: CachedTenant = {
       name: resolved.name,
       resolved,
       files: [
-        ...(await render.renderTenant(resolved, loaded.platform)).map((f) =>
-          file(`tenants/${resolved.name}`, f),
-        ),
+        ...render.renderTenant(resolved, loaded.platform).map((f) => file(`tenants/${resolved.name}`, f)),
         // The tenant's own Argo CD objects: what rendering it adds to the shared ones.
-        ...(await render.renderArgocd([resolved], loaded.platform))
+        ...render
+          .renderArgocd([resolved], loaded.platform)
           .filter((f) => !sharedNames.has(f.name))
           .map((f) => file("argocd", f)),
       ],
@@ -94,7 +93,7 @@ export async function renderCached(
   if (platformMiss) {
     platform = {
       files: [
-        ...(await render.renderPlatform(loaded.platform)).map((f) => file("platform", f)),
+        ...render.renderPlatform(loaded.platform).map((f) => file("platform", f)),
         ...shared.map((f) => file("argocd", f)),
       ],
     };

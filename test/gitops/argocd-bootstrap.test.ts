@@ -73,10 +73,9 @@ describe("argocd/ bootstrap", () => {
 
   it("admits, through its AppProject, every object synth renders into argocd/ and platform/", async () => {
     const tree = validTree(await loadTenantTree(EXAMPLE_TENANTS))!;
-    const rendered = [
-      ...(await renderArgocd(tree.tenants, tree.platform)),
-      ...(await renderPlatform(tree.platform)),
-    ].map((f) => parse(f.content) as KubernetesObject);
+    const rendered = [...renderArgocd(tree.tenants, tree.platform), ...renderPlatform(tree.platform)].map(
+      (f) => parse(f.content) as KubernetesObject,
+    );
     const project = specOf((await bootstrapObjects()).find((o) => o.object.kind === "AppProject")!.object);
     const refused: string[] = [];
     for (const object of rendered) {
