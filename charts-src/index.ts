@@ -4,7 +4,8 @@
  * a command that only validates does not pay for it.
  */
 export { formatDiagnostic, type Diagnostic } from "./model/diagnostic.ts";
-export { loadTenantTree, PLATFORM_FILE, type LoadResult } from "./model/load.ts";
+export { loadTenantTree, PLATFORM_FILE } from "./model/load.ts";
+export type { LoadResult } from "./model/loaded-tree.ts";
 export { MAX_TENANT_NAME_LENGTH } from "./model/tenant-schema.ts";
 
 export const loadRenderer = () => import("./render/synthesize.ts");

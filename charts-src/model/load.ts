@@ -11,10 +11,11 @@ import { secretDiagnostics } from "./checks/secret-scan.ts";
 import { checkTenant } from "./checks/tenant-checks.ts";
 import { checkTree } from "./checks/tree-checks.ts";
 import { compareDiagnostics, hasErrors, type Diagnostic } from "./diagnostic.ts";
-import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { resolvePlatform } from "./resolve.ts";
 import { validateSchema } from "./schema-validation.ts";
 import type { PlatformFile, TenantFile } from "./tenant-schema.ts";
+import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import type { LoadedPlatform, LoadedTenant, LoadResult } from "./loaded-tree.ts";
 import { parseYamlSource, type YamlSource } from "./yaml-source.ts";
 
 export type { Diagnostic } from "./diagnostic.ts";
@@ -23,32 +24,6 @@ export { formatDiagnostic } from "./diagnostic.ts";
 export const PLATFORM_FILE = "_platform.yaml";
 /** Bigger than any sane tenant file; keeps a stray dump from eating memory. */
 const MAX_FILE_BYTES = 1024 * 1024;
-
-export interface LoadedPlatform {
-  readonly file: string;
-  readonly value: PlatformFile;
-  readonly resolved: ResolvedPlatform;
-  readonly source: YamlSource;
-}
-
-export interface LoadedTenant {
-  readonly file: string;
-  /** The file's content; it conforms to the schema (files that do not are reported, not listed). */
-  readonly value: TenantFile;
-  /** Present only when the tenant file has no errors (and the platform file conforms to its schema). */
-  readonly resolved?: ResolvedTenant;
-  readonly source: YamlSource;
-}
-
-export interface LoadResult {
-  readonly platform?: LoadedPlatform;
-  /** Sorted by tenant name. */
-  readonly tenants: readonly LoadedTenant[];
-  /** Sorted by file, line, column. */
-  readonly diagnostics: readonly Diagnostic[];
-  /** Directory entries that are not tenant files (dotfiles, non-YAML files, folders), for the curious. */
-  readonly skipped: readonly string[];
-}
 
 const YAML_FILE = /\.ya?ml$/i;
 

@@ -5,7 +5,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatDiagnostic, loadTenantTree, type LoadResult } from "../../charts-src/model/load.ts";
+import { formatDiagnostic, loadTenantTree } from "../../charts-src/model/load.ts";
+import type { LoadResult } from "../../charts-src/model/loaded-tree.ts";
 
 /** A small, stable platform: the tests' numbers depend on it, not on the examples. */
 export const TEST_PLATFORM = `apiVersion: neurallog.io/v1alpha1

@@ -2,7 +2,7 @@
 import { basename, extname } from "node:path";
 import type { Diagnostic } from "../diagnostic.ts";
 import type { FieldPath } from "../field-path.ts";
-import type { LoadedPlatform } from "../load.ts";
+import type { LoadedPlatform } from "../loaded-tree.ts";
 import type { ResolvedTenant } from "../../../contracts/resolved-tenant.ts";
 import { planOf, resolveTenant, tenantNamespace } from "../resolve.ts";
 import { didYouMean } from "../suggest.ts";

@@ -1,7 +1,7 @@
 /** Checks across tenants: two tenants must never share a namespace or an ingress host. */
 import type { Diagnostic } from "../diagnostic.ts";
 import type { FieldPath } from "../field-path.ts";
-import type { LoadedPlatform, LoadedTenant } from "../load.ts";
+import type { LoadedPlatform, LoadedTenant } from "../loaded-tree.ts";
 import { tenantNamespace } from "../resolve.ts";
 import { reportFor } from "./report.ts";
 
