@@ -2,8 +2,14 @@
  * How capabilities beyond ingestion and query (the rule engine, actions, MCP) plug into the server without the
  * core knowing them. The composition root passes a list of extensions to `buildApp`.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import type { Authenticator } from "./auth/authenticator.ts";
+import type { ServerConfig } from "./config/config.ts";
 import type { StoredLogEntry } from "./logs/log-entry.ts";
+import type { LogStats, StatsQuery } from "./query/log-stats.ts";
+import type { LogPage, LogQuery } from "./query/query-logs.ts";
+import type { TenantKeys } from "./storage/keys.ts";
 
 export interface ServerExtension {
   readonly name: string;
@@ -19,4 +25,20 @@ export interface ServerExtension {
   start?(): Promise<void>;
   /** Stops background work; called on graceful shutdown before Redis closes. */
   stop?(): Promise<void>;
+}
+
+/** What an extension is given: the tenant's server, as `createExtensionContext` (extensions.ts) binds it. */
+export interface ExtensionContext {
+  readonly config: ServerConfig;
+  /** The server's ioredis client (no offline queue; commands fail fast while Redis is down). */
+  readonly redis: Redis;
+  readonly logger: FastifyBaseLogger;
+  /** The tenant's key layout; derive new keys from `keys.prefix` so they keep the `{tenant}` hash tag. */
+  readonly keys: TenantKeys;
+  /** Bound to this tenant: the same search as `GET /api/v1/logs`. */
+  queryLogs(query: LogQuery): Promise<LogPage>;
+  /** Bound to this tenant: the same counts as `GET /api/v1/stats`. */
+  queryStats(query: StatsQuery): Promise<LogStats>;
+  /** `auth.requireScope("read" | "admin")` as a route preHandler. */
+  readonly auth: Authenticator;
 }

@@ -1,7 +1,7 @@
 /** `/api/v1/alerts`: list and filter (read), one alert with its deliveries (read), acknowledge and silence (admin). */
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
-import type { ExtensionContext } from "../extensions.ts";
+import type { ExtensionContext } from "../extension.ts";
 import type { Alerting } from "../rules/alerting.ts";
 import { NotFound, timeParam } from "../rules/rule-errors.ts";
 import { deliveries } from "../rules/rule-history.ts";

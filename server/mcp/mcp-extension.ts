@@ -6,7 +6,7 @@
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import { createMcpHandler, type AuthInfo } from "@modelcontextprotocol/server";
 import type { ServerExtension } from "../extension.ts";
-import type { ExtensionContext } from "../extensions.ts";
+import type { ExtensionContext } from "../extension.ts";
 import type { Alerting } from "../rules/alerting.ts";
 import { buildMcpServer } from "./mcp-tools.ts";
 

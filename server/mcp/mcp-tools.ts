@@ -6,7 +6,7 @@
 import { fromJsonSchema, McpServer, type CallToolResult } from "@modelcontextprotocol/server";
 import { Type, type TSchema } from "typebox";
 import type { Alert } from "../alerts/alert-store.ts";
-import type { ExtensionContext } from "../extensions.ts";
+import type { ExtensionContext } from "../extension.ts";
 import { LOG_LEVELS, type LogLevel, type StoredLogEntry } from "../logs/log-entry.ts";
 import { InvalidCursorError } from "../query/query-logs.ts";
 import type { Alerting } from "../rules/alerting.ts";

@@ -10,10 +10,12 @@ import { buildApp } from "../app.ts";
 import { createAuthenticator } from "../auth/authenticator.ts";
 import { loadConfig } from "../config/config.ts";
 import type { ServerExtension } from "../extension.ts";
-import { createExtensionContext, type ExtensionContext } from "../extensions.ts";
+import type { ExtensionContext } from "../extension.ts";
+import { createExtensionContext } from "../extensions.ts";
 import { createLogger } from "../ops/logger.ts";
 import { createRedisClient } from "../storage/redis-client.ts";
-import { alertingExtension, type AlertingExtension, type AlertingOptions } from "./alerting.ts";
+import type { AlertingOptions } from "./alerting.ts";
+import { alertingExtension, type AlertingExtension } from "./alerting-extension.ts";
 
 export const INGEST_KEY = "alerting-ingest-key-0123456789";
 export const READ_KEY = "alerting-read-key-0123456789";

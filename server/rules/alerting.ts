@@ -1,22 +1,18 @@
 /**
- * The alerting runtime of one server replica: rule store, engine, alert store and action worker, wired together,
- * plus the `ServerExtension` that plugs them into the server (routes, evaluation of ingested batches, the sweep
- * timer and the action queue worker). MCP tools use the same runtime.
+ * The alerting runtime of one server replica: rule store, engine, alert store and action worker, wired together.
+ * `alerting-extension.ts` plugs it into the server; the routes and the MCP tools use it.
  */
 import type { Redis } from "ioredis";
-import { alertRoutes } from "../alerts/alert-routes.ts";
 import { AlertStore } from "../alerts/alert-store.ts";
 import { ActionWorker } from "../actions/action-worker.ts";
 import { dedicatedConnection } from "../actions/dedicated-connection.ts";
-import type { ServerExtension } from "../extension.ts";
-import type { ExtensionContext } from "../extensions.ts";
+import type { ExtensionContext } from "../extension.ts";
 import type { StoredLogEntry } from "../logs/log-entry.ts";
 import { ruleKeys, type RuleKeys } from "./keys.ts";
 import { RuleEngine } from "./rule-engine.ts";
-import { ruleRoutes } from "./rule-routes.ts";
 import type { Rule } from "../../contracts/rules/rule-schema.ts";
 import { withRuleScripts } from "./rule-state-script.ts";
-import { loadRulesFile, RuleStore } from "./rule-store.ts";
+import { RuleStore, type FileRule } from "./rule-store.ts";
 import { testRule, type RuleTestRequest, type RuleTestResult } from "./rule-tester.ts";
 
 export interface AlertingOptions {
@@ -51,11 +47,7 @@ export class Alerting {
   private timers: NodeJS.Timeout[] = [];
   private sweeping = false;
 
-  constructor(
-    ctx: ExtensionContext,
-    options: AlertingOptions,
-    fileRules: Awaited<ReturnType<typeof loadRulesFile>>,
-  ) {
+  constructor(ctx: ExtensionContext, options: AlertingOptions, fileRules: readonly FileRule[]) {
     this.ctx = ctx;
     this.options = options;
     this.redis = ctx.redis;
@@ -146,35 +138,4 @@ export class Alerting {
     this.subscriber?.disconnect();
     this.subscriber = undefined;
   }
-}
-
-export interface AlertingExtension extends ServerExtension {
-  /** Set once `register` ran (the rules file is read there). */
-  readonly alerting: () => Alerting;
-}
-
-export function alertingExtension(
-  ctx: ExtensionContext,
-  options: AlertingOptions = { rulesFile: process.env.NEURALLOG_RULES_FILE || undefined },
-): AlertingExtension {
-  let alerting: Alerting | undefined;
-  const get = (): Alerting => {
-    if (!alerting) throw new Error("the alerting extension is not registered yet");
-    return alerting;
-  };
-  return {
-    name: "alerting",
-    alerting: get,
-    async register(app) {
-      const fileRules = options.rulesFile ? await loadRulesFile(options.rulesFile) : [];
-      alerting = new Alerting(ctx, options, fileRules);
-      await app.register(async (scope) => {
-        await ruleRoutes(scope, ctx, get());
-        await alertRoutes(scope, ctx, get());
-      });
-    },
-    onIngested: (entries) => get().onIngested(entries),
-    start: () => get().start(),
-    stop: async () => alerting?.stop(),
-  };
 }

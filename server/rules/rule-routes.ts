@@ -5,7 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
 import { BadRequest } from "../errors.ts";
-import type { ExtensionContext } from "../extensions.ts";
+import type { ExtensionContext } from "../extension.ts";
 import type { Alerting } from "./alerting.ts";
 import { httpError, NotFound, timeParam } from "./rule-errors.ts";
 import { deliveries, ruleEvents } from "./rule-history.ts";

@@ -18,7 +18,7 @@ export class RuleReadOnly extends Error {}
 export class RuleConflict extends Error {}
 
 /** A rule as it comes out of the rules file, before it gets its first-seen time. */
-type FileRule = Omit<Rule, "createdAt" | "updatedAt">;
+export type FileRule = Omit<Rule, "createdAt" | "updatedAt">;
 
 /**
  * Reads the rules file (a JSON or YAML array of rules in the `RuleSchema` shape). Errors name the rule index and
