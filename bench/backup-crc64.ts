@@ -1,6 +1,6 @@
 /** `node bench/backup-crc64.ts`: throughput of the RDB checksum (CRC-64/Jones) next to SHA-256 on 256 MiB. */
 import { createHash, randomBytes } from "node:crypto";
-import { Crc64 } from "../controller/backup/crc64.ts";
+import { Crc64 } from "../backup/crc64.ts";
 
 const chunk = randomBytes(64 * 1024); // the size of a socket read
 const chunks = 4096; // 256 MiB

@@ -7,11 +7,11 @@
  */
 import { DURATION_SYNTAX, parseDurationMs } from "../../contracts/duration.ts";
 import { parseFlags, UsageError } from "../args.ts";
-import { checkTenantName } from "../../controller/backup/backup-naming.ts";
-import { DirectoryBackupStore } from "../../controller/backup/backup-store.ts";
-import { parseRedisUrl, RedisUrlError } from "../../controller/backup/redis-url.ts";
-import { takeBackup } from "../../controller/backup/take-backup.ts";
-import { writeTerminationMessage } from "../../controller/backup/termination-message.ts";
+import { checkTenantName } from "../../backup/backup-naming.ts";
+import { DirectoryBackupStore } from "../../backup/backup-store.ts";
+import { parseRedisUrl, RedisUrlError } from "../../backup/redis-url.ts";
+import { takeBackup } from "../../backup/take-backup.ts";
+import { writeTerminationMessage } from "../../backup/termination-message.ts";
 
 const USAGE =
   "usage: neurallog backup [--redis-url URL] --dest DIR [--tenant T] [--keep N] [--max-age DURATION]\n" +

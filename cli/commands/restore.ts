@@ -6,8 +6,8 @@
  */
 import { basename, dirname } from "node:path";
 import { parseFlags, UsageError } from "../args.ts";
-import { DirectoryBackupStore } from "../../controller/backup/backup-store.ts";
-import { restoreSnapshot, RestoreRefusedError } from "../../controller/backup/restore-snapshot.ts";
+import { DirectoryBackupStore } from "../../backup/backup-store.ts";
+import { restoreSnapshot, RestoreRefusedError } from "../../backup/restore-snapshot.ts";
 import { durationFlag, redisTargetFrom } from "./backup.ts";
 
 const USAGE =

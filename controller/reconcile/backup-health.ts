@@ -3,7 +3,7 @@
  * judges by the backup CronJob: the time of its last successful Job against the schedule. No success within
  * 2× the schedule interval (or, for a CronJob that never succeeded, within 2× the interval of its creation) is
  * stale. The backup Job succeeds only after a verified snapshot is on disk, so this agrees with the store's own
- * view (controller/backup/stored-backup-health.ts, which also knows the size, for whoever can read the store).
+ * view (backup/stored-backup-health.ts, which also knows the size, for whoever can read the store).
  */
 import type { V1CronJob } from "@kubernetes/client-node";
 import { CronExpressionParser } from "cron-parser";

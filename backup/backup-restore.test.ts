@@ -11,7 +11,7 @@ import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
+import { startRedisServer, type RedisServerHandle } from "../test/support/redis-server.ts";
 import { DirectoryBackupStore } from "./backup-store.ts";
 import { Crc64 } from "./crc64.ts";
 import { maxLoadableRdbVersion, restoreSnapshot, RestoreRefusedError } from "./restore-snapshot.ts";
