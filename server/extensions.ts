@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { queryStats } from "./query/log-stats.ts";
 import { mcpExtension } from "./mcp/mcp-extension.ts";
-import { alertingExtension } from "./rules/alerting-extension.ts";
+import { alertingExtension } from "./alerting/alerting-extension.ts";
 import { queryLogs } from "./query/query-logs.ts";
 import { tenantKeys } from "./storage/keys.ts";
 import type { ServerConfig } from "./config/config.ts";

@@ -1,7 +1,7 @@
 /**
  * The checks on a rule condition that the schema cannot express (one operator per condition, a field where the
  * operator needs one, regular expressions that cannot backtrack catastrophically). The server compiles the
- * conditions that pass (`server/rules/condition.ts`); the tenant model reports the same problems at validate time.
+ * conditions that pass (`server/alerting/engine/condition.ts`); the tenant model reports the same problems at validate time.
  */
 import safeRegex from "safe-regex2";
 import type { Condition, RuleValidationError } from "./rule-schema.ts";

@@ -7,7 +7,7 @@ import { toNodeHandler } from "@modelcontextprotocol/node";
 import { createMcpHandler, type AuthInfo } from "@modelcontextprotocol/server";
 import type { ServerExtension } from "../extension.ts";
 import type { ExtensionContext } from "../extension.ts";
-import type { Alerting } from "../rules/alerting.ts";
+import type { Alerting } from "../alerting/alerting.ts";
 import { buildMcpServer } from "./mcp-tools.ts";
 
 export function mcpExtension(ctx: ExtensionContext, alerting: () => Alerting): ServerExtension {

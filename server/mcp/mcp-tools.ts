@@ -5,20 +5,20 @@
  */
 import { fromJsonSchema, McpServer, type CallToolResult } from "@modelcontextprotocol/server";
 import { Type, type TSchema } from "typebox";
-import type { Alert } from "../alerts/alert-store.ts";
+import type { Alert } from "../alerting/engine/alert-store.ts";
 import type { ExtensionContext } from "../extension.ts";
 import { LOG_LEVELS, type LogLevel, type StoredLogEntry } from "../logs/log-entry.ts";
 import { InvalidCursorError } from "../query/query-logs.ts";
-import type { Alerting } from "../rules/alerting.ts";
+import type { Alerting } from "../alerting/alerting.ts";
 import {
   durationMs,
   RuleSchema,
   RuleValidationFailed,
   type Rule,
 } from "../../contracts/rules/rule-schema.ts";
-import { MAX_TEST_LOGS } from "../rules/rule-tester.ts";
+import { MAX_TEST_LOGS } from "../alerting/engine/rule-tester.ts";
 import { redactRule } from "../../contracts/rules/rule-validation.ts";
-import { RuleConflict, RuleReadOnly } from "../rules/rule-store.ts";
+import { RuleConflict, RuleReadOnly } from "../alerting/engine/rule-store.ts";
 import { logContext, STREAM_ID } from "./log-context.ts";
 
 export const SERVER_VERSION = "1.0.0";

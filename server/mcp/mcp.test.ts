@@ -12,7 +12,7 @@ import {
   bearer,
   startAlertingApp,
   type AlertingApp,
-} from "../rules/alerting-harness.ts";
+} from "../../test/support/alerting-harness.ts";
 import { mcpExtension } from "./mcp-extension.ts";
 
 let redis: RedisServerHandle;

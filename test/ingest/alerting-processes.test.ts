@@ -8,11 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  eventually,
-  startWebhookReceiver,
-  type WebhookReceiver,
-} from "../../server/rules/alerting-harness.ts";
+import { eventually, startWebhookReceiver, type WebhookReceiver } from "../support/alerting-harness.ts";
 import { startRedisServer, type RedisServerHandle } from "../support/redis-server.ts";
 import { REQUEST_TIMEOUT_MS, SpawnedServers, type ServerProcess } from "../support/server-process.ts";
 import { API_KEYS, INGEST_KEY, READ_KEY, bearer } from "./harness.ts";

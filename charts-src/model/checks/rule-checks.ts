@@ -60,7 +60,7 @@ export async function ruleDiagnostics(
       return;
     }
     const id = (rule as { id?: string }).id;
-    // The server refuses a rules file with a rule without id (server/rules/rule-store.ts): alert state is keyed
+    // The server refuses a rules file with a rule without id (server/alerting/engine/rule-store.ts): alert state is keyed
     // by it, so it must not change when a rule is renamed. Caught here, not as a crash-looping pod.
     if (id === undefined) report.error([...at], "rules from git need a stable id (add id: <name>)");
     if (id !== undefined) {

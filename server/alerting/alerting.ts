@@ -3,17 +3,17 @@
  * `alerting-extension.ts` plugs it into the server; the routes and the MCP tools use it.
  */
 import type { Redis } from "ioredis";
-import { AlertStore } from "../alerts/alert-store.ts";
-import { ActionWorker } from "../actions/action-worker.ts";
-import { dedicatedConnection } from "../actions/dedicated-connection.ts";
+import { AlertStore } from "./engine/alert-store.ts";
+import { ActionWorker } from "./actions/action-worker.ts";
+import { dedicatedConnection } from "./actions/dedicated-connection.ts";
 import type { ExtensionContext } from "../extension.ts";
 import type { StoredLogEntry } from "../logs/log-entry.ts";
-import { ruleKeys, type RuleKeys } from "./keys.ts";
-import { RuleEngine } from "./rule-engine.ts";
+import { ruleKeys, type RuleKeys } from "./engine/keys.ts";
+import { RuleEngine } from "./engine/rule-engine.ts";
 import type { Rule } from "../../contracts/rules/rule-schema.ts";
-import { withRuleScripts } from "./rule-state-script.ts";
-import { RuleStore, type FileRule } from "./rule-store.ts";
-import { testRule, type RuleTestRequest, type RuleTestResult } from "./rule-tester.ts";
+import { withRuleScripts } from "./engine/rule-state-script.ts";
+import { RuleStore, type FileRule } from "./engine/rule-store.ts";
+import { testRule, type RuleTestRequest, type RuleTestResult } from "./engine/rule-tester.ts";
 
 export interface AlertingOptions {
   /** A JSON or YAML array of rules from the tenant file (read-only through the API). Env NEURALLOG_RULES_FILE. */

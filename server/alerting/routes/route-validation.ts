@@ -7,7 +7,7 @@ import type { FastifySchemaCompiler } from "fastify";
 import type { TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { Value } from "typebox/value";
-import { BadRequest } from "../errors.ts";
+import { BadRequest } from "../../errors.ts";
 
 export const typeboxCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   if (httpPart === "body") return (data) => ({ value: data });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { LOG_LEVELS, type LogEntry } from "../logs/log-entry.ts";
+import { LOG_LEVELS, type LogEntry } from "../../logs/log-entry.ts";
 import { BatchView, prefilterOf } from "./batch-view.ts";
 import { compileCondition } from "./condition.ts";
-import type { Condition } from "../../contracts/rules/rule-schema.ts";
+import type { Condition } from "../../../contracts/rules/rule-schema.ts";
 
 const entries: LogEntry[] = Array.from({ length: 300 }, (_, i) => ({
   timestamp: i,

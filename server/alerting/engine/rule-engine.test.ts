@@ -1,13 +1,13 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
-import { AlertStore } from "../alerts/alert-store.ts";
-import type { LogEntry, LogLevel } from "../logs/log-entry.ts";
+import { startRedisServer, type RedisServerHandle } from "../../../test/support/redis-server.ts";
+import { AlertStore } from "./alert-store.ts";
+import type { LogEntry, LogLevel } from "../../logs/log-entry.ts";
 import { ruleKeys } from "./keys.ts";
 import { RuleEngine } from "./rule-engine.ts";
-import type { Rule } from "../../contracts/rules/rule-schema.ts";
+import type { Rule } from "../../../contracts/rules/rule-schema.ts";
 import { withRuleScripts } from "./rule-state-script.ts";
-import { validateRule } from "../../contracts/rules/rule-validation.ts";
+import { validateRule } from "../../../contracts/rules/rule-validation.ts";
 
 const T0 = 1_800_000_000_000;
 const keys = ruleKeys("engine");

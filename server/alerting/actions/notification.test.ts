@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Alert } from "../alerts/alert-store.ts";
+import type { Alert } from "../engine/alert-store.ts";
 import { notification, slackMessage } from "./notification.ts";
 import { backoffMs, signature } from "./webhook.ts";
 import { createHmac } from "node:crypto";

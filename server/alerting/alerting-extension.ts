@@ -3,11 +3,11 @@
  * alert routes, evaluation of ingested batches, the sweep timer and the action queue worker. Kept apart from the
  * runtime so the routes can use the runtime without importing what registers them.
  */
-import { alertRoutes } from "../alerts/alert-routes.ts";
+import { alertRoutes } from "./routes/alert-routes.ts";
 import type { ExtensionContext, ServerExtension } from "../extension.ts";
 import { Alerting, type AlertingOptions } from "./alerting.ts";
-import { ruleRoutes } from "./rule-routes.ts";
-import { loadRulesFile } from "./rule-store.ts";
+import { ruleRoutes } from "./routes/rule-routes.ts";
+import { loadRulesFile } from "./engine/rule-store.ts";
 
 export interface AlertingExtension extends ServerExtension {
   /** Set once `register` ran (the rules file is read there). */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
-import { mcpExtension } from "../mcp/mcp-extension.ts";
-import { startAlertingApp, type AlertingApp } from "./alerting-harness.ts";
+import { startRedisServer, type RedisServerHandle } from "../../../test/support/redis-server.ts";
+import { mcpExtension } from "../../mcp/mcp-extension.ts";
+import { startAlertingApp, type AlertingApp } from "../../../test/support/alerting-harness.ts";
 
 let redis: RedisServerHandle;
 let app: AlertingApp;

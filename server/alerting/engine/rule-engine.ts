@@ -4,11 +4,11 @@
  * windows and decides firing atomically (see rule-state-script.ts). A timer calls `sweep()` for resolutions and
  * for rules that fire on the absence of logs.
  */
-import type { LogEntry, StoredLogEntry } from "../logs/log-entry.ts";
+import type { LogEntry, StoredLogEntry } from "../../logs/log-entry.ts";
 import { BatchView, prefilterOf, type Prefilter } from "./batch-view.ts";
 import { compileCondition, readField, type LogPredicate } from "./condition.ts";
 import type { RuleKeys } from "./keys.ts";
-import { durationMs, type Rule } from "../../contracts/rules/rule-schema.ts";
+import { durationMs, type Rule } from "../../../contracts/rules/rule-schema.ts";
 import type { RuleRedis } from "./rule-state-script.ts";
 
 /** Rule parameters as the Lua scripts read them (short names keep the per-batch payload small). */

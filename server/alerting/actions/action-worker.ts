@@ -8,9 +8,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { AlertStore } from "../alerts/alert-store.ts";
-import type { RuleKeys } from "../rules/keys.ts";
-import { durationMs, type Rule, type RuleAction } from "../../contracts/rules/rule-schema.ts";
+import type { AlertStore } from "../engine/alert-store.ts";
+import type { RuleKeys } from "../engine/keys.ts";
+import { durationMs, type Rule, type RuleAction } from "../../../contracts/rules/rule-schema.ts";
 import { dedicatedConnection } from "./dedicated-connection.ts";
 import { ALERT_EVENTS, notification, slackMessage, type AlertEvent } from "./notification.ts";
 import { deliverWebhook, type DeliveryAttempt } from "./webhook.ts";

@@ -2,7 +2,7 @@
  * What an action sends: one notification per alert event, in NeuralLog's JSON shape (webhook, pub/sub) or as a
  * Slack-compatible incoming-webhook message.
  */
-import type { Alert } from "../alerts/alert-store.ts";
+import type { Alert } from "../engine/alert-store.ts";
 
 export const ALERT_EVENTS = ["firing", "resolved"] as const;
 export type AlertEvent = (typeof ALERT_EVENTS)[number];

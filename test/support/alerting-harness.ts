@@ -1,21 +1,21 @@
 /**
- * For tests and the rules bench: a server app with the alerting extension against a real Redis, built the way
+ * For tests: a server app with the alerting extension against a real Redis, built the way
  * server/main.ts builds it, and a real HTTP receiver for webhooks. Nothing is mocked.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
-import { buildApp } from "../app.ts";
-import { createAuthenticator } from "../auth/authenticator.ts";
-import { loadConfig } from "../config/config.ts";
-import type { ServerExtension } from "../extension.ts";
-import type { ExtensionContext } from "../extension.ts";
-import { createExtensionContext } from "../extensions.ts";
-import { createLogger } from "../ops/logger.ts";
-import { createRedisClient } from "../storage/redis-client.ts";
-import type { AlertingOptions } from "./alerting.ts";
-import { alertingExtension, type AlertingExtension } from "./alerting-extension.ts";
+import { buildApp } from "../../server/app.ts";
+import { createAuthenticator } from "../../server/auth/authenticator.ts";
+import { loadConfig } from "../../server/config/config.ts";
+import type { ServerExtension } from "../../server/extension.ts";
+import type { ExtensionContext } from "../../server/extension.ts";
+import { createExtensionContext } from "../../server/extensions.ts";
+import { createLogger } from "../../server/ops/logger.ts";
+import { createRedisClient } from "../../server/storage/redis-client.ts";
+import type { AlertingOptions } from "../../server/alerting/alerting.ts";
+import { alertingExtension, type AlertingExtension } from "../../server/alerting/alerting-extension.ts";
 
 export const INGEST_KEY = "alerting-ingest-key-0123456789";
 export const READ_KEY = "alerting-read-key-0123456789";

@@ -3,7 +3,7 @@
  * one Redis Cluster slot: the Lua scripts touch many of them atomically, which Cluster only allows within a slot.
  * The rule-state keys are built inside the Lua scripts from `prefix` (see rule-state-script.ts).
  */
-import { tenantKeys } from "../storage/keys.ts";
+import { tenantKeys } from "../../storage/keys.ts";
 
 export interface RuleKeys {
   /** `nl:{tenant}:` — the Lua scripts derive the per-rule state keys from it. */

@@ -1,13 +1,13 @@
 /** `/api/v1/alerts`: list and filter (read), one alert with its deliveries (read), acknowledge and silence (admin). */
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
-import type { ExtensionContext } from "../extension.ts";
-import type { Alerting } from "../rules/alerting.ts";
-import { NotFound, timeParam } from "../rules/rule-errors.ts";
-import { deliveries } from "../rules/rule-history.ts";
-import { SilenceBody, silenceUntil } from "../rules/rule-routes.ts";
-import { typeboxCompiler } from "../rules/route-validation.ts";
-import { AlertFilterSchema, type AlertFilter } from "./alert-store.ts";
+import type { ExtensionContext } from "../../extension.ts";
+import type { Alerting } from "../alerting.ts";
+import { NotFound, timeParam } from "./rule-errors.ts";
+import { deliveries } from "../engine/rule-history.ts";
+import { SilenceBody, silenceUntil } from "./rule-routes.ts";
+import { typeboxCompiler } from "./route-validation.ts";
+import { AlertFilterSchema, type AlertFilter } from "../engine/alert-store.ts";
 
 const IdParams = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,20}$" }) });
 const ListQuery = Type.Object({

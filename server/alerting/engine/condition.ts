@@ -2,9 +2,15 @@
  * Compiles a rule condition once into a plain predicate over log entries, so evaluating hundreds of rules per
  * batch is a few function calls per entry, not an interpretation of JSON.
  */
-import { LOG_LEVELS, levelRank, type FieldValue, type LogEntry, type LogLevel } from "../logs/log-entry.ts";
-import { operatorsOf } from "../../contracts/rules/condition-validation.ts";
-import type { Condition } from "../../contracts/rules/rule-schema.ts";
+import {
+  LOG_LEVELS,
+  levelRank,
+  type FieldValue,
+  type LogEntry,
+  type LogLevel,
+} from "../../logs/log-entry.ts";
+import { operatorsOf } from "../../../contracts/rules/condition-validation.ts";
+import type { Condition } from "../../../contracts/rules/rule-schema.ts";
 
 export type LogPredicate = (entry: LogEntry) => boolean;
 

@@ -15,7 +15,7 @@ import {
   startWebhookReceiver,
   type AlertingApp,
   type WebhookReceiver,
-} from "./alerting-harness.ts";
+} from "../../test/support/alerting-harness.ts";
 
 const SECRET = "webhook-secret-0123456789";
 let redis: RedisServerHandle;

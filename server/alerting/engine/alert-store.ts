@@ -4,8 +4,8 @@
  */
 import type { Redis } from "ioredis";
 import { Type, type Static } from "typebox";
-import type { RuleKeys } from "../rules/keys.ts";
-import { decodeEntry, entryData } from "../storage/stored-form.ts";
+import type { RuleKeys } from "./keys.ts";
+import { decodeEntry, entryData } from "../../storage/stored-form.ts";
 
 export const AlertSchema = Type.Object({
   id: Type.String(),

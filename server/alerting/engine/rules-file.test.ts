@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
+import { startRedisServer, type RedisServerHandle } from "../../../test/support/redis-server.ts";
 import {
   ADMIN_KEY,
   INGEST_KEY,
@@ -12,7 +12,7 @@ import {
   eventually,
   startAlertingApp,
   type AlertingApp,
-} from "./alerting-harness.ts";
+} from "../../../test/support/alerting-harness.ts";
 import { dedicatedConnection } from "../actions/dedicated-connection.ts";
 import { loadRulesFile } from "./rule-store.ts";
 

@@ -9,8 +9,8 @@ import { readFile } from "node:fs/promises";
 import type { Redis } from "ioredis";
 import { parse as parseYaml } from "yaml";
 import type { RuleKeys } from "./keys.ts";
-import { RuleValidationFailed, type Rule } from "../../contracts/rules/rule-schema.ts";
-import { validateRule } from "../../contracts/rules/rule-validation.ts";
+import { RuleValidationFailed, type Rule } from "../../../contracts/rules/rule-schema.ts";
+import { validateRule } from "../../../contracts/rules/rule-validation.ts";
 
 export class RuleNotFound extends Error {}
 /** The rule lives in git; change it in the tenant file. */

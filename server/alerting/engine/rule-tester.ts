@@ -5,14 +5,14 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
-import { AlertStore, type Alert } from "../alerts/alert-store.ts";
-import type { StoredLogEntry } from "../logs/log-entry.ts";
-import type { LogPage, LogQuery } from "../query/query-logs.ts";
+import { AlertStore, type Alert } from "./alert-store.ts";
+import type { StoredLogEntry } from "../../logs/log-entry.ts";
+import type { LogPage, LogQuery } from "../../query/query-logs.ts";
 import { ruleKeysUnder } from "./keys.ts";
 import { RuleEngine, ruleParams } from "./rule-engine.ts";
-import type { Rule } from "../../contracts/rules/rule-schema.ts";
+import type { Rule } from "../../../contracts/rules/rule-schema.ts";
 import { withRuleScripts } from "./rule-state-script.ts";
-import { validateRule } from "../../contracts/rules/rule-validation.ts";
+import { validateRule } from "../../../contracts/rules/rule-validation.ts";
 
 export const MAX_TEST_LOGS = 100_000;
 const MAX_SWEEPS = 2_000;

@@ -4,14 +4,14 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
-import { BadRequest } from "../errors.ts";
-import type { ExtensionContext } from "../extension.ts";
-import type { Alerting } from "./alerting.ts";
+import { BadRequest } from "../../errors.ts";
+import type { ExtensionContext } from "../../extension.ts";
+import type { Alerting } from "../alerting.ts";
 import { httpError, NotFound, timeParam } from "./rule-errors.ts";
-import { deliveries, ruleEvents } from "./rule-history.ts";
-import { RuleSchema } from "../../contracts/rules/rule-schema.ts";
-import { MAX_TEST_LOGS } from "./rule-tester.ts";
-import { redactRule } from "../../contracts/rules/rule-validation.ts";
+import { deliveries, ruleEvents } from "../engine/rule-history.ts";
+import { RuleSchema } from "../../../contracts/rules/rule-schema.ts";
+import { MAX_TEST_LOGS } from "../engine/rule-tester.ts";
+import { redactRule } from "../../../contracts/rules/rule-validation.ts";
 import { typeboxCompiler } from "./route-validation.ts";
 
 const IdParams = Type.Object({ id: Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }) });

@@ -3,9 +3,9 @@
  * split by source and by level once, and each rule then runs its full predicate only over the entries that can
  * match, instead of over the whole batch — what keeps 200 rules affordable on the ingest path.
  */
-import { levelRank, type LogEntry, type LogLevel } from "../logs/log-entry.ts";
+import { levelRank, type LogEntry, type LogLevel } from "../../logs/log-entry.ts";
 import { LEVEL_RANK } from "./condition.ts";
-import type { Condition } from "../../contracts/rules/rule-schema.ts";
+import type { Condition } from "../../../contracts/rules/rule-schema.ts";
 
 /** What every entry matching a condition must satisfy (necessary, not sufficient). */
 export interface Prefilter {

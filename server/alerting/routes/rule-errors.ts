@@ -1,8 +1,8 @@
 /** Coded HTTP errors of the rules and alerts API, and the mapping from the domain errors of the rule store. */
 import createError from "@fastify/error";
-import { BadRequest } from "../errors.ts";
-import { RuleValidationFailed } from "../../contracts/rules/rule-schema.ts";
-import { RuleConflict, RuleNotFound, RuleReadOnly } from "./rule-store.ts";
+import { BadRequest } from "../../errors.ts";
+import { RuleValidationFailed } from "../../../contracts/rules/rule-schema.ts";
+import { RuleConflict, RuleNotFound, RuleReadOnly } from "../engine/rule-store.ts";
 
 export const NotFound = createError("NL_NOT_FOUND", "%s", 404);
 export const Conflict = createError("NL_CONFLICT", "%s", 409);

@@ -4,14 +4,18 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
-import { AlertStore } from "../alerts/alert-store.ts";
-import { eventually, startWebhookReceiver, type WebhookReceiver } from "../rules/alerting-harness.ts";
-import { ruleKeys } from "../rules/keys.ts";
-import { RuleEngine } from "../rules/rule-engine.ts";
-import type { Rule } from "../../contracts/rules/rule-schema.ts";
-import { withRuleScripts } from "../rules/rule-state-script.ts";
-import { validateRule } from "../../contracts/rules/rule-validation.ts";
+import { startRedisServer, type RedisServerHandle } from "../../../test/support/redis-server.ts";
+import { AlertStore } from "../engine/alert-store.ts";
+import {
+  eventually,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from "../../../test/support/alerting-harness.ts";
+import { ruleKeys } from "../engine/keys.ts";
+import { RuleEngine } from "../engine/rule-engine.ts";
+import type { Rule } from "../../../contracts/rules/rule-schema.ts";
+import { withRuleScripts } from "../engine/rule-state-script.ts";
+import { validateRule } from "../../../contracts/rules/rule-validation.ts";
 import { ActionWorker, CONSUMER_GROUP } from "./action-worker.ts";
 
 const keys = ruleKeys("takeover");
