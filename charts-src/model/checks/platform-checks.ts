@@ -12,7 +12,7 @@ import {
   labelValueProblem,
   qualifiedKeyProblem,
 } from "./kubernetes-names.ts";
-import { reportFor } from "./report.ts";
+import { reportFor, type Report } from "./report.ts";
 import { checkSizing } from "./sizing-checks.ts";
 import { checkSpecParts } from "./spec-checks.ts";
 
@@ -33,6 +33,13 @@ export function checkPlatform(source: YamlSource, platform: PlatformFile): Diagn
     );
   }
 
+  checkNames(spec, report);
+  checkPlans(source, platform, report);
+  return report.diagnostics;
+}
+
+/** Namespaces, domains and class names the API server would refuse, the ingress pod labels, the repo URL. */
+function checkNames(spec: PlatformFile["spec"], report: Report): void {
   const namespaces: [FieldPath, string | undefined][] = [
     [["spec", "ingress", "controllerNamespace"], spec.ingress.controllerNamespace],
     [["spec", "monitoring", "namespace"], spec.monitoring?.namespace],
@@ -75,8 +82,11 @@ export function checkPlatform(source: YamlSource, platform: PlatformFile): Diagn
   }
   if (spec.deploymentRepo.url.trim() === "")
     report.error(["spec", "deploymentRepo", "url"], "must not be empty");
+}
 
-  for (const [name, plan] of Object.entries(spec.plans)) {
+/** Every plan's own values, then the sizes a tenant that takes the plan as it is starts from. */
+function checkPlans(source: YamlSource, platform: PlatformFile, report: Report): void {
+  for (const [name, plan] of Object.entries(platform.spec.plans)) {
     const base: FieldPath = ["spec", "plans", name];
     if (!checkSpecParts(plan, base, report).quantitiesUsable) continue;
     // A tenant that takes the plan as it is: what every tenant of this plan starts from.
@@ -95,7 +105,6 @@ export function checkPlatform(source: YamlSource, platform: PlatformFile): Diagn
       report.error(main, message(origin), { alsoAt: [...rest, base] });
     });
   }
-  return report.diagnostics;
 }
 
 const DIGEST = /@sha256:[a-f0-9]{64}$/;

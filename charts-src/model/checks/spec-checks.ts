@@ -34,10 +34,21 @@ export function checkSpecParts(
   base: FieldPath,
   report: Report,
 ): { quantitiesUsable: boolean } {
-  const at = (...path: (string | number)[]): FieldPath => [...base, ...path];
+  const at: At = (...path) => [...base, ...path];
   const before = report.diagnostics.length;
+  checkQuantities(parts, at, report);
+  const quantitiesUsable = report.diagnostics.length === before;
+  checkNames(parts, at, report);
+  checkNetwork(parts, at, report);
+  checkPlacement(parts, base, report);
+  checkBackupSchedule(parts, at, report);
+  return { quantitiesUsable };
+}
 
-  // ---- quantities: units that parse but cannot be meant
+type At = (...path: (string | number)[]) => FieldPath;
+
+/** Units that parse but cannot be meant (CPU in bytes, memory in millibytes, a fractional pod count). */
+function checkQuantities(parts: PlanSpecInput, at: At, report: Report): void {
   const resourceList = (list: ResourceListInput | undefined, path: FieldPath) => {
     if (list?.cpu !== undefined) cpuQuantity(list.cpu, [...path, "cpu"], report);
     if (list?.memory !== undefined) byteQuantity(list.memory, [...path, "memory"], report);
@@ -68,10 +79,10 @@ export function checkSpecParts(
     } else if (key.endsWith(".cpu")) cpuQuantity(value, path, report);
     else byteQuantity(value, path, report);
   }
+}
 
-  const quantitiesUsable = report.diagnostics.length === before;
-
-  // ---- names the API server checks
+/** Names the API server checks: Secret, storage and ingress class names, host labels, annotation keys. */
+function checkNames(parts: PlanSpecInput, at: At, report: Report): void {
   const subdomain = (value: string | undefined, path: FieldPath, what: string) => {
     if (value !== undefined && !isDns1123Subdomain(value)) {
       report.error(
@@ -102,8 +113,10 @@ export function checkSpecParts(
     const problem = qualifiedKeyProblem(key);
     if (problem) report.error(at("server", "ingress", "annotations", key), problem, { at: "key" });
   }
+}
 
-  // ---- CIDRs and network peers
+/** CIDRs that parse, selectors the API server accepts, extra rules with distinct names, webhook egress not open to all. */
+function checkNetwork(parts: PlanSpecInput, at: At, report: Report): void {
   const cidr = (text: string, path: FieldPath): ParsedCidr | undefined => {
     const result = parseCidr(text);
     if ("problem" in result) report.error(path, result.problem);
@@ -140,11 +153,10 @@ export function checkSpecParts(
     if (rule.podSelector) selector(rule.podSelector, [...rulePath, "podSelector"], report);
     rule.peers.forEach((peer, j) => checkPeer(peer, [...rulePath, "peers", j], report, cidr));
   });
+}
 
-  // ---- where the pods run
-  checkPlacement(parts, base, report);
-
-  // ---- backup schedule
+/** The backup schedule: five valid cron fields and a known time zone. */
+function checkBackupSchedule(parts: PlanSpecInput, at: At, report: Report): void {
   if (parts.backup?.schedule !== undefined) {
     const problem = cronProblem(parts.backup.schedule);
     if (problem) report.error(at("backup", "schedule"), problem);
@@ -153,7 +165,6 @@ export function checkSpecParts(
     const problem = timeZoneProblem(parts.backup.timeZone);
     if (problem) report.error(at("backup", "timeZone"), problem);
   }
-  return { quantitiesUsable };
 }
 
 function checkPeer(
