@@ -100,40 +100,8 @@ export function loadConfig(env: Env = process.env): ServerConfig {
   else if (!TENANT_NAME.test(tenant))
     problems.push(`NEURALLOG_TENANT="${tenant}" must be a DNS label ([a-z0-9-], ≤ 63)`);
 
-  let apiKeys: ApiKeyRecord[] = [];
-  const inline = env.NEURALLOG_API_KEYS;
-  const file = env.NEURALLOG_API_KEYS_FILE;
-  if (inline && file) problems.push("set NEURALLOG_API_KEYS or NEURALLOG_API_KEYS_FILE, not both");
-  else if (!inline && !file) problems.push("NEURALLOG_API_KEYS or NEURALLOG_API_KEYS_FILE is required");
-  else {
-    let text = inline;
-    let origin = "NEURALLOG_API_KEYS";
-    if (file) {
-      origin = `NEURALLOG_API_KEYS_FILE (${file})`;
-      try {
-        text = readFileSync(file, "utf8");
-      } catch (error) {
-        problems.push(`${origin}: cannot read: ${(error as Error).message}`);
-      }
-    }
-    if (text !== undefined) {
-      const parsed = parseApiKeys(text);
-      problems.push(...parsed.problems.map((p) => `${origin}: ${p}`));
-      apiKeys = parsed.keys;
-    }
-  }
-
-  let maxAgeSeconds = 7 * 86_400;
-  const rawAge = env.NEURALLOG_RETENTION_MAX_AGE;
-  if (rawAge) {
-    const ms = parseDurationMs(rawAge.trim());
-    const seconds = ms === undefined ? undefined : ms / 1000;
-    if (seconds === undefined || seconds < 60) {
-      problems.push(
-        `NEURALLOG_RETENTION_MAX_AGE="${rawAge}" must be a duration of at least 60s like 12h, 7d, 2w`,
-      );
-    } else maxAgeSeconds = seconds;
-  }
+  const apiKeys = readApiKeys(env, problems);
+  const maxAgeSeconds = retentionMaxAge(env, problems);
   const maxEntries = integer("NEURALLOG_RETENTION_MAX_ENTRIES", 1_000_000, 1000, 1_000_000_000);
 
   const limits: IngestLimits = {
@@ -162,4 +130,45 @@ export function loadConfig(env: Env = process.env): ServerConfig {
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** The API keys, inline (`NEURALLOG_API_KEYS`) or from a mounted Secret file (`NEURALLOG_API_KEYS_FILE`). */
+function readApiKeys(env: Env, problems: string[]): ApiKeyRecord[] {
+  const inline = env.NEURALLOG_API_KEYS;
+  const file = env.NEURALLOG_API_KEYS_FILE;
+  if (inline && file) problems.push("set NEURALLOG_API_KEYS or NEURALLOG_API_KEYS_FILE, not both");
+  else if (!inline && !file) problems.push("NEURALLOG_API_KEYS or NEURALLOG_API_KEYS_FILE is required");
+  else {
+    let text = inline;
+    let origin = "NEURALLOG_API_KEYS";
+    if (file) {
+      origin = `NEURALLOG_API_KEYS_FILE (${file})`;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (error) {
+        problems.push(`${origin}: cannot read: ${(error as Error).message}`);
+      }
+    }
+    if (text !== undefined) {
+      const parsed = parseApiKeys(text);
+      problems.push(...parsed.problems.map((p) => `${origin}: ${p}`));
+      return parsed.keys;
+    }
+  }
+  return [];
+}
+
+/** `NEURALLOG_RETENTION_MAX_AGE` in seconds (default 7 days), in the one duration syntax, at least 60 s. */
+function retentionMaxAge(env: Env, problems: string[]): number {
+  const rawAge = env.NEURALLOG_RETENTION_MAX_AGE;
+  if (!rawAge) return 7 * 86_400;
+  const ms = parseDurationMs(rawAge.trim());
+  const seconds = ms === undefined ? undefined : ms / 1000;
+  if (seconds === undefined || seconds < 60) {
+    problems.push(
+      `NEURALLOG_RETENTION_MAX_AGE="${rawAge}" must be a duration of at least 60s like 12h, 7d, 2w`,
+    );
+    return 7 * 86_400;
+  }
+  return seconds;
 }
