@@ -83,10 +83,23 @@ export interface ApplicationSetSpec {
       readonly syncPolicy: {
         readonly automated: { readonly prune: boolean; readonly selfHeal: boolean };
         readonly syncOptions: readonly string[];
+        readonly retry: typeof SYNC_RETRY;
       };
     };
   };
 }
+
+/**
+ * Argo CD retries a failed automated sync 5 times with backoff (5 s doubling to 3 min) at the revision that
+ * failed, so a fix pushed meanwhile waits out every retry (~2.5 min) before Argo CD looks at it. `refresh: true`
+ * retries with the branch's latest revision instead: reverting a bad commit is picked up at the next retry. The
+ * limit and backoff are Argo CD's own defaults, written out so the rendered Application says what it does.
+ */
+const SYNC_RETRY = {
+  limit: 5,
+  backoff: { duration: "5s", factor: 2, maxDuration: "3m" },
+  refresh: true,
+} as const;
 
 function argocdLabels(component: string, tenant?: string): Record<string, string> {
   return {
@@ -154,6 +167,7 @@ export class TenantApplicationSet extends Construct {
             // No CreateNamespace: the Namespace is rendered (labels, Pod Security) and Argo CD creates one only
             // with `CreateNamespace=true` — "CreateNamespace=false" is no option Argo CD knows, so it is left out.
             syncOptions: ["ServerSideApply=true"],
+            retry: SYNC_RETRY,
           },
         },
       },
