@@ -2,7 +2,7 @@
  * Server-side apply as Argo CD's `ServerSideApply=true` and `kubectl apply --server-side` do it, but strict:
  * `fieldValidation=Strict` (an unknown or duplicated field is an error, never silently dropped), `force=false`
  * (a field owned by another manager is a conflict, not taken over), and any admission warning fails the apply.
- * Shared by the cluster tests and the GitOps sync stand-in, so both judge manifests the same way.
+ * Shared by the cluster tests, so all judge manifests the same way.
  *
  * Why not `KubernetesObjectApi.patch()`: it serializes the object through the typed model of its kind, which drops
  * every field the model does not know, so a misspelled field would be pruned on the client before the API server

@@ -16,6 +16,7 @@ import { REAL_NODE_BINARY_SETS, startRealNodeOn } from "./node/real-node.ts";
 declare module "vitest" {
   export interface ProvidedContext {
     kubeconfig: string;
+    argocdRedis: string;
   }
 }
 
@@ -29,13 +30,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ownerPid: process.pid,
     log,
   });
-  await startArgoCd({
+  const argocd = await startArgoCd({
     binaries,
     runDir,
     kubeconfigPath: cluster.kubeconfigPath,
     log,
   });
   project.provide("kubeconfig", cluster.kubeconfigPath);
+  project.provide("argocdRedis", argocd.redisAddress);
   // Also for programs the tests start (e.g. `neurallog controller`), which read it like kubectl does.
   process.env.KUBECONFIG = cluster.kubeconfigPath;
   // The real kubelet node beside the KWOK ones; the teardown it returns stops the node, then the cluster.

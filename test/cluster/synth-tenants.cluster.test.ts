@@ -1,8 +1,12 @@
 /**
- * Everything `neurallog synth` renders, for the example tenants and for 20 generated ones, proven against the
- * real API server: accepted by strict server-side apply with no admission warnings, Pod Security `restricted`
- * enforced, and then actually running on the KWOK nodes within the tenant's quota. Broken variants of the
- * rendered objects fail with the API server's own message.
+ * Everything `neurallog synth` renders for 20 generated tenants, proven against the real API server: accepted by
+ * strict server-side apply with no admission warnings, Pod Security `restricted` enforced, and then actually
+ * running on the KWOK nodes within the tenant's quota. Broken variants of the rendered objects fail with the API
+ * server's own message.
+ *
+ * The example tenants are not applied here: real Argo CD syncs them (gitops-sync.cluster.test.ts), and a second
+ * writer into the same namespaces would fight its self-heal. For the same reason the Argo CD and platform objects
+ * (fixed names: the ApplicationSet `neurallog-tenants`, the controller in `neurallog-system`) are only dry-run.
  */
 import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -11,18 +15,16 @@ import { join } from "node:path";
 import { AppsV1Api, BatchV1Api, CoreV1Api, type KubernetesObject } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AdmissionWarningError, ApplyRejectedError, applyManifests } from "./apply-manifests.ts";
-import { syncOrder } from "./argo-sync-standin.ts";
+import { syncOrder } from "./apply-order.ts";
 import { lintArgoCd } from "./argocd-lint.ts";
 import { clusterKubeConfig } from "./cluster-access.ts";
 import { ensureStorageClasses } from "./cluster-bootstrap.ts";
 import { namespaceProblems } from "./namespace-health.ts";
 import {
-  EXAMPLE_TENANTS_DIR,
   objectsOf,
   readRenderedRepo,
   runSynth,
   storageClassesNamed,
-  tenantNames,
   writeGeneratedTenants,
   type RenderedRepo,
 } from "./rendered-repo.ts";
@@ -39,12 +41,12 @@ function namespaceOf(objects: readonly KubernetesObject[], tenant: string): stri
   return namespace;
 }
 
-/** Namespaces the objects live in but do not create (the platform's, Argo CD's): made as a cluster would have them. */
+/**
+ * The namespaces the dry-run objects live in (Argo CD's, the platform's), made bare: a dry run cannot create a
+ * namespace for the objects after it, and a bare namespace shares no field with the one Argo CD syncs.
+ */
 async function ensureNamespaces(objects: readonly KubernetesObject[]): Promise<void> {
-  const created = new Set(objects.filter((o) => o.kind === "Namespace").map((o) => o.metadata?.name));
-  const needed = new Set(
-    objects.map((o) => o.metadata?.namespace).filter((n): n is string => !!n && !created.has(n)),
-  );
+  const needed = new Set(objects.map((o) => o.metadata?.namespace).filter((n): n is string => !!n));
   const namespaces = [...needed].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } }));
   await applyManifests(kc, namespaces, { fieldManager: "neurallog-test-environment" });
 }
@@ -106,24 +108,28 @@ function proveRenderedTenants(label: string, tenants: readonly string[], prepare
       }
     }, 120_000);
 
-    it("the Argo CD objects are accepted by Argo CD's CRDs and pass our lint", async () => {
-      await applyManifests(kc, syncOrder(objectsOf(repo.argocd)), { fieldManager: FIELD_MANAGER });
+    it("the Argo CD objects are accepted by Argo CD's CRDs (dry run) and pass our lint", async () => {
+      await applyManifests(kc, syncOrder(objectsOf(repo.argocd)), {
+        fieldManager: FIELD_MANAGER,
+        dryRun: true,
+      });
       expect(lintArgoCd(repo.tenants, repo.argocd)).toEqual([]);
     });
 
-    it("the platform objects are accepted", async () => {
-      await applyManifests(kc, syncOrder(objectsOf(repo.platform)), { fieldManager: FIELD_MANAGER });
+    it("the platform objects are accepted (dry run)", async () => {
+      await applyManifests(kc, syncOrder(objectsOf(repo.platform)), {
+        fieldManager: FIELD_MANAGER,
+        dryRun: true,
+      });
     });
   });
 }
 
-proveRenderedTenants("examples", tenantNames(EXAMPLE_TENANTS_DIR), () => EXAMPLE_TENANTS_DIR);
-
 const generated = Array.from({ length: 20 }, (_, i) => `gen-${String(i).padStart(2, "0")}`);
+const generatedDir = join(scratch, "generated-tenants");
 proveRenderedTenants("20 generated tenants", generated, () => {
-  const dir = join(scratch, "generated-tenants");
-  expect(writeGeneratedTenants(dir, "gen", 20)).toEqual(generated);
-  return dir;
+  expect(writeGeneratedTenants(generatedDir, "gen", 20)).toEqual(generated);
+  return generatedDir;
 });
 
 describe("a deliberately broken rendered manifest fails with the API server's own message", () => {
@@ -132,14 +138,14 @@ describe("a deliberately broken rendered manifest fails with the API server's ow
 
   beforeAll(async () => {
     const out = join(scratch, "broken");
-    await runSynth(EXAMPLE_TENANTS_DIR, out);
+    await runSynth(generatedDir, out);
     const [tenant, items] = [...readRenderedRepo(out).tenants][0] ?? [];
     if (!tenant || !items) throw new Error("synth rendered no tenant");
     const objects = objectsOf(items);
     namespace = namespaceOf(objects, tenant);
     const server = objects.find((o) => o.kind === "Deployment");
     if (!server) throw new Error(`tenant ${tenant} renders no Deployment`);
-    // Applied to the tenant's real namespace (the examples suite creates it), under another name.
+    // Applied to the tenant's real namespace (the generated suite creates it), under another name.
     deployment = structuredClone(server) as typeof deployment;
     deployment.metadata = { ...deployment.metadata, name: "broken-server" };
     await vi.waitFor(() => core.readNamespace({ name: namespace }), { timeout: 60_000, interval: 500 });

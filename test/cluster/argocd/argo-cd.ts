@@ -38,6 +38,8 @@ export interface ArgoCd {
   /** Milliseconds from the first Argo CD process start to all components answering. */
   readonly startMs: number;
   readonly processes: readonly StartedProcess[];
+  /** `host:port` of Argo CD's Redis, where it keeps resource trees (applications.ts reads health there). */
+  readonly redisAddress: string;
 }
 
 const PART_OF = { "app.kubernetes.io/part-of": "argocd" };
@@ -200,7 +202,9 @@ export async function startArgoCd(options: ArgoCdOptions): Promise<ArgoCd> {
       `--webhook-addr=127.0.0.1:${setWebhook}`,
       "--loglevel=warn",
     ],
-    env,
+    // Its git generators' poll (default 3 min); tests refresh it with the application-set-refresh annotation,
+    // this is only the fallback.
+    { ...env, ARGOCD_APPLICATIONSET_CONTROLLER_REQUEUE_AFTER: "20s" },
   );
   const processes = [redis, repoServer, controller, applicationSets];
   await waitFor("argocd-repo-server", answers(`http://127.0.0.1:${repoMetrics}/metrics`), processes, 60_000);
@@ -218,5 +222,5 @@ export async function startArgoCd(options: ArgoCdOptions): Promise<ArgoCd> {
   );
   const startMs = Date.now() - started;
   log(`cluster: Argo CD ready after ${startMs} ms (redis ${redisAddress}, repo-server ${repoAddress})`);
-  return { startMs, processes };
+  return { startMs, processes, redisAddress };
 }
