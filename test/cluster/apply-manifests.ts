@@ -17,6 +17,11 @@ export interface ApplyOptions {
   readonly fieldManager: string;
   /** Validate and admit without persisting (`dryRun=All`). Default: false. */
   readonly dryRun?: boolean;
+  /**
+   * With `dryRun` only: `force=true`, so fields another manager owns (real Argo CD, syncing the same names) are no
+   * conflict. Such a dry run asks whether the API server accepts the objects, not who would own them.
+   */
+  readonly overrideOwners?: boolean;
 }
 
 export interface AppliedObject {

@@ -61,11 +61,12 @@ export class ObjectApi extends KubernetesObjectApi {
     };
   }
 
-  /** Server-side apply of `object` exactly as given; `force=false`, `fieldValidation=Strict`. */
+  /** Server-side apply of `object` exactly as given; `force=false` (unless a dry run overrides owners), `fieldValidation=Strict`. */
   async applyStrict(
     object: KubernetesObject,
-    options: { fieldManager: string; dryRun?: boolean },
+    options: { fieldManager: string; dryRun?: boolean; overrideOwners?: boolean },
   ): Promise<RawResponse> {
+    if (options.overrideOwners && !options.dryRun) throw new Error("overrideOwners is for dry runs only");
     // specUriPath fills in defaults on the object it is given; keep the caller's object as it was.
     const path = await this.specUriPath(structuredClone(object), "patch");
     const context = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
@@ -73,7 +74,7 @@ export class ObjectApi extends KubernetesObjectApi {
     context.setHeaderParam("Content-Type", PatchStrategy.ServerSideApply);
     context.setQueryParam("fieldManager", options.fieldManager);
     context.setQueryParam("fieldValidation", "Strict");
-    context.setQueryParam("force", "false");
+    context.setQueryParam("force", options.overrideOwners ? "true" : "false");
     if (options.dryRun) context.setQueryParam("dryRun", "All");
     // JSON is valid YAML, which is what application/apply-patch+yaml expects.
     context.setBody(JSON.stringify(object));

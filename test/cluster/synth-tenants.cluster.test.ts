@@ -112,6 +112,7 @@ function proveRenderedTenants(label: string, tenants: readonly string[], prepare
       await applyManifests(kc, syncOrder(objectsOf(repo.argocd)), {
         fieldManager: FIELD_MANAGER,
         dryRun: true,
+        overrideOwners: true,
       });
       expect(lintArgoCd(repo.tenants, repo.argocd)).toEqual([]);
     });
@@ -120,6 +121,7 @@ function proveRenderedTenants(label: string, tenants: readonly string[], prepare
       await applyManifests(kc, syncOrder(objectsOf(repo.platform)), {
         fieldManager: FIELD_MANAGER,
         dryRun: true,
+        overrideOwners: true,
       });
     });
   });
