@@ -44,91 +44,124 @@ function peer(input: PeerInput): k8s.NetworkPolicyPeer {
   };
 }
 
+type Policy = readonly [name: string, spec: k8s.NetworkPolicySpec];
+
 export class NetworkPolicies extends Construct {
   constructor(scope: Construct, id: string, tenant: ResolvedTenant, platform: ResolvedPlatform) {
     super(scope, id);
-    const add = (name: string, spec: k8s.NetworkPolicySpec) =>
+    for (const [name, spec] of [
+      ...baselinePolicies(),
+      ...serverPolicies(tenant, platform),
+      ...tenant.network.extraRules.map(extraPolicy),
+    ]) {
       new k8s.KubeNetworkPolicy(this, name, { metadata: tenantMetadata(tenant, "policy", name), spec });
-    const server = { matchLabels: selectorLabels(tenant, "server") };
+    }
+  }
+}
 
-    add("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
-
-    add("allow-same-namespace", {
-      podSelector: {},
-      policyTypes: ["Ingress", "Egress"],
-      ingress: [{ from: [{ podSelector: {} }] }],
-      egress: [{ to: [{ podSelector: {} }] }],
-    });
-
-    add("allow-dns-egress", {
-      podSelector: {},
-      policyTypes: ["Egress"],
-      egress: [
-        {
-          to: [
-            {
-              namespaceSelector: byName("kube-system"),
-              podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-            },
-          ],
-          ports: [
-            { protocol: "UDP", port: k8s.IntOrString.fromNumber(53) },
-            { protocol: "TCP", port: k8s.IntOrString.fromNumber(53) },
-          ],
-        },
-      ],
-    });
-
-    const controllerPods = platform.ingress.controllerPodLabels;
-    const apiPeers: k8s.NetworkPolicyPeer[] = [
+/** Every tenant's: deny all, then the namespace's own pods and the cluster DNS. */
+function baselinePolicies(): Policy[] {
+  return [
+    ["default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }],
+    [
+      "allow-same-namespace",
       {
-        namespaceSelector: byName(platform.ingress.controllerNamespace),
-        podSelector:
-          Object.keys(controllerPods).length > 0 ? { matchLabels: { ...controllerPods } } : undefined,
+        podSelector: {},
+        policyTypes: ["Ingress", "Egress"],
+        ingress: [{ from: [{ podSelector: {} }] }],
+        egress: [{ to: [{ podSelector: {} }] }],
       },
-      ...tenant.network.apiAccess.fromNamespaces.map((ns) => ({ namespaceSelector: selector(ns) })),
-      ...tenant.network.apiAccess.fromCIDRs.map((cidr) => ({ ipBlock: { cidr } })),
-    ];
-    add("allow-api-ingress", {
-      podSelector: server,
-      policyTypes: ["Ingress"],
-      ingress: [{ from: apiPeers, ports: [tcp(SERVER_PORT)] }],
-    });
+    ],
+    [
+      "allow-dns-egress",
+      {
+        podSelector: {},
+        policyTypes: ["Egress"],
+        egress: [
+          {
+            to: [
+              {
+                namespaceSelector: byName("kube-system"),
+                podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+              },
+            ],
+            ports: [
+              { protocol: "UDP", port: k8s.IntOrString.fromNumber(53) },
+              { protocol: "TCP", port: k8s.IntOrString.fromNumber(53) },
+            ],
+          },
+        ],
+      },
+    ],
+  ];
+}
 
-    if (platform.monitoring) {
-      add("allow-metrics-scrape", {
+/** The server's: its API from the ingress controller and `apiAccess`, metrics scraping, webhook egress. */
+function serverPolicies(tenant: ResolvedTenant, platform: ResolvedPlatform): Policy[] {
+  const server = { matchLabels: selectorLabels(tenant, "server") };
+  const controllerPods = platform.ingress.controllerPodLabels;
+  const apiPeers: k8s.NetworkPolicyPeer[] = [
+    {
+      namespaceSelector: byName(platform.ingress.controllerNamespace),
+      podSelector:
+        Object.keys(controllerPods).length > 0 ? { matchLabels: { ...controllerPods } } : undefined,
+    },
+    ...tenant.network.apiAccess.fromNamespaces.map((ns) => ({ namespaceSelector: selector(ns) })),
+    ...tenant.network.apiAccess.fromCIDRs.map((cidr) => ({ ipBlock: { cidr } })),
+  ];
+  const policies: Policy[] = [
+    [
+      "allow-api-ingress",
+      {
+        podSelector: server,
+        policyTypes: ["Ingress"],
+        ingress: [{ from: apiPeers, ports: [tcp(SERVER_PORT)] }],
+      },
+    ],
+  ];
+  if (platform.monitoring) {
+    policies.push([
+      "allow-metrics-scrape",
+      {
         podSelector: server,
         policyTypes: ["Ingress"],
         ingress: [
           { from: [{ namespaceSelector: byName(platform.monitoring.namespace) }], ports: [tcp(SERVER_PORT)] },
         ],
-      });
-    }
-
-    if (tenant.network.webhookEgress.length > 0) {
-      add("allow-webhook-egress", {
+      },
+    ]);
+  }
+  if (tenant.network.webhookEgress.length > 0) {
+    policies.push([
+      "allow-webhook-egress",
+      {
         podSelector: server,
         policyTypes: ["Egress"],
         egress: tenant.network.webhookEgress.map((w) => ({
           to: [{ ipBlock: { cidr: w.cidr } }],
           ports: w.ports.map(tcp),
         })),
-      });
-    }
-
-    for (const rule of tenant.network.extraRules) {
-      const ports = rule.ports?.map((p) => ({
-        protocol: p.protocol ?? "TCP",
-        port: k8s.IntOrString.fromNumber(p.port),
-      }));
-      const peers = rule.peers.map(peer);
-      add(`extra-${rule.name}`, {
-        podSelector: selector(rule.podSelector),
-        policyTypes: [rule.direction === "ingress" ? "Ingress" : "Egress"],
-        ...(rule.direction === "ingress"
-          ? { ingress: [{ from: peers, ports }] }
-          : { egress: [{ to: peers, ports }] }),
-      });
-    }
+      },
+    ]);
   }
+  return policies;
+}
+
+/** One of the tenant's extra rules, as its own policy `extra-<name>`. */
+function extraPolicy(rule: ResolvedTenant["network"]["extraRules"][number]): Policy {
+  const ports = rule.ports?.map((p) => ({
+    protocol: p.protocol ?? "TCP",
+    port: k8s.IntOrString.fromNumber(p.port),
+  }));
+  const peers = rule.peers.map(peer);
+  return [
+    `extra-${rule.name}`,
+    {
+      podSelector: selector(rule.podSelector),
+      policyTypes: [rule.direction === "ingress" ? "Ingress" : "Egress"],
+      ...(rule.direction === "ingress"
+        ? { ingress: [{ from: peers, ports }] }
+        : { egress: [{ to: peers, ports }] }),
+    },
+  ];
 }

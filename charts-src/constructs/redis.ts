@@ -84,15 +84,6 @@ export class Redis extends Construct {
       spec: { type: "ClusterIP", selector, ports: [servicePort] },
     });
 
-    const secret = tenant.redis.passwordSecret;
-    const env: k8s.EnvVar[] = secret
-      ? [
-          passwordEnv("REDIS_PASSWORD", secret),
-          // redis-cli reads this, so the readiness probe authenticates without the password on its command line.
-          passwordEnv("REDISCLI_AUTH", secret),
-        ]
-      : [];
-
     new k8s.KubeStatefulSet(this, "statefulset", {
       metadata: tenantMetadata(tenant, "redis", names.redis, KEEP_ON_DELETE),
       spec: {
@@ -108,41 +99,7 @@ export class Redis extends Construct {
           spec: {
             ...hardenedPodSpec(REDIS_UID),
             ...podPlacement(tenant.redis.placement),
-            containers: [
-              {
-                name: "redis",
-                image: platform.images.redis,
-                imagePullPolicy: platform.images.pullPolicy,
-                command: ["redis-server", "/etc/redis/redis.conf"],
-                // redis.conf cannot read the environment; Kubernetes expands $(REDIS_PASSWORD) in args.
-                args: secret ? ["--requirepass", "$(REDIS_PASSWORD)"] : undefined,
-                env: env.length > 0 ? env : undefined,
-                ports: [{ name: "redis", containerPort: REDIS_PORT, protocol: "TCP" }],
-                resources: resourceRequirements(tenant.redis.resources),
-                securityContext: containerSecurityContext,
-                startupProbe: {
-                  tcpSocket: { port: k8s.IntOrString.fromString("redis") },
-                  periodSeconds: 5,
-                  failureThreshold: 60,
-                },
-                livenessProbe: {
-                  tcpSocket: { port: k8s.IntOrString.fromString("redis") },
-                  periodSeconds: 10,
-                  failureThreshold: 6,
-                },
-                readinessProbe: {
-                  exec: { command: ["sh", "-c", `redis-cli -p ${REDIS_PORT} ping | grep -q PONG`] },
-                  periodSeconds: 5,
-                  timeoutSeconds: 3,
-                  failureThreshold: 3,
-                },
-                volumeMounts: [
-                  { name: "data", mountPath: REDIS_DATA_DIR },
-                  { name: "config", mountPath: "/etc/redis", readOnly: true },
-                  TMP_MOUNT,
-                ],
-              },
-            ],
+            containers: [redisContainer(tenant, platform)],
             volumes: [{ name: "config", configMap: { name: names.redisConfig } }, TMP_VOLUME],
           },
         },
@@ -160,4 +117,49 @@ export class Redis extends Construct {
       },
     });
   }
+}
+
+/** The Redis container: redis.conf from the ConfigMap, the password (if any) from its Secret, probes. */
+function redisContainer(tenant: ResolvedTenant, platform: ResolvedPlatform): k8s.Container {
+  const secret = tenant.redis.passwordSecret;
+  const env: k8s.EnvVar[] = secret
+    ? [
+        passwordEnv("REDIS_PASSWORD", secret),
+        // redis-cli reads this, so the readiness probe authenticates without the password on its command line.
+        passwordEnv("REDISCLI_AUTH", secret),
+      ]
+    : [];
+  return {
+    name: "redis",
+    image: platform.images.redis,
+    imagePullPolicy: platform.images.pullPolicy,
+    command: ["redis-server", "/etc/redis/redis.conf"],
+    // redis.conf cannot read the environment; Kubernetes expands $(REDIS_PASSWORD) in args.
+    args: secret ? ["--requirepass", "$(REDIS_PASSWORD)"] : undefined,
+    env: env.length > 0 ? env : undefined,
+    ports: [{ name: "redis", containerPort: REDIS_PORT, protocol: "TCP" }],
+    resources: resourceRequirements(tenant.redis.resources),
+    securityContext: containerSecurityContext,
+    startupProbe: {
+      tcpSocket: { port: k8s.IntOrString.fromString("redis") },
+      periodSeconds: 5,
+      failureThreshold: 60,
+    },
+    livenessProbe: {
+      tcpSocket: { port: k8s.IntOrString.fromString("redis") },
+      periodSeconds: 10,
+      failureThreshold: 6,
+    },
+    readinessProbe: {
+      exec: { command: ["sh", "-c", `redis-cli -p ${REDIS_PORT} ping | grep -q PONG`] },
+      periodSeconds: 5,
+      timeoutSeconds: 3,
+      failureThreshold: 3,
+    },
+    volumeMounts: [
+      { name: "data", mountPath: REDIS_DATA_DIR },
+      { name: "config", mountPath: "/etc/redis", readOnly: true },
+      TMP_MOUNT,
+    ],
+  };
 }
