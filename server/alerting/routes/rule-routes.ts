@@ -2,14 +2,14 @@
  * `/api/v1/rules`: CRUD (admin to change, read to look), `POST /api/v1/rules/test` (replay over stored logs),
  * `GET /api/v1/rules/:id/history` (fired/resolved events and action deliveries), `POST /api/v1/rules/:id/silence`.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import { Type } from "typebox";
 import { BadRequest } from "../../errors.ts";
 import type { ExtensionContext } from "../../extension.ts";
 import type { Alerting } from "../alerting.ts";
 import { httpError, NotFound, timeParam } from "./rule-errors.ts";
 import { deliveries, ruleEvents } from "../engine/rule-history.ts";
-import { RuleSchema } from "../../../contracts/rules/rule-schema.ts";
+import { RuleSchema, type Rule } from "../../../contracts/rules/rule-schema.ts";
 import { MAX_TEST_LOGS } from "../engine/rule-tester.ts";
 import { redactRule } from "../../../contracts/rules/rule-validation.ts";
 import { typeboxCompiler } from "./route-validation.ts";
@@ -50,15 +50,36 @@ export async function ruleRoutes(
   alerting: Alerting,
 ): Promise<void> {
   app.setValidatorCompiler(typeboxCompiler);
-  const read = ctx.auth.requireScope("read");
-  const admin = ctx.auth.requireScope("admin");
-  const tags = ["rules"];
-  const find = (id: string) => {
-    const rule = alerting.store.get(id);
-    if (!rule) throw new NotFound(`no rule "${id}"`);
-    return rule;
+  const routes: RuleRouteContext = {
+    app,
+    ctx,
+    alerting,
+    read: ctx.auth.requireScope("read"),
+    admin: ctx.auth.requireScope("admin"),
+    find: (id) => {
+      const rule = alerting.store.get(id);
+      if (!rule) throw new NotFound(`no rule "${id}"`);
+      return rule;
+    },
   };
+  ruleCollectionRoutes(routes);
+  ruleItemRoutes(routes);
+}
 
+const tags = ["rules"];
+
+interface RuleRouteContext {
+  readonly app: FastifyInstance;
+  readonly ctx: ExtensionContext;
+  readonly alerting: Alerting;
+  readonly read: preHandlerAsyncHookHandler;
+  readonly admin: preHandlerAsyncHookHandler;
+  /** The rule, or a 404. */
+  find(id: string): Rule;
+}
+
+/** `/api/v1/rules` itself: list, create, and test a rule without saving it. */
+function ruleCollectionRoutes({ app, alerting, read, admin }: RuleRouteContext): void {
   app.get(
     "/api/v1/rules",
     { preHandler: read, schema: { tags, summary: "List rules (git and API)" } },
@@ -106,7 +127,10 @@ export async function ruleRoutes(
       return { ...result, rule: redactRule(result.rule) };
     },
   );
+}
 
+/** `/api/v1/rules/:id`: get, replace, delete, its history, silencing it. */
+function ruleItemRoutes({ app, ctx, alerting, read, admin, find }: RuleRouteContext): void {
   app.get(
     "/api/v1/rules/:id",
     { preHandler: read, schema: { tags, summary: "One rule", params: IdParams } },
@@ -136,7 +160,6 @@ export async function ruleRoutes(
       return reply.status(204).send();
     },
   );
-
   app.get(
     "/api/v1/rules/:id/history",
     {
