@@ -108,24 +108,14 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
     backup: spec.backup,
   });
   // Widen the literal types of the built-in constants: after merging, values come from any layer.
-  const server = parts.server as unknown as Required<NonNullable<TenantFile["spec"]["server"]>> & {
-    resources: ResolvedTenant["server"]["resources"];
-  };
-  const redis = parts.redis as unknown as NonNullable<TenantFile["spec"]["redis"]> & {
-    resources: ResolvedTenant["redis"]["resources"];
-  };
+  const server = parts.server as unknown as MergedServer;
+  const redis = parts.redis as unknown as MergedRedis;
   const { nodeSelector, tolerations, affinity, ...backup } = parts.backup as unknown as Omit<
     ResolvedTenant["backup"],
     "resources" | "placement"
   > &
     Parameters<typeof placementOf>[0];
   const network = parts.network as unknown as NonNullable<TenantFile["spec"]["network"]>;
-
-  const replicas = server.replicas ?? BUILTIN_DEFAULTS.server.replicas;
-  const autoscaling = server.autoscaling ?? {};
-  const ingress = server.ingress ?? {};
-  const redisMemoryLimit = parseQuantity(redis.resources.limits.memory) ?? 0;
-  const maxmemory = redis.maxmemory !== undefined ? parseQuantity(redis.maxmemory) : undefined;
 
   return {
     name,
@@ -137,50 +127,8 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
     decommission: spec.decommission ?? false,
     labels: spec.labels ?? {},
     annotations: spec.annotations ?? {},
-    server: {
-      replicas,
-      resources: server.resources,
-      autoscaling: {
-        enabled: autoscaling.enabled ?? false,
-        minReplicas: autoscaling.minReplicas ?? replicas,
-        maxReplicas: autoscaling.maxReplicas ?? BUILTIN_DEFAULTS.server.autoscaling.maxReplicas,
-        targetCPUUtilizationPercentage:
-          autoscaling.targetCPUUtilizationPercentage ??
-          BUILTIN_DEFAULTS.server.autoscaling.targetCPUUtilizationPercentage,
-      },
-      ingress: {
-        enabled: ingress.enabled ?? true,
-        host: ingress.host ?? `${name}.${platform.baseDomain}`,
-        tlsSecretName: ingress.tlsSecretName ?? `${name}-tls`,
-        className: ingress.className ?? platform.ingress.className,
-        annotations: ingress.annotations ?? {},
-        allowedSourceCIDRs: ingress.allowedSourceCIDRs ?? [],
-      },
-      apiKeysSecret: {
-        name: server.apiKeysSecret?.name ?? `${name}-api-keys`,
-        key: server.apiKeysSecret?.key ?? "api-keys.json",
-      },
-      logRetention: {
-        maxAge: server.logRetention?.maxAge ?? BUILTIN_DEFAULTS.server.logRetention.maxAge,
-        maxEntries: server.logRetention?.maxEntries ?? BUILTIN_DEFAULTS.server.logRetention.maxEntries,
-      },
-      rules: (server.rules ?? []) as Record<string, unknown>[],
-      placement: placementOf(server),
-    },
-    redis: {
-      storage: {
-        size: redis.storage?.size ?? BUILTIN_DEFAULTS.redis.storage.size,
-        storageClassName: redis.storage?.storageClassName ?? platform.storageClassName,
-      },
-      resources: redis.resources,
-      maxmemoryBytes: Math.floor(maxmemory ?? redisMemoryLimit * REDIS_MAXMEMORY_SHARE),
-      maxmemoryPolicy: redis.maxmemoryPolicy ?? BUILTIN_DEFAULTS.redis.maxmemoryPolicy,
-      appendfsync: redis.appendfsync ?? BUILTIN_DEFAULTS.redis.appendfsync,
-      ...(redis.passwordSecret
-        ? { passwordSecret: { name: redis.passwordSecret.name, key: redis.passwordSecret.key ?? "password" } }
-        : {}),
-      placement: placementOf(redis),
-    },
+    server: resolveServer(server, name, platform),
+    redis: resolveRedis(redis, platform),
     quota: { hard: parts.quota.hard },
     limitRange: parts.limitRange as unknown as ResolvedTenant["limitRange"],
     network: {
@@ -204,5 +152,72 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
       resources: BACKUP_JOB_RESOURCES,
       placement: placementOf({ nodeSelector, tolerations, affinity }),
     },
+  };
+}
+
+/** The server part after merging, its literal types widened: after merging, values come from any layer. */
+type MergedServer = Required<NonNullable<TenantFile["spec"]["server"]>> & {
+  resources: ResolvedTenant["server"]["resources"];
+};
+type MergedRedis = NonNullable<TenantFile["spec"]["redis"]> & {
+  resources: ResolvedTenant["redis"]["resources"];
+};
+
+function resolveServer(
+  server: MergedServer,
+  name: string,
+  platform: ResolvedPlatform,
+): ResolvedTenant["server"] {
+  const replicas = server.replicas ?? BUILTIN_DEFAULTS.server.replicas;
+  const autoscaling = server.autoscaling ?? {};
+  const ingress = server.ingress ?? {};
+  return {
+    replicas,
+    resources: server.resources,
+    autoscaling: {
+      enabled: autoscaling.enabled ?? false,
+      minReplicas: autoscaling.minReplicas ?? replicas,
+      maxReplicas: autoscaling.maxReplicas ?? BUILTIN_DEFAULTS.server.autoscaling.maxReplicas,
+      targetCPUUtilizationPercentage:
+        autoscaling.targetCPUUtilizationPercentage ??
+        BUILTIN_DEFAULTS.server.autoscaling.targetCPUUtilizationPercentage,
+    },
+    ingress: {
+      enabled: ingress.enabled ?? true,
+      host: ingress.host ?? `${name}.${platform.baseDomain}`,
+      tlsSecretName: ingress.tlsSecretName ?? `${name}-tls`,
+      className: ingress.className ?? platform.ingress.className,
+      annotations: ingress.annotations ?? {},
+      allowedSourceCIDRs: ingress.allowedSourceCIDRs ?? [],
+    },
+    apiKeysSecret: {
+      name: server.apiKeysSecret?.name ?? `${name}-api-keys`,
+      key: server.apiKeysSecret?.key ?? "api-keys.json",
+    },
+    logRetention: {
+      maxAge: server.logRetention?.maxAge ?? BUILTIN_DEFAULTS.server.logRetention.maxAge,
+      maxEntries: server.logRetention?.maxEntries ?? BUILTIN_DEFAULTS.server.logRetention.maxEntries,
+    },
+    rules: (server.rules ?? []) as Record<string, unknown>[],
+    placement: placementOf(server),
+  };
+}
+
+function resolveRedis(redis: MergedRedis, platform: ResolvedPlatform): ResolvedTenant["redis"] {
+  const redisMemoryLimit = parseQuantity(redis.resources.limits.memory) ?? 0;
+  const maxmemory = redis.maxmemory !== undefined ? parseQuantity(redis.maxmemory) : undefined;
+  return {
+    storage: {
+      size: redis.storage?.size ?? BUILTIN_DEFAULTS.redis.storage.size,
+      storageClassName: redis.storage?.storageClassName ?? platform.storageClassName,
+    },
+    resources: redis.resources,
+    maxmemoryBytes: Math.floor(maxmemory ?? redisMemoryLimit * REDIS_MAXMEMORY_SHARE),
+    maxmemoryPolicy: redis.maxmemoryPolicy ?? BUILTIN_DEFAULTS.redis.maxmemoryPolicy,
+    appendfsync: redis.appendfsync ?? BUILTIN_DEFAULTS.redis.appendfsync,
+    ...(redis.passwordSecret
+      ? { passwordSecret: { name: redis.passwordSecret.name, key: redis.passwordSecret.key ?? "password" } }
+      : {}),
+    placement: placementOf(redis),
   };
 }
