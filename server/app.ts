@@ -8,6 +8,8 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
   type FastifyServerOptions,
 } from "fastify";
 import type { Redis } from "ioredis";
@@ -21,6 +23,65 @@ import { opsRoutes } from "./ops/ops-routes.ts";
 import { queryRoutes } from "./query/query-routes.ts";
 import { LogStore } from "./storage/log-store.ts";
 import { tailRoutes } from "./tail/tail-route.ts";
+
+/**
+ * Every error as `{statusCode, code, error, message}`: Fastify's body errors as 4xx with our wording, ingest
+ * rejects counted per reason, 5xx messages that never leak internals, a Retry-After on every 503.
+ */
+function errorHandler(ctx: ServerContext) {
+  const { config } = ctx;
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    let status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    let message = error.message;
+    const endpoint = request.routeOptions.config?.ingestEndpoint;
+    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      const limit = endpoint ? config.limits.maxBodyBytes : request.routeOptions.bodyLimit;
+      message = `the body is larger than the limit of ${limit} bytes`;
+    } else if (
+      error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ||
+      error.code === "FST_ERR_CTP_INVALID_JSON_BODY"
+    ) {
+      status = 400;
+    }
+    if (endpoint) ctx.metrics.rejects.inc({ endpoint, reason: REJECT_REASONS[status] ?? `status_${status}` });
+    if (status === 503) reply.header("retry-after", reply.getHeader("retry-after") ?? "1");
+    if (status >= 500) {
+      request.log.error({ err: error }, "request failed");
+      // 5xx messages never leak internals; our own 503 messages are written for clients.
+      if (status !== 503 || !error.code?.startsWith("NL_"))
+        message = STATUS_CODES[status] ?? "internal error";
+    }
+    return reply.status(status).send({
+      statusCode: status,
+      code: error.code ?? "NL_INTERNAL",
+      error: STATUS_CODES[status] ?? "Error",
+      message,
+    });
+  };
+}
+
+/** Shutdown and the extensions' background work, tied to the app's lifecycle. */
+function addLifecycleHooks(app: FastifyInstance, ctx: ServerContext): void {
+  // Long-lived responses (live tails) end first, or close() would wait for them forever.
+  app.addHook("preClose", async () => {
+    for (const end of [...ctx.lifecycle.onShutdown]) end();
+  });
+
+  // Background work of extensions runs while the app runs (also under inject() in tests); stopped on close,
+  // before the caller closes Redis.
+  app.addHook("onReady", async () => {
+    for (const extension of ctx.extensions) if (extension.start) await extension.start();
+  });
+  app.addHook("onClose", async () => {
+    for (const extension of ctx.extensions) {
+      try {
+        if (extension.stop) await extension.stop();
+      } catch (error) {
+        app.log.error({ err: error, extension: extension.name }, "extension failed to stop");
+      }
+    }
+  });
+}
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -76,34 +137,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
   app.decorate("neurallog", ctx);
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    let status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    let message = error.message;
-    const endpoint = request.routeOptions.config?.ingestEndpoint;
-    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-      const limit = endpoint ? config.limits.maxBodyBytes : request.routeOptions.bodyLimit;
-      message = `the body is larger than the limit of ${limit} bytes`;
-    } else if (
-      error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ||
-      error.code === "FST_ERR_CTP_INVALID_JSON_BODY"
-    ) {
-      status = 400;
-    }
-    if (endpoint) ctx.metrics.rejects.inc({ endpoint, reason: REJECT_REASONS[status] ?? `status_${status}` });
-    if (status === 503) reply.header("retry-after", reply.getHeader("retry-after") ?? "1");
-    if (status >= 500) {
-      request.log.error({ err: error }, "request failed");
-      // 5xx messages never leak internals; our own 503 messages are written for clients.
-      if (status !== 503 || !error.code?.startsWith("NL_"))
-        message = STATUS_CODES[status] ?? "internal error";
-    }
-    return reply.status(status).send({
-      statusCode: status,
-      code: error.code ?? "NL_INTERNAL",
-      error: STATUS_CODES[status] ?? "Error",
-      message,
-    });
-  });
+  app.setErrorHandler(errorHandler(ctx));
 
   app.addHook("onResponse", async (request, reply) => {
     ctx.metrics.requestDuration.observe(
@@ -138,25 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (extension.register) await extension.register(app);
   }
 
-  // Long-lived responses (live tails) end first, or close() would wait for them forever.
-  app.addHook("preClose", async () => {
-    for (const end of [...ctx.lifecycle.onShutdown]) end();
-  });
-
-  // Background work of extensions runs while the app runs (also under inject() in tests); stopped on close,
-  // before the caller closes Redis.
-  app.addHook("onReady", async () => {
-    for (const extension of ctx.extensions) if (extension.start) await extension.start();
-  });
-  app.addHook("onClose", async () => {
-    for (const extension of ctx.extensions) {
-      try {
-        if (extension.stop) await extension.stop();
-      } catch (error) {
-        app.log.error({ err: error, extension: extension.name }, "extension failed to stop");
-      }
-    }
-  });
+  addLifecycleHooks(app, ctx);
   return app;
 }
 
