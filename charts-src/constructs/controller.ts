@@ -71,54 +71,7 @@ export class Controller extends Construct {
       },
     });
 
-    new k8s.KubeServiceAccount(this, "service-account", {
-      metadata: metadata(CONTROLLER_NAME),
-      // Only the controller pod mounts a token (see the pod spec), not every pod that might use this account.
-      automountServiceAccountToken: false,
-    });
-
-    const { namespace: _cluster, ...clusterMetadata } = metadata(CONTROLLER_NAME);
-    const tenantObjectVerbs = platform.controller.mode === "self-heal" ? [...READ, ...SELF_HEAL_WRITE] : READ;
-    new k8s.KubeClusterRole(this, "cluster-role", {
-      metadata: clusterMetadata,
-      rules: [
-        { apiGroups: [""], resources: ["namespaces"], verbs: READ },
-        { apiGroups: [""], resources: ["configmaps"], resourceNames: [TENANT_CONFIGMAP_NAME], verbs: READ },
-        {
-          apiGroups: [""],
-          resources: ["resourcequotas", "limitranges"],
-          verbs: tenantObjectVerbs,
-        },
-        {
-          apiGroups: ["networking.k8s.io"],
-          resources: ["networkpolicies"],
-          verbs: tenantObjectVerbs,
-        },
-        { apiGroups: ["batch"], resources: ["cronjobs"], verbs: READ },
-        { apiGroups: [""], resources: ["events"], verbs: [...READ, "create", "patch"] },
-      ],
-    });
-    const subject = { kind: "ServiceAccount", name: CONTROLLER_NAME, namespace };
-    new k8s.KubeClusterRoleBinding(this, "cluster-role-binding", {
-      metadata: clusterMetadata,
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CONTROLLER_NAME },
-      subjects: [subject],
-    });
-    new k8s.KubeRole(this, "leader-election-role", {
-      metadata: metadata(CONTROLLER_NAME),
-      rules: [
-        {
-          apiGroups: ["coordination.k8s.io"],
-          resources: ["leases"],
-          verbs: ["get", "create", "update"],
-        },
-      ],
-    });
-    new k8s.KubeRoleBinding(this, "leader-election-binding", {
-      metadata: metadata(CONTROLLER_NAME),
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CONTROLLER_NAME },
-      subjects: [subject],
-    });
+    addRbac(this, platform, metadata);
 
     const metricsPort = k8s.IntOrString.fromString("metrics");
     new k8s.KubeDeployment(this, "deployment", {
@@ -140,27 +93,7 @@ export class Controller extends Construct {
             automountServiceAccountToken: true,
             enableServiceLinks: false,
             securityContext: podSecurityContext(NEURALLOG_UID),
-            containers: [
-              {
-                name: "controller",
-                image: platform.images.server,
-                imagePullPolicy: platform.images.pullPolicy,
-                command: ["neurallog", "controller"],
-                env: [
-                  { name: "NEURALLOG_CONTROLLER_MODE", value: platform.controller.mode },
-                  { name: "NEURALLOG_METRICS_PORT", value: String(CONTROLLER_METRICS_PORT) },
-                  // Leader election identity and the namespace of its Lease.
-                  { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-                  { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-                ],
-                ports: [{ name: "metrics", containerPort: CONTROLLER_METRICS_PORT, protocol: "TCP" }],
-                resources: CONTROLLER_RESOURCES,
-                securityContext: containerSecurityContext,
-                livenessProbe: { httpGet: { path: "/healthz", port: metricsPort }, periodSeconds: 10 },
-                readinessProbe: { httpGet: { path: "/healthz", port: metricsPort }, periodSeconds: 5 },
-                volumeMounts: [TMP_MOUNT],
-              },
-            ],
+            containers: [controllerContainer(platform, metricsPort)],
             volumes: [TMP_VOLUME],
           },
         },
@@ -176,4 +109,84 @@ export class Controller extends Construct {
       },
     });
   }
+}
+
+type ObjectMetadata = (name: string, wave?: number) => k8s.ObjectMeta & { namespace: string };
+
+/**
+ * The controller's ServiceAccount and RBAC: read what it watches cluster-wide, write quotas, limit ranges and
+ * policies only in self-heal mode (ADR 0005), its Lease in its own namespace.
+ */
+function addRbac(scope: Construct, platform: ResolvedPlatform, metadata: ObjectMetadata): void {
+  const namespace = platform.controller.namespace;
+  new k8s.KubeServiceAccount(scope, "service-account", {
+    metadata: metadata(CONTROLLER_NAME),
+    // Only the controller pod mounts a token (see the pod spec), not every pod that might use this account.
+    automountServiceAccountToken: false,
+  });
+
+  const { namespace: _cluster, ...clusterMetadata } = metadata(CONTROLLER_NAME);
+  const tenantObjectVerbs = platform.controller.mode === "self-heal" ? [...READ, ...SELF_HEAL_WRITE] : READ;
+  new k8s.KubeClusterRole(scope, "cluster-role", {
+    metadata: clusterMetadata,
+    rules: [
+      { apiGroups: [""], resources: ["namespaces"], verbs: READ },
+      { apiGroups: [""], resources: ["configmaps"], resourceNames: [TENANT_CONFIGMAP_NAME], verbs: READ },
+      {
+        apiGroups: [""],
+        resources: ["resourcequotas", "limitranges"],
+        verbs: tenantObjectVerbs,
+      },
+      {
+        apiGroups: ["networking.k8s.io"],
+        resources: ["networkpolicies"],
+        verbs: tenantObjectVerbs,
+      },
+      { apiGroups: ["batch"], resources: ["cronjobs"], verbs: READ },
+      { apiGroups: [""], resources: ["events"], verbs: [...READ, "create", "patch"] },
+    ],
+  });
+  const subject = { kind: "ServiceAccount", name: CONTROLLER_NAME, namespace };
+  new k8s.KubeClusterRoleBinding(scope, "cluster-role-binding", {
+    metadata: clusterMetadata,
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CONTROLLER_NAME },
+    subjects: [subject],
+  });
+  new k8s.KubeRole(scope, "leader-election-role", {
+    metadata: metadata(CONTROLLER_NAME),
+    rules: [
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        verbs: ["get", "create", "update"],
+      },
+    ],
+  });
+  new k8s.KubeRoleBinding(scope, "leader-election-binding", {
+    metadata: metadata(CONTROLLER_NAME),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CONTROLLER_NAME },
+    subjects: [subject],
+  });
+}
+
+function controllerContainer(platform: ResolvedPlatform, metricsPort: k8s.IntOrString): k8s.Container {
+  return {
+    name: "controller",
+    image: platform.images.server,
+    imagePullPolicy: platform.images.pullPolicy,
+    command: ["neurallog", "controller"],
+    env: [
+      { name: "NEURALLOG_CONTROLLER_MODE", value: platform.controller.mode },
+      { name: "NEURALLOG_METRICS_PORT", value: String(CONTROLLER_METRICS_PORT) },
+      // Leader election identity and the namespace of its Lease.
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+    ],
+    ports: [{ name: "metrics", containerPort: CONTROLLER_METRICS_PORT, protocol: "TCP" }],
+    resources: CONTROLLER_RESOURCES,
+    securityContext: containerSecurityContext,
+    livenessProbe: { httpGet: { path: "/healthz", port: metricsPort }, periodSeconds: 10 },
+    readinessProbe: { httpGet: { path: "/healthz", port: metricsPort }, periodSeconds: 5 },
+    volumeMounts: [TMP_MOUNT],
+  };
 }
