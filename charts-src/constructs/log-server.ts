@@ -78,16 +78,7 @@ export class LogServer extends Construct {
 
     const replicas = serverReplicas(tenant);
     const keys = tenant.server.apiKeysSecret;
-    const env: k8s.EnvVar[] = [
-      { name: "PORT", value: String(SERVER_PORT) },
-      ...Object.keys(settings).map((name) => ({
-        name,
-        valueFrom: { configMapKeyRef: { name: names.serverConfig, key: name } },
-      })),
-      ...redisClientEnv(tenant),
-      { name: "NEURALLOG_API_KEYS_FILE", value: `${KEYS_DIR}/${keys.key}` },
-      { name: "NEURALLOG_RULES_FILE", value: RULES_FILE },
-    ];
+    const env = serverEnv(tenant, names.serverConfig, Object.keys(settings));
     const http = k8s.IntOrString.fromString("http");
 
     new k8s.KubeDeployment(this, "deployment", {
@@ -126,53 +117,8 @@ export class LogServer extends Construct {
               },
             ],
             ...podPlacement(tenant.server.placement, spreadOverNodes(selector)),
-            containers: [
-              {
-                name: "server",
-                image: platform.images.server,
-                imagePullPolicy: platform.images.pullPolicy,
-                command: ["neurallog", "server"],
-                env,
-                ports: [{ name: "http", containerPort: SERVER_PORT, protocol: "TCP" }],
-                resources: resourceRequirements(tenant.server.resources),
-                securityContext: containerSecurityContext,
-                startupProbe: {
-                  httpGet: { path: "/healthz", port: http },
-                  periodSeconds: 2,
-                  failureThreshold: 30,
-                },
-                livenessProbe: {
-                  httpGet: { path: "/healthz", port: http },
-                  periodSeconds: 10,
-                  failureThreshold: 3,
-                },
-                readinessProbe: {
-                  httpGet: { path: "/readyz", port: http },
-                  periodSeconds: 5,
-                  failureThreshold: 3,
-                },
-                volumeMounts: [
-                  { name: "config", mountPath: CONFIG_DIR, readOnly: true },
-                  { name: "api-keys", mountPath: KEYS_DIR, readOnly: true },
-                  TMP_MOUNT,
-                ],
-              },
-            ],
-            volumes: [
-              {
-                name: "config",
-                configMap: { name: names.serverConfig, items: [{ key: "rules.json", path: "rules.json" }] },
-              },
-              {
-                name: "api-keys",
-                secret: {
-                  secretName: keys.name,
-                  items: [{ key: keys.key, path: keys.key }],
-                  defaultMode: 0o440,
-                },
-              },
-              TMP_VOLUME,
-            ],
+            containers: [serverContainer(tenant, platform, env)],
+            volumes: serverVolumes(names.serverConfig, keys),
           },
         },
       },
@@ -183,67 +129,157 @@ export class LogServer extends Construct {
       spec: { type: "ClusterIP", selector, ports: [{ name: "http", port: SERVER_PORT, targetPort: http }] },
     });
 
-    const ingress = tenant.server.ingress;
-    if (ingress.enabled) {
-      const annotations: Record<string, string> = { ...ingress.annotations };
-      if (ingress.allowedSourceCIDRs.length > 0) {
-        annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] =
-          ingress.allowedSourceCIDRs.join(",");
-      }
-      new k8s.KubeIngress(this, "ingress", {
-        metadata: metadata(names.server, annotations),
-        spec: {
-          ingressClassName: ingress.className,
-          tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecretName }],
-          rules: [
-            {
-              host: ingress.host,
-              http: {
-                paths: [
-                  {
-                    path: "/",
-                    pathType: "Prefix",
-                    backend: { service: { name: names.server, port: { name: "http" } } },
-                  },
-                ],
-              },
-            },
-          ],
-        },
-      });
-    }
+    addIngress(this, tenant, names.server, metadata);
+    addDisruptionAndScaling(this, tenant, names.server, metadata, replicas);
+  }
+}
 
-    // Never block a node drain forever: with one replica allow it to go, with more keep one serving.
-    const minServing = autoscaled(tenant) ? tenant.server.autoscaling.minReplicas : replicas;
-    new k8s.KubePodDisruptionBudget(this, "pdb", {
-      metadata: metadata(names.server),
+/** The settings from the ConfigMap (so a change rolls the pods through the config hash), Redis, the key file. */
+function serverEnv(tenant: ResolvedTenant, configMap: string, settings: readonly string[]): k8s.EnvVar[] {
+  return [
+    { name: "PORT", value: String(SERVER_PORT) },
+    ...settings.map((name) => ({ name, valueFrom: { configMapKeyRef: { name: configMap, key: name } } })),
+    ...redisClientEnv(tenant),
+    { name: "NEURALLOG_API_KEYS_FILE", value: `${KEYS_DIR}/${tenant.server.apiKeysSecret.key}` },
+    { name: "NEURALLOG_RULES_FILE", value: RULES_FILE },
+  ];
+}
+
+type ServerMetadata = (name: string, annotations?: Record<string, string>) => k8s.ObjectMeta;
+
+function serverContainer(
+  tenant: ResolvedTenant,
+  platform: ResolvedPlatform,
+  env: k8s.EnvVar[],
+): k8s.Container {
+  const http = k8s.IntOrString.fromString("http");
+  return {
+    name: "server",
+    image: platform.images.server,
+    imagePullPolicy: platform.images.pullPolicy,
+    command: ["neurallog", "server"],
+    env,
+    ports: [{ name: "http", containerPort: SERVER_PORT, protocol: "TCP" }],
+    resources: resourceRequirements(tenant.server.resources),
+    securityContext: containerSecurityContext,
+    startupProbe: {
+      httpGet: { path: "/healthz", port: http },
+      periodSeconds: 2,
+      failureThreshold: 30,
+    },
+    livenessProbe: {
+      httpGet: { path: "/healthz", port: http },
+      periodSeconds: 10,
+      failureThreshold: 3,
+    },
+    readinessProbe: {
+      httpGet: { path: "/readyz", port: http },
+      periodSeconds: 5,
+      failureThreshold: 3,
+    },
+    volumeMounts: [
+      { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+      { name: "api-keys", mountPath: KEYS_DIR, readOnly: true },
+      TMP_MOUNT,
+    ],
+  };
+}
+
+/** The rules file from the ConfigMap, the API keys from their Secret (group-readable only), a writable /tmp. */
+function serverVolumes(configMap: string, keys: ResolvedTenant["server"]["apiKeysSecret"]): k8s.Volume[] {
+  return [
+    {
+      name: "config",
+      configMap: { name: configMap, items: [{ key: "rules.json", path: "rules.json" }] },
+    },
+    {
+      name: "api-keys",
+      secret: {
+        secretName: keys.name,
+        items: [{ key: keys.key, path: keys.key }],
+        defaultMode: 0o440,
+      },
+    },
+    TMP_VOLUME,
+  ];
+}
+
+/** The Ingress with TLS, when the tenant's API is exposed; source CIDRs as the ingress-nginx allow-list. */
+function addIngress(
+  scope: Construct,
+  tenant: ResolvedTenant,
+  server: string,
+  metadata: ServerMetadata,
+): void {
+  const ingress = tenant.server.ingress;
+  if (ingress.enabled) {
+    const annotations: Record<string, string> = { ...ingress.annotations };
+    if (ingress.allowedSourceCIDRs.length > 0) {
+      annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] =
+        ingress.allowedSourceCIDRs.join(",");
+    }
+    new k8s.KubeIngress(scope, "ingress", {
+      metadata: metadata(server, annotations),
       spec: {
-        selector: { matchLabels: selector },
-        ...(minServing > 1
-          ? { minAvailable: k8s.IntOrString.fromNumber(1) }
-          : { maxUnavailable: k8s.IntOrString.fromNumber(1) }),
+        ingressClassName: ingress.className,
+        tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecretName }],
+        rules: [
+          {
+            host: ingress.host,
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  backend: { service: { name: server, port: { name: "http" } } },
+                },
+              ],
+            },
+          },
+        ],
       },
     });
+  }
+}
 
-    if (autoscaled(tenant)) {
-      const scaling = tenant.server.autoscaling;
-      new k8s.KubeHorizontalPodAutoscalerV2(this, "hpa", {
-        metadata: metadata(names.server),
-        spec: {
-          scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: names.server },
-          minReplicas: scaling.minReplicas,
-          maxReplicas: scaling.maxReplicas,
-          metrics: [
-            {
-              type: "Resource",
-              resource: {
-                name: "cpu",
-                target: { type: "Utilization", averageUtilization: scaling.targetCPUUtilizationPercentage },
-              },
+/** The PodDisruptionBudget, and the HorizontalPodAutoscaler when autoscaling is on. */
+function addDisruptionAndScaling(
+  scope: Construct,
+  tenant: ResolvedTenant,
+  server: string,
+  metadata: ServerMetadata,
+  replicas: number,
+): void {
+  // Never block a node drain forever: with one replica allow it to go, with more keep one serving.
+  const minServing = autoscaled(tenant) ? tenant.server.autoscaling.minReplicas : replicas;
+  new k8s.KubePodDisruptionBudget(scope, "pdb", {
+    metadata: metadata(server),
+    spec: {
+      selector: { matchLabels: selectorLabels(tenant, "server") },
+      ...(minServing > 1
+        ? { minAvailable: k8s.IntOrString.fromNumber(1) }
+        : { maxUnavailable: k8s.IntOrString.fromNumber(1) }),
+    },
+  });
+
+  if (autoscaled(tenant)) {
+    const scaling = tenant.server.autoscaling;
+    new k8s.KubeHorizontalPodAutoscalerV2(scope, "hpa", {
+      metadata: metadata(server),
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: server },
+        minReplicas: scaling.minReplicas,
+        maxReplicas: scaling.maxReplicas,
+        metrics: [
+          {
+            type: "Resource",
+            resource: {
+              name: "cpu",
+              target: { type: "Utilization", averageUtilization: scaling.targetCPUUtilizationPercentage },
             },
-          ],
-        },
-      });
-    }
+          },
+        ],
+      },
+    });
   }
 }
