@@ -3,7 +3,7 @@
  * with `XREAD BLOCK` on a connection of its own (pub/sub would drop messages); every event's id is the stream
  * id, so a reconnecting client's `Last-Event-ID` resumes exactly where it left off.
  */
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import type { ServerContext } from "../context.ts";
 import { BadRequest, ServiceUnavailable } from "../errors.ts";
@@ -59,26 +59,7 @@ export async function tailRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const compiled = compileFilter(filter);
       const logsKey = ctx.store.keys.logs;
 
-      // A blocking read needs its own connection; it has no command timeout.
-      const reader: Redis = createRedisClient(ctx.config.redisUrl, {
-        commandTimeoutMs: 0,
-        connectionName: "neurallog-tail",
-      });
-      let lastId: string;
-      try {
-        await new Promise<void>((resolve, reject) => {
-          reader.once("ready", resolve);
-          reader.once("error", reject);
-        });
-        if (typeof resume === "string") lastId = resume;
-        else {
-          const newest = (await reader.xrevrange(logsKey, "+", "-", "COUNT", 1)) as [string, string[]][];
-          lastId = newest[0]?.[0] ?? "0-0";
-        }
-      } catch (error) {
-        reader.disconnect();
-        throw new ServiceUnavailable("log storage is unavailable; retry later", { cause: error });
-      }
+      const { reader, lastId } = await openTailReader(ctx, logsKey, resume);
 
       clients++;
       let open = true;
@@ -103,43 +84,90 @@ export async function tailRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       });
       await write(reply, `retry: ${RETRY_MS}\n: tailing from ${lastId}\n\n`);
 
-      while (open) {
-        let batch: [string, [string, string[]][]][] | null;
-        try {
-          batch = (await reader.xread(
-            "COUNT",
-            READ_COUNT,
-            "BLOCK",
-            BLOCK_MS,
-            "STREAMS",
-            logsKey,
-            lastId,
-          )) as typeof batch;
-        } catch (error) {
-          if (open) {
-            request.log.warn(
-              { err: error },
-              "live tail read failed; ending the stream so the client reconnects",
-            );
-            close();
-          }
-          break;
-        }
-        if (!open) break;
-        if (!batch) {
-          await write(reply, ": keep-alive\n\n");
-          continue;
-        }
-        let out = "";
-        for (const [id, kv] of batch[0]?.[1] ?? []) {
-          lastId = id;
-          const data = entryData(kv);
-          if (data === undefined) continue;
-          const entry = decodeEntry(id, data);
-          if (compiled.matches(entry)) out += `id: ${id}\nevent: log\ndata: ${JSON.stringify(entry)}\n\n`;
-        }
-        if (out) await write(reply, out);
-      }
+      await streamTail({ reader, reply, request, logsKey, lastId, compiled }, () => open, close);
     },
   );
+}
+
+/**
+ * A connection of the tail's own (a blocking read has no command timeout) and where the tail starts: the
+ * client's Last-Event-ID, or the newest entry. A 503 when Redis cannot be reached.
+ */
+async function openTailReader(
+  ctx: ServerContext,
+  logsKey: string,
+  resume: unknown,
+): Promise<{ reader: Redis; lastId: string }> {
+  const reader: Redis = createRedisClient(ctx.config.redisUrl, {
+    commandTimeoutMs: 0,
+    connectionName: "neurallog-tail",
+  });
+  let lastId: string;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      reader.once("ready", resolve);
+      reader.once("error", reject);
+    });
+    if (typeof resume === "string") lastId = resume;
+    else {
+      const newest = (await reader.xrevrange(logsKey, "+", "-", "COUNT", 1)) as [string, string[]][];
+      lastId = newest[0]?.[0] ?? "0-0";
+    }
+  } catch (error) {
+    reader.disconnect();
+    throw new ServiceUnavailable("log storage is unavailable; retry later", { cause: error });
+  }
+  return { reader, lastId };
+}
+
+interface TailStream {
+  readonly reader: Redis;
+  readonly reply: FastifyReply;
+  readonly request: FastifyRequest;
+  readonly logsKey: string;
+  readonly lastId: string;
+  readonly compiled: ReturnType<typeof compileFilter>;
+}
+
+/** Reads the stream while the client listens: matching entries as `log` events, a comment when idle. */
+async function streamTail(
+  { reader, reply, request, logsKey, compiled, ...start }: TailStream,
+  isOpen: () => boolean,
+  close: () => void,
+): Promise<void> {
+  let lastId = start.lastId;
+  while (isOpen()) {
+    let batch: [string, [string, string[]][]][] | null;
+    try {
+      batch = (await reader.xread(
+        "COUNT",
+        READ_COUNT,
+        "BLOCK",
+        BLOCK_MS,
+        "STREAMS",
+        logsKey,
+        lastId,
+      )) as typeof batch;
+    } catch (error) {
+      if (isOpen()) {
+        request.log.warn({ err: error }, "live tail read failed; ending the stream so the client reconnects");
+        close();
+      }
+      break;
+    }
+    if (!isOpen()) break;
+    if (!batch) {
+      await write(reply, ": keep-alive\n\n");
+      continue;
+    }
+    let out = "";
+    for (const [id, kv] of batch[0]?.[1] ?? []) {
+      lastId = id;
+      const data = entryData(kv);
+      if (data === undefined) continue;
+      const entry = decodeEntry(id, data);
+      if (compiled.matches(entry)) out += `id: ${id}\nevent: log\ndata: ${JSON.stringify(entry)}\n\n`;
+    }
+    if (out) await write(reply, out);
+  }
 }
