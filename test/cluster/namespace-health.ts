@@ -1,6 +1,6 @@
 /**
  * Whether what was applied to a namespace actually runs, judged from what the real controllers report:
- * Deployments Available, StatefulSets Ready, claims Bound, pods placed on KWOK nodes, quota status populated and
+ * Deployments Available, StatefulSets Ready, claims Bound, pods placed on the expected nodes (KWOK's by default), quota status populated and
  * not exceeded, and no FailedCreate (quota, Pod Security or LimitRange rejections surface only there, after the
  * apply itself succeeded). Each problem names the object and carries the controller's or API server's own
  * message, so a failing test says why.
@@ -38,8 +38,22 @@ function statefulSetProblem(s: V1StatefulSet): string | undefined {
   return undefined;
 }
 
+export interface HealthOptions {
+  /** Which nodes the namespace's pods must run on. Default: the KWOK nodes (`kwok-node-*`). */
+  readonly node?: (nodeName: string | undefined) => boolean;
+  /** Names that node in problems. Default: "a KWOK node". */
+  readonly nodeDescription?: string;
+}
+
+const onKwokNode = (nodeName: string | undefined) => nodeName?.startsWith("kwok-node-") ?? false;
+
 /** Every problem in the namespace, as `Kind name: what is wrong`; empty when all is well. */
-export async function namespaceProblems(kc: KubeConfig, namespace: string): Promise<string[]> {
+export async function namespaceProblems(
+  kc: KubeConfig,
+  namespace: string,
+  options: HealthOptions = {},
+): Promise<string[]> {
+  const expectedNode = options.node ?? onKwokNode;
   const apps = kc.makeApiClient(AppsV1Api);
   const core = kc.makeApiClient(CoreV1Api);
   const [deployments, replicaSets, statefulSets, claims, pods, quotas, events] = await Promise.all([
@@ -85,8 +99,9 @@ export async function namespaceProblems(kc: KubeConfig, namespace: string): Prom
       const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
       const why = scheduled?.status === "False" ? `: ${scheduled.message}` : "";
       problems.push(`Pod ${pod.metadata?.name}: ${phase ?? "no phase"}${why}`);
-    } else if (!pod.spec?.nodeName?.startsWith("kwok-node-")) {
-      problems.push(`Pod ${pod.metadata?.name}: running on ${pod.spec?.nodeName}, not a KWOK node`);
+    } else if (!expectedNode(pod.spec?.nodeName)) {
+      const expected = options.nodeDescription ?? (options.node ? "the expected node" : "a KWOK node");
+      problems.push(`Pod ${pod.metadata?.name}: running on ${pod.spec?.nodeName}, not ${expected}`);
     }
   }
   for (const quota of quotas.items) {

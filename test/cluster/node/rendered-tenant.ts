@@ -4,7 +4,9 @@
  * as Argo CD would (strict server-side apply, Namespace first), and short-lived client pods that report what they
  * could reach. Used by the real-node tests that need a tenant's pods to run, not only to be admitted.
  */
-import { chownSync, mkdirSync, readFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import {
   CoreV1Api,
   type KubeConfig,
@@ -12,18 +14,19 @@ import {
   type V1Pod,
   type V1PodSpec,
 } from "@kubernetes/client-node";
-import { vi } from "vitest";
+import { inject, vi } from "vitest";
 import { parse } from "yaml";
 import { tenantObjects } from "../../../charts-src/charts/tenant-chart.ts";
-import { REDIS_UID } from "../../../charts-src/constructs/pod-security.ts";
 import { resolvePlatform, resolveTenant } from "../../../charts-src/model/resolve.ts";
 import type { PlatformFile, TenantFile } from "../../../charts-src/model/tenant-schema.ts";
 import { applyManifests } from "../apply-manifests.ts";
 import { namespaceProblems } from "../namespace-health.ts";
 import { LOCAL_IMAGES } from "./node-images.ts";
-import { REAL_NODE_LABEL, REAL_NODE_TAINT } from "./real-node.ts";
+import { REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_TAINT } from "./real-node.ts";
 
 export type RenderedObject = KubernetesObject & Record<string, unknown>;
+
+const isRealNode = (nodeName: string | undefined) => nodeName === REAL_NODE_NAME;
 
 export const ON_REAL_NODE = {
   nodeSelector: { [REAL_NODE_LABEL.key]: REAL_NODE_LABEL.value },
@@ -35,6 +38,7 @@ export function localPlatform(edit: (spec: PlatformFile["spec"]) => void = () =>
   const file = parse(
     readFileSync(new URL("../../../tenants/_platform.yaml", import.meta.url), "utf8"),
   ) as PlatformFile;
+  file.spec.storageClassName = REAL_NODE_STORAGE_CLASS;
   file.spec.images = {
     server: LOCAL_IMAGES.neurallog.ref,
     redis: LOCAL_IMAGES.redis.ref,
@@ -79,46 +83,145 @@ async function waitForDefaultServiceAccount(core: CoreV1Api, namespace: string):
 }
 
 /**
- * The test cluster's volumes are hostPath directories that the kubelet creates as root, and hostPath ignores
- * fsGroup: Redis (uid 999) could not write its AOF. So the StatefulSet's claim is created from its own template
- * first, and once bound its directory is made Redis's, as a real provisioner's volume would be.
+ * The real node's volumes: `local` PersistentVolumes in a class of their own (KWOK's provisioning stage skips it),
+ * each a directory under the run directory, pinned to the real node and pre-bound to the claim that will use it —
+ * what a platform with a local-volume provisioner gives a StatefulSet. Unlike hostPath, the kubelet applies the
+ * pod's fsGroup to a local volume, so Redis (uid 999) owns its data directory without help.
  */
-async function redisClaimReady(core: CoreV1Api, objects: readonly RenderedObject[]): Promise<void> {
-  const statefulSet = objects.find((o) => o.kind === "StatefulSet") as
-    | (RenderedObject & {
-        spec: { volumeClaimTemplates: { metadata: { name: string }; spec: object }[] };
-      })
-    | undefined;
-  if (!statefulSet) return;
-  const namespace = statefulSet.metadata!.namespace!;
-  for (const template of statefulSet.spec.volumeClaimTemplates) {
-    const name = `${template.metadata.name}-${statefulSet.metadata!.name}-0`;
-    await core.createNamespacedPersistentVolumeClaim({
-      namespace,
-      body: { metadata: { ...template.metadata, name }, spec: template.spec },
-    });
-    const volume = await vi.waitFor(
-      async () => {
-        const claim = await core.readNamespacedPersistentVolumeClaim({ name, namespace });
-        if (claim.status?.phase !== "Bound") throw new Error(`claim ${name} ${claim.status?.phase}`);
-        return core.readPersistentVolume({ name: claim.spec!.volumeName! });
-      },
-      { timeout: 30_000, interval: 200 },
-    );
-    const path = volume.spec!.hostPath!.path;
-    mkdirSync(path, { recursive: true });
-    chownSync(path, REDIS_UID, REDIS_UID);
-  }
+export const REAL_NODE_STORAGE_CLASS = "neurallog-real-node-local";
+
+async function ensureRealNodeStorageClass(kc: KubeConfig): Promise<void> {
+  await applyManifests(
+    kc,
+    [
+      {
+        apiVersion: "storage.k8s.io/v1",
+        kind: "StorageClass",
+        metadata: { name: REAL_NODE_STORAGE_CLASS },
+        provisioner: "kubernetes.io/no-provisioner",
+        volumeBindingMode: "WaitForFirstConsumer",
+        reclaimPolicy: "Retain",
+      } as KubernetesObject,
+    ],
+    { fieldManager: "neurallog-test-environment" },
+  );
 }
 
-/** Applies a rendered tenant and waits until everything in it runs (Redis ready, server Available). */
-export async function runTenant(kc: KubeConfig, objects: readonly RenderedObject[]): Promise<string> {
+interface ClaimNeed {
+  readonly namespace: string;
+  readonly name: string;
+  readonly size: string;
+}
+
+/** Every claim the rendered objects will make: their PVCs and each StatefulSet's claim for ordinal 0. */
+function claimsOf(objects: readonly RenderedObject[]): ClaimNeed[] {
+  const needs: ClaimNeed[] = [];
+  for (const o of objects) {
+    const namespace = o.metadata!.namespace!;
+    if (o.kind === "PersistentVolumeClaim") {
+      const spec = o.spec as { resources: { requests: { storage: string } } };
+      needs.push({ namespace, name: o.metadata!.name!, size: spec.resources.requests.storage });
+    }
+    if (o.kind === "StatefulSet") {
+      const spec = o.spec as {
+        volumeClaimTemplates?: {
+          metadata: { name: string };
+          spec: { resources: { requests: { storage: string } } };
+        }[];
+      };
+      for (const template of spec.volumeClaimTemplates ?? []) {
+        needs.push({
+          namespace,
+          name: `${template.metadata.name}-${o.metadata!.name}-0`,
+          size: template.spec.resources.requests.storage,
+        });
+      }
+    }
+  }
+  return needs;
+}
+
+/** A local volume on the real node for each claim, under `<run directory>/node/volumes/`. */
+async function provideLocalVolumes(kc: KubeConfig, objects: readonly RenderedObject[]): Promise<void> {
+  await ensureRealNodeStorageClass(kc);
+  const root = join(dirname(inject("kubeconfig")), "node", "volumes");
+  const volumes = claimsOf(objects).map((claim) => {
+    const path = join(root, `${claim.namespace}-${claim.name}`);
+    mkdirSync(path, { recursive: true });
+    return {
+      apiVersion: "v1",
+      kind: "PersistentVolume",
+      metadata: { name: `local-${claim.namespace}-${claim.name}`.slice(0, 253) },
+      spec: {
+        capacity: { storage: claim.size },
+        accessModes: ["ReadWriteOnce"],
+        persistentVolumeReclaimPolicy: "Retain",
+        storageClassName: REAL_NODE_STORAGE_CLASS,
+        claimRef: {
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          namespace: claim.namespace,
+          name: claim.name,
+        },
+        local: { path },
+        nodeAffinity: {
+          required: {
+            nodeSelectorTerms: [
+              {
+                matchExpressions: [
+                  { key: REAL_NODE_LABEL.key, operator: "In", values: [REAL_NODE_LABEL.value] },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    } as KubernetesObject;
+  });
+  await applyManifests(kc, volumes, { fieldManager: "neurallog-test-environment" });
+}
+
+/**
+ * Onboarding step 3 (docs/runbooks/onboarding.md): the tenant's API keys Secret, made outside git by an admin.
+ * One key with every scope; returns it in plain text for the test's clients.
+ */
+async function createApiKeysSecret(core: CoreV1Api, objects: readonly RenderedObject[]): Promise<string> {
+  const deployment = objects.find((o) => o.kind === "Deployment")!;
+  const volumes = (
+    deployment.spec as { template: { spec: { volumes: { secret?: { secretName: string } }[] } } }
+  ).template.spec.volumes;
+  const secretName = volumes.find((v) => v.secret)!.secret!.secretName;
+  const key = randomBytes(24).toString("hex");
+  const entry = {
+    name: "real-node-test",
+    key: `sha256:${createHash("sha256").update(key).digest("hex")}`,
+    scopes: ["ingest", "read", "admin"],
+  };
+  await core.createNamespacedSecret({
+    namespace: deployment.metadata!.namespace!,
+    body: { metadata: { name: secretName }, stringData: { "api-keys.json": JSON.stringify([entry]) } },
+  });
+  return key;
+}
+
+export interface RunningTenant {
+  readonly namespace: string;
+  /** An API key of the tenant with every scope, in plain text. */
+  readonly apiKey: string;
+}
+
+/**
+ * Applies a rendered tenant as Argo CD would after onboarding (API keys Secret made, volumes provisioned) and
+ * waits until everything in it runs on the real node: Redis ready, the server Available through its own probes.
+ */
+export async function runTenant(kc: KubeConfig, objects: readonly RenderedObject[]): Promise<RunningTenant> {
   const core = kc.makeApiClient(CoreV1Api);
   const namespace = namespaceOf(objects);
   const first = objects.filter((o) => o.kind === "Namespace");
   await applyManifests(kc, first, { fieldManager: "argocd-stand-in" });
   await waitForDefaultServiceAccount(core, namespace);
-  await redisClaimReady(core, objects);
+  const apiKey = await createApiKeysSecret(core, objects);
+  await provideLocalVolumes(kc, objects);
   await applyManifests(
     kc,
     objects.filter((o) => o.kind !== "Namespace"),
@@ -126,12 +229,15 @@ export async function runTenant(kc: KubeConfig, objects: readonly RenderedObject
   );
   await vi.waitFor(
     async () => {
-      const problems = await namespaceProblems(kc, namespace);
+      const problems = await namespaceProblems(kc, namespace, {
+        node: isRealNode,
+        nodeDescription: REAL_NODE_NAME,
+      });
       if (problems.length > 0) throw new Error(`${namespace}: ${problems.join("; ")}`);
     },
     { timeout: 180_000, interval: 500 },
   );
-  return namespace;
+  return { namespace, apiKey };
 }
 
 /** A plain namespace (restricted Pod Security, no NetworkPolicy) for client pods. */
