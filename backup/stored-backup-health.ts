@@ -8,8 +8,7 @@
  * so both views agree. This one is for whoever can read the store: the CLI, a future S3-backed store, tests.
  */
 import type { BackupStore } from "./backup-store.ts";
-import { parseBackupName } from "./backup-naming.ts";
-import { readManifest } from "./manifest.ts";
+import { listStoredBackups } from "./stored-backups.ts";
 
 export interface StoredBackupHealth {
   /** When the newest good backup was taken; null if there is none. */
@@ -27,29 +26,16 @@ export async function storedBackupHealth(
   prefix: string,
   now: Date,
 ): Promise<StoredBackupHealth> {
-  const objects = await store.list(`${prefix}-`);
-  const sizes = new Map(objects.map((o) => [o.name, o.sizeBytes]));
-  const manifests = objects
-    .map((o) => ({ name: o.name, parsed: parseBackupName(prefix, o.name) }))
-    .filter((o) => o.parsed?.kind === "manifest")
-    .sort((a, b) => b.parsed!.takenAt.getTime() - a.parsed!.takenAt.getTime());
-  const count = manifests.filter((m) => sizes.has(m.name.replace(/\.json$/, ".rdb"))).length;
-  for (const { name } of manifests) {
-    let manifest;
-    try {
-      manifest = await readManifest(store, name);
-    } catch {
-      continue; // unreadable or foreign manifest: not a good backup
-    }
-    if (sizes.get(manifest.snapshot) !== manifest.sizeBytes) continue;
-    const lastSuccessAt = new Date(manifest.takenAt);
-    return {
-      lastSuccessAt,
-      ageMs: now.getTime() - lastSuccessAt.getTime(),
-      sizeBytes: manifest.sizeBytes,
-      snapshot: manifest.snapshot,
-      count,
-    };
-  }
-  return { lastSuccessAt: null, ageMs: null, sizeBytes: null, snapshot: null, count };
+  const backups = await listStoredBackups(store, prefix);
+  const count = backups.filter((b) => b.sizeBytes !== null && b.state !== "no manifest").length;
+  const newest = backups.find((b) => b.state === "good");
+  if (!newest) return { lastSuccessAt: null, ageMs: null, sizeBytes: null, snapshot: null, count };
+  const lastSuccessAt = new Date(newest.manifest!.takenAt);
+  return {
+    lastSuccessAt,
+    ageMs: now.getTime() - lastSuccessAt.getTime(),
+    sizeBytes: newest.manifest!.sizeBytes,
+    snapshot: newest.snapshot,
+    count,
+  };
 }

@@ -44,6 +44,11 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
       "backup --redis-url URL --dest DIR [--tenant T] [--keep N] [--max-age D]: verified point-in-time Redis snapshot; prints its path last",
     load: () => import("./commands/backup.ts"),
   },
+  backups: {
+    summary:
+      "backups --dest DIR [--tenant T]: the backups in DIR, newest first, with keys and whether each is good",
+    load: () => import("./commands/backups.ts"),
+  },
   restore: {
     summary: "restore --redis-url URL --from FILE: verifies a snapshot, then loads it into a running Redis",
     load: () => import("./commands/restore.ts"),

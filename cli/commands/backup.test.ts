@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -158,6 +158,30 @@ describe("neurallog backup / restore CLI", () => {
       expect(outcome.stderr).toMatch(message);
       expect(outcome.stderr).not.toContain(PASSWORD);
     }
+  });
+
+  it("lists backups newest first with their keys and state, and exits 1 when none is good", async () => {
+    const dest = join(dir, "listed");
+    const first = lastLine(
+      (await neurallog(["backup", "--redis-url", url, "--dest", dest, "--tenant", "acme"])).stdout,
+    );
+    const second = lastLine(
+      (await neurallog(["backup", "--redis-url", url, "--dest", dest, "--tenant", "acme"])).stdout,
+    );
+    // A snapshot whose manifest is gone (a run that died before writing it) is listed, and not good.
+    await rm(first.replace(/\.rdb$/, ".json"));
+    const listed = await neurallog(["backups", "--dest", dest, "--tenant", "acme"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const lines = listed.stdout.trimEnd().split("\n");
+    expect(lines.map((l) => [l.split("  ")[0], l.split("  ").at(-1)])).toEqual([
+      [basename(second), "good"],
+      [basename(first), "no manifest"],
+    ]);
+    expect(lines[0]).toMatch(/ \d+ bytes {2}3 keys {2}good$/);
+
+    const none = await neurallog(["backups", "--dest", join(dir, "empty"), "--tenant", "acme"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no good backup of acme in /);
   });
 
   it("reports a wrong password without printing it", async () => {
