@@ -20,6 +20,7 @@ import { tenantObjects } from "../../../charts-src/charts/tenant-chart.ts";
 import { resolvePlatform, resolveTenant } from "../../../charts-src/model/resolve.ts";
 import type { PlatformFile, TenantFile } from "../../../charts-src/model/tenant-schema.ts";
 import { applyManifests } from "../apply-manifests.ts";
+import { syncOrder } from "../apply-order.ts";
 import { namespaceProblems } from "../namespace-health.ts";
 import { LOCAL_IMAGES } from "./node-images.ts";
 import { REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_TAINT } from "./real-node.ts";
@@ -204,6 +205,16 @@ async function createApiKeysSecret(core: CoreV1Api, objects: readonly RenderedOb
   return key;
 }
 
+/** Real Argo CD's field manager: these tests sync by hand what Argo CD would, and change it the same way. */
+const SYNC_MANAGER = "argocd-controller";
+
+/** A re-render of the tenant applied over the running one (as Argo CD syncs a merged change), Namespace aside. */
+export async function applyRendered(kc: KubeConfig, objects: readonly RenderedObject[]): Promise<void> {
+  await applyManifests(kc, syncOrder(objects.filter((o) => o.kind !== "Namespace")), {
+    fieldManager: SYNC_MANAGER,
+  });
+}
+
 export interface RunningTenant {
   readonly namespace: string;
   /** An API key of the tenant with every scope, in plain text. */
@@ -218,15 +229,11 @@ export async function runTenant(kc: KubeConfig, objects: readonly RenderedObject
   const core = kc.makeApiClient(CoreV1Api);
   const namespace = namespaceOf(objects);
   const first = objects.filter((o) => o.kind === "Namespace");
-  await applyManifests(kc, first, { fieldManager: "argocd-stand-in" });
+  await applyManifests(kc, first, { fieldManager: SYNC_MANAGER });
   await waitForDefaultServiceAccount(core, namespace);
   const apiKey = await createApiKeysSecret(core, objects);
   await provideLocalVolumes(kc, objects);
-  await applyManifests(
-    kc,
-    objects.filter((o) => o.kind !== "Namespace"),
-    { fieldManager: "argocd-stand-in" },
-  );
+  await applyRendered(kc, objects);
   await vi.waitFor(
     async () => {
       const problems = await namespaceProblems(kc, namespace, {

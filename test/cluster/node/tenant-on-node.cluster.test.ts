@@ -3,17 +3,28 @@
  * Available through its own startup, readiness and liveness probes; logs sent through its Service from another
  * pod are stored and read back; Redis keeps acknowledged logs across the deletion of its pod (AOF on its local
  * volume); and the backup CronJob, run as a Job the way `kubectl create job --from=cronjob/…` does, writes a
- * snapshot and manifest to the backup volume whose checksum matches.
+ * snapshot and manifest to the backup volume whose checksum matches; the restore runbook
+ * (docs/runbooks/backup-restore.md), executed step by step, brings that backup back.
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { AppsV1Api, BatchV1Api, CoreV1Api, type V1CronJob, type V1Pod } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  type V1CronJob,
+  type V1Job,
+  type V1JobSpec,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { uniqueName, clusterKubeConfig } from "../cluster-access.ts";
 import { LOCAL_IMAGES } from "./node-images.ts";
+import { namespaceProblems } from "../namespace-health.ts";
 import { REAL_NODE_NAME } from "./real-node.ts";
 import {
+  applyRendered,
   clientPodSpec,
   localPlatform,
   namespaceOf,
@@ -74,6 +85,60 @@ async function storedMessages(): Promise<string[]> {
 
 const serverPods = async (): Promise<V1Pod[]> =>
   (await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/component=server" })).items;
+
+const batch = kc.makeApiClient(BatchV1Api);
+
+/**
+ * `kubectl create job --from=cronjob/<tenant>-backup <name>`, with `edit` applied to the Job spec as the runbook's
+ * `jq` does; waits for the Job to end and returns it with its pod's log.
+ */
+async function runFromCronJob(
+  purpose: string,
+  edit: (spec: V1JobSpec) => V1JobSpec,
+): Promise<{ job: V1Job; log: string }> {
+  const cronJob: V1CronJob = await batch.readNamespacedCronJob({ name: `${tenant}-backup`, namespace });
+  const name = uniqueName(`${tenant}-${purpose}`).slice(0, 52);
+  await batch.createNamespacedJob({
+    namespace,
+    body: {
+      metadata: {
+        name,
+        annotations: { "cronjob.kubernetes.io/instantiate": "manual" },
+        labels: cronJob.spec!.jobTemplate.metadata?.labels,
+        ownerReferences: [
+          {
+            apiVersion: "batch/v1",
+            kind: "CronJob",
+            name: cronJob.metadata!.name!,
+            uid: cronJob.metadata!.uid!,
+            controller: true,
+          },
+        ],
+      },
+      spec: edit(structuredClone(cronJob.spec!.jobTemplate.spec!)),
+    },
+  });
+  const job = await vi.waitFor(
+    async () => {
+      const live = await batch.readNamespacedJob({ name, namespace });
+      const done = live.status?.conditions?.find(
+        (c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True",
+      );
+      if (!done) throw new Error(`Job ${name} not done: ${JSON.stringify(live.status)}`);
+      return live;
+    },
+    { timeout: 180_000, interval: 1_000 },
+  );
+  const [pod] = (await core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` })).items;
+  const log = pod ? await core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace }) : "";
+  return { job, log };
+}
+
+const withCommand = (command: string[]) => (spec: V1JobSpec) => {
+  spec.template.spec!.containers[0]!.command = command;
+  spec.backoffLimit = 0;
+  return spec;
+};
 
 beforeAll(async () => {
   running = await runTenant(kc, objects);
@@ -151,39 +216,7 @@ describe("a rendered tenant on the real node", () => {
   }, 240_000);
 
   it("runs the backup CronJob as a Job: a snapshot and its manifest on the backup volume, checksums matching", async () => {
-    const batch = kc.makeApiClient(BatchV1Api);
-    const cronJob: V1CronJob = await batch.readNamespacedCronJob({ name: `${tenant}-backup`, namespace });
-    const jobName = uniqueName(`${tenant}-manual`).slice(0, 52);
-    // What `kubectl create job --from=cronjob/<name>` sends.
-    await batch.createNamespacedJob({
-      namespace,
-      body: {
-        metadata: {
-          name: jobName,
-          annotations: { "cronjob.kubernetes.io/instantiate": "manual" },
-          labels: cronJob.spec!.jobTemplate.metadata?.labels,
-          ownerReferences: [
-            {
-              apiVersion: "batch/v1",
-              kind: "CronJob",
-              name: cronJob.metadata!.name!,
-              uid: cronJob.metadata!.uid!,
-              controller: true,
-            },
-          ],
-        },
-        spec: cronJob.spec!.jobTemplate.spec,
-      },
-    });
-    const job = await vi.waitFor(
-      async () => {
-        const live = await batch.readNamespacedJob({ name: jobName, namespace });
-        if (live.status?.failed) throw new Error(`backup Job failed: ${JSON.stringify(live.status)}`);
-        if (!live.status?.succeeded) throw new Error(`backup Job not done: ${JSON.stringify(live.status)}`);
-        return live;
-      },
-      { timeout: 180_000, interval: 1_000 },
-    );
+    const { job } = await runFromCronJob("manual", (spec) => spec);
     expect(job.status?.succeeded).toBe(1);
 
     const claim = objects.find((o) => o.kind === "PersistentVolumeClaim")!.metadata!.name!;
@@ -200,4 +233,67 @@ describe("a rendered tenant on the real node", () => {
     };
     expect(manifest.sha256).toBe(createHash("sha256").update(snapshot).digest("hex"));
   }, 240_000);
+
+  it("restores that backup by the runbook (pick, pause, restore, verify, resume): logs written after it are gone, the rest is back", async () => {
+    const before = await storedMessages();
+    const later = [`${marker} written after the backup`];
+    await callServer(
+      "POST",
+      "/api/v1/logs",
+      later.map((message) => ({ message, level: "info" })),
+    );
+    expect(await storedMessages()).toEqual([...before, ...later].sort());
+
+    // 1. Pick the backup: a Job of the CronJob's template listing the volume (the image has no shell).
+    const listing = await runFromCronJob(
+      "list",
+      withCommand(["neurallog", "backups", "--dest", "/backups", "--tenant", tenant]),
+    );
+    expect(listing.job.status?.succeeded, listing.log).toBe(1);
+    const [newest] = listing.log.trim().split("\n");
+    const [snapshot, , , keys] = newest!.split("  ");
+    expect(newest).toMatch(/ {2}good$/);
+    const manifestKeys = Number(keys!.split(" ")[0]);
+    expect(manifestKeys).toBeGreaterThan(0);
+
+    // 2. Pause the writers: the tenant file with `suspend: true`, merged and synced.
+    await applyRendered(kc, renderTenantOnNode(tenant, localPlatform(), { suspend: true }));
+    await vi.waitFor(
+      async () => {
+        const pods = await serverPods();
+        const cron = await batch.readNamespacedCronJob({ name: `${tenant}-backup`, namespace });
+        if (pods.length > 0 || !cron.spec?.suspend)
+          throw new Error(`${pods.length} server pods, CronJob suspend ${cron.spec?.suspend}`);
+      },
+      { timeout: 120_000, interval: 500 },
+    );
+
+    // 3. Restore, with backoffLimit 0, from the snapshot picked in step 1.
+    const restore = await runFromCronJob(
+      "restore",
+      withCommand(["neurallog", "restore", "--from", `/backups/${snapshot}`]),
+    );
+    expect(restore.job.status?.succeeded, restore.log).toBe(1);
+
+    // 4. Verify: the Job's last line names the file, and the restored key count is the manifest's.
+    expect(restore.log.trim().split("\n").at(-1)).toMatch(
+      new RegExp(
+        `^restored /backups/${snapshot!.replace(/\./g, "\\.")} into redis://${tenant}-redis:6379: db0=${manifestKeys}, `,
+      ),
+    );
+
+    // 5. Resume: the tenant file without `suspend`; the server comes back and serves what the backup held.
+    await applyRendered(kc, objects);
+    await vi.waitFor(
+      async () => {
+        const problems = await namespaceProblems(kc, namespace, {
+          node: (n) => n === REAL_NODE_NAME,
+          nodeDescription: REAL_NODE_NAME,
+        });
+        if (problems.length > 0) throw new Error(problems.join("; "));
+      },
+      { timeout: 120_000, interval: 500 },
+    );
+    expect(await storedMessages()).toEqual(before);
+  }, 480_000);
 });
