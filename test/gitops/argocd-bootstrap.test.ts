@@ -17,7 +17,13 @@ import { EXAMPLE_TENANTS } from "./git-fixtures.ts";
 const BOOTSTRAP = path.join(import.meta.dirname, "../../argocd");
 // Merged into the Argo CD install's own argocd-cm (kubectl patch), deliberately not a kustomization resource.
 const ARGOCD_CM_PATCH = "argocd-cm-patch.yaml";
-const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding"]);
+const CLUSTER_SCOPED = new Set([
+  "Namespace",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionPolicyBinding",
+]);
 
 async function bootstrapObjects(): Promise<{ source: string; object: KubernetesObject }[]> {
   const files = (await readdir(BOOTSTRAP)).filter(
