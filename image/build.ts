@@ -262,7 +262,25 @@ function debEntry(file: string) {
   return { name, version: decodeURIComponent(version!), arch };
 }
 
-/** A hash of the image's inputs as committed files: what decides whether dist/image is stale (image-stamp.ts). */
+/** What a layout's `.inputs` stamp holds: the hash its build came from (the app's inputs, or the builder's). */
+function stampOf(name: ImageName): string {
+  return name === "neurallog" ? inputsHash() : builderHash();
+}
+
+/**
+ * Whether dist's layout of `name` was built from the checkout's committed files (its `.inputs` stamp matches):
+ * the one staleness rule of the image tests and the real node, so neither runs an image older than the code.
+ */
+export function isCurrent(name: ImageName): boolean {
+  const stamp = `${LAYOUTS[name]}.inputs`;
+  return (
+    existsSync(path.join(LAYOUTS[name], "index.json")) &&
+    existsSync(stamp) &&
+    readFileSync(stamp, "utf8").trim() === stampOf(name)
+  );
+}
+
+/** A hash of the image's inputs as committed files: what decides whether dist/image is stale (isCurrent). */
 export function inputsHash(inputs = imageInputs(ROOT)): string {
   const { epoch, revision } = gitSource(inputs);
   return committedFilesHash(inputs).update(`${epoch} ${revision}`).digest("hex");
@@ -438,7 +456,7 @@ export function build(name: ImageName): string {
   const out = LAYOUTS[name];
   // Beside the layout, not in it: skopeo copies only what index.json names.
   writeFileSync(`${out}.sbom.json`, `${JSON.stringify(sbom, null, 2)}\n`);
-  writeFileSync(`${out}.inputs`, `${name === "neurallog" ? inputsHash() : builderHash()}\n`);
+  writeFileSync(`${out}.inputs`, `${stampOf(name)}\n`);
   for (const l of layers)
     log(`${name} layer ${l.name}: ${(l.size / 1e6).toFixed(1)} MB compressed (${l.digest})`);
   log(`${name}: ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -4,11 +4,11 @@
  * builds it; then loads the layout into podman's store and hands the image id to the tests.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { builderHash, inputsHash, LAYOUTS, ROOT } from "../../image/build.ts";
+import { isCurrent, LAYOUTS, ROOT } from "../../image/build.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,9 +19,7 @@ declare module "vitest" {
 }
 
 export default function setup(project: TestProject): () => void {
-  const stamp = `${LAYOUTS.neurallog}.inputs`;
-  const fresh = existsSync(stamp) && readFileSync(stamp, "utf8").trim() === inputsHash();
-  if (!fresh) {
+  if (!isCurrent("neurallog")) {
     console.log("image tests: dist/image is missing or stale, building it (npm run image)");
     execFileSync(process.execPath, [path.join(ROOT, "image/build.ts")], {
       cwd: ROOT,
@@ -29,8 +27,7 @@ export default function setup(project: TestProject): () => void {
     });
   }
   // The test Redis image depends only on the builder (and Debian): rebuilt when the builder changed.
-  const redisStamp = `${LAYOUTS.redis}.inputs`;
-  if (!existsSync(redisStamp) || readFileSync(redisStamp, "utf8").trim() !== builderHash()) {
+  if (!isCurrent("redis")) {
     console.log("image tests: building the test Redis image (npm run image -- redis)");
     execFileSync(process.execPath, [path.join(ROOT, "image/build.ts"), "redis"], {
       cwd: ROOT,

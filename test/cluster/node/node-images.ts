@@ -1,12 +1,14 @@
 /**
  * The images the real node runs, as the image builder (image/, `npm run image`) writes them: OCI layouts under
- * dist/. A missing layout is built first (minutes for neurallog, seconds for pause), so a fresh clone needs no
- * manual step; a present one is imported as it is — rebuild with `npm run image -- <name>` after changing it.
+ * dist/. A missing or stale layout (image/build.ts `isCurrent`: built from other committed files than the
+ * checkout's) is built first (minutes for neurallog, seconds for pause), so neither a fresh clone nor a commit
+ * needs a manual step, and the real node never runs an image older than the code. Uncommitted changes are not
+ * in the image: commit first.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isCurrent } from "../../../image/build.ts";
 import type { ImageLayout } from "./real-node.ts";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -24,7 +26,7 @@ export type LocalImage = keyof typeof LOCAL_IMAGES;
 export function localImages(
   names: readonly LocalImage[] = ["pause", "coredns", "redis", "neurallog"],
 ): ImageLayout[] {
-  const missing = names.filter((name) => !existsSync(join(LOCAL_IMAGES[name].dir, "index.json")));
+  const missing = names.filter((name) => !isCurrent(name));
   if (missing.length > 0) {
     const result = spawnSync(process.execPath, [join(repo, "image/build.ts"), ...missing], {
       cwd: repo,
