@@ -3,10 +3,14 @@
  * security context, run by the real kubelet with runc, really has a read-only root file system, runs as uid 10001
  * with no capabilities and no_new_privs, and can write only its `/tmp` volume; and in a namespace with the rendered
  * Pod Security labels, pods that break the context (root, privileged, added capabilities, privilege escalation)
- * are refused by admission with Pod Security's own message.
+ * are refused by admission with Pod Security's own message, and one with a writable root file system by the
+ * platform's ValidatingAdmissionPolicy.
  */
-import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiException, CoreV1Api, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { platformObjects } from "../../../charts-src/charts/platform-chart.ts";
+import { resolvePlatform } from "../../../charts-src/model/resolve.ts";
+import { applyManifests } from "../apply-manifests.ts";
 import { clusterKubeConfig, uniqueName } from "../cluster-access.ts";
 import {
   localPlatform,
@@ -73,11 +77,33 @@ function renderedContextPod(name: string): V1Pod {
   };
 }
 
+/** The API server's refusal of `pod` (code and message); code 0 if it was created (it is then deleted). */
+async function refusalOf(pod: V1Pod): Promise<{ code: number; message: string }> {
+  try {
+    await core.createNamespacedPod({ namespace, body: pod });
+  } catch (error) {
+    if (!(error instanceof ApiException)) throw error;
+    const body = JSON.parse(String(error.body)) as { message?: string };
+    return { code: error.code, message: body.message ?? String(error.body) };
+  }
+  await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace });
+  return { code: 0, message: "" };
+}
+
 beforeAll(async () => {
-  // The rendered tenant Namespace's Pod Security labels, on a namespace of this file's own.
+  // The rendered tenant Namespace's labels (Pod Security, neurallog.io/tenant), on a namespace of this file's own;
+  // the platform's admission policy, applied as Argo CD's platform Application syncs it.
   await core.createNamespace({
     body: { metadata: { name: namespace, labels: renderedNamespace.metadata!.labels } },
   });
+  const admission = platformObjects(resolvePlatform(localPlatform())).filter((o) =>
+    String(o.kind).startsWith("ValidatingAdmissionPolicy"),
+  ) as KubernetesObject[];
+  expect(admission.map((o) => o.kind)).toEqual([
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+  ]);
+  await applyManifests(kc, admission, { fieldManager: "argocd-controller" });
 });
 
 afterAll(async () => {
@@ -136,13 +162,34 @@ describe("the rendered security context on the real node", () => {
     ],
   ];
   for (const [what, breach, message] of breaches) {
-    it(`refuses a pod that ${what}`, async () => {
+    it(`refuses a pod that ${what} (Pod Security restricted)`, async () => {
       const pod = renderedContextPod(uniqueName("breach"));
       breach(pod);
-      const creating = core.createNamespacedPod({ namespace, body: pod });
-      await expect(creating).rejects.toMatchObject({ code: 403 });
-      await expect(creating).rejects.toThrow(/violates PodSecurity "restricted:latest"/);
-      await expect(creating).rejects.toThrow(message);
+      const refusal = await refusalOf(pod);
+      expect(refusal.code).toBe(403);
+      expect(refusal.message).toMatch(/violates PodSecurity "restricted:latest"/);
+      expect(refusal.message).toMatch(message);
     });
   }
+
+  it("refuses a pod with a writable root file system (the platform's ValidatingAdmissionPolicy; Pod Security does not check it)", async () => {
+    const pod = renderedContextPod(uniqueName("writable"));
+    pod.spec!.containers[0]!.securityContext = {
+      ...pod.spec!.containers[0]!.securityContext,
+      readOnlyRootFilesystem: false,
+    };
+    // A new policy takes effect once the API server has compiled it: wait for the first refusal.
+    const refusal = await vi.waitFor(
+      async () => {
+        const outcome = await refusalOf(structuredClone(pod));
+        if (outcome.code === 0) throw new Error("created: the policy is not in effect yet");
+        return outcome;
+      },
+      { timeout: 30_000, interval: 500 },
+    );
+    expect(refusal.code).toBe(403);
+    expect(refusal.message).toMatch(
+      /neurallog-read-only-root.*set securityContext\.readOnlyRootFilesystem: true on container\(s\) probe/,
+    );
+  });
 });
