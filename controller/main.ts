@@ -75,25 +75,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
     },
   });
 
-  const elector: LeaderElector = new LeaderElector({
-    identity,
-    namespace: options.leaseNamespace,
-    name: LEASE_NAME,
-    store: new ApiLeaseStore(options.kubeConfig, options.leaseNamespace, LEASE_NAME),
-    ...(options.timings ? { timings: options.timings } : {}),
-    onStartedLeading: () => {
-      log.info({ identity }, "leading: reconciling every tenant");
-      metrics.leader.set(1);
-      for (const namespace of informers.tenantNamespaces()) queue.add(namespace);
-    },
-    onStoppedLeading: () => {
-      log.warn({ identity }, "no longer leading: writes stop");
-      metrics.leader.set(0);
-      metrics.forgetAllTenants();
-      statuses.clear();
-    },
-    onError: (error) => log.warn({ err: error }, "leader election round failed"),
-  });
+  // Every tenant at once: when this replica starts leading, and at every resync while it leads.
+  const enqueueAll = () => {
+    for (const namespace of informers.tenantNamespaces()) queue.add(namespace);
+  };
+  const elector = leaderElector(options, identity, log, { metrics, statuses, enqueueAll });
 
   const actions = new ClientKubeActions(options.kubeConfig, () => elector.isLeader());
   const events = new EventRecorder(actions, {
@@ -101,7 +87,108 @@ export async function startController(options: ControllerOptions): Promise<Runni
     ...(options.eventRepeatMs !== undefined ? { repeatAfterMs: options.eventRepeatMs } : {}),
   });
 
-  const reconcile = async (namespace: string) => {
+  const reconcile = tenantReconciler(
+    { elector, informers, actions, events, metrics, statuses, queue },
+    options.mode,
+  );
+
+  let stopping = false;
+  const status = (): ControllerStatus =>
+    controllerStatus(identity, options.mode, elector, informers, statuses);
+  const server: StatusServer = await startStatusServer(
+    options.port,
+    options.host ?? "0.0.0.0",
+    metrics.registry,
+    {
+      status,
+      health: () => ({ ok: !stopping, identity, leader: elector.isLeader(), synced: informers.synced }),
+    },
+  );
+
+  await informers.start();
+  const workers = runWorkers(queue, options.workers ?? 2, reconcile, (namespace, error, retryInMs) => {
+    if (causedBy(error, NotLeaderError)) return;
+    log.warn({ namespace, err: error, retryInMs }, "reconcile failed; retrying");
+  });
+  // Reconciling from a cache that has not listed yet would report everything missing: wait for the first lists
+  // before competing for leadership.
+  const syncWait = waitFor(() => informers.synced || stopping, 200).then(() => {
+    if (!stopping) elector.start();
+  });
+  const resync = setInterval(() => {
+    if (elector.isLeader()) enqueueAll();
+  }, options.resyncMs ?? 60_000).unref();
+  log.info({ identity, port: server.port, mode: options.mode }, "controller started");
+
+  return {
+    identity,
+    port: server.port,
+    metrics,
+    isLeader: () => elector.isLeader(),
+    status,
+    async stop() {
+      stopping = true;
+      clearInterval(resync);
+      await syncWait;
+      await elector.stop();
+      queue.shutDown();
+      await workers;
+      await informers.stop();
+      await server.close();
+    },
+  };
+}
+
+interface LeadershipEffects {
+  readonly metrics: ControllerMetrics;
+  readonly statuses: Map<string, TenantStatus>;
+  readonly enqueueAll: () => void;
+}
+
+/** Leader election on the Lease: the leader reconciles every tenant; a follower forgets its findings. */
+function leaderElector(
+  options: ControllerOptions,
+  identity: string,
+  log: Logger,
+  leading: LeadershipEffects,
+): LeaderElector {
+  return new LeaderElector({
+    identity,
+    namespace: options.leaseNamespace,
+    name: LEASE_NAME,
+    store: new ApiLeaseStore(options.kubeConfig, options.leaseNamespace, LEASE_NAME),
+    ...(options.timings ? { timings: options.timings } : {}),
+    onStartedLeading: () => {
+      log.info({ identity }, "leading: reconciling every tenant");
+      leading.metrics.leader.set(1);
+      leading.enqueueAll();
+    },
+    onStoppedLeading: () => {
+      log.warn({ identity }, "no longer leading: writes stop");
+      leading.metrics.leader.set(0);
+      leading.metrics.forgetAllTenants();
+      leading.statuses.clear();
+    },
+    onError: (error) => log.warn({ err: error }, "leader election round failed"),
+  });
+}
+
+interface ReconcileParts {
+  readonly elector: LeaderElector;
+  readonly informers: TenantInformers;
+  readonly actions: ClientKubeActions;
+  readonly events: EventRecorder;
+  readonly metrics: ControllerMetrics;
+  readonly statuses: Map<string, TenantStatus>;
+  readonly queue: WorkQueue<string>;
+}
+
+/** One tenant's reconcile as the workers run it: on the leader only, its findings kept for /status and metrics. */
+function tenantReconciler(
+  { elector, informers, actions, events, metrics, statuses, queue }: ReconcileParts,
+  mode: CorrectionMode,
+): (namespace: string) => Promise<void> {
+  return async (namespace) => {
     // Followers keep their caches warm but do nothing; the new leader enqueues every tenant when it takes over.
     if (!elector.isLeader()) return;
     const end = metrics.reconcileDuration.startTimer();
@@ -110,7 +197,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         cache: informers.cache,
         actions,
         events,
-        mode: options.mode,
+        mode,
         now: () => new Date(),
       });
       const previous = statuses.get(namespace);
@@ -135,61 +222,25 @@ export async function startController(options: ControllerOptions): Promise<Runni
       metrics.queueDepth.set(queue.length);
     }
   };
+}
 
-  let stopping = false;
-  const status = (): ControllerStatus => ({
+function controllerStatus(
+  identity: string,
+  mode: CorrectionMode,
+  elector: LeaderElector,
+  informers: TenantInformers,
+  statuses: ReadonlyMap<string, TenantStatus>,
+): ControllerStatus {
+  return {
     identity,
     leader: elector.isLeader(),
     leaseHolder: elector.observedHolder,
-    mode: options.mode,
+    mode,
     informers: informers.syncState(),
     // Only the leader's findings are current.
     tenants: elector.isLeader()
       ? [...statuses.values()].sort((a, b) => a.namespace.localeCompare(b.namespace))
       : [],
-  });
-  const server: StatusServer = await startStatusServer(
-    options.port,
-    options.host ?? "0.0.0.0",
-    metrics.registry,
-    {
-      status,
-      health: () => ({ ok: !stopping, identity, leader: elector.isLeader(), synced: informers.synced }),
-    },
-  );
-
-  await informers.start();
-  const workers = runWorkers(queue, options.workers ?? 2, reconcile, (namespace, error, retryInMs) => {
-    if (causedBy(error, NotLeaderError)) return;
-    log.warn({ namespace, err: error, retryInMs }, "reconcile failed; retrying");
-  });
-  // Reconciling from a cache that has not listed yet would report everything missing: wait for the first lists
-  // before competing for leadership.
-  const syncWait = waitFor(() => informers.synced || stopping, 200).then(() => {
-    if (!stopping) elector.start();
-  });
-  const resync = setInterval(() => {
-    if (elector.isLeader()) for (const namespace of informers.tenantNamespaces()) queue.add(namespace);
-  }, options.resyncMs ?? 60_000);
-  resync.unref();
-  log.info({ identity, port: server.port, mode: options.mode }, "controller started");
-
-  return {
-    identity,
-    port: server.port,
-    metrics,
-    isLeader: () => elector.isLeader(),
-    status,
-    async stop() {
-      stopping = true;
-      clearInterval(resync);
-      await syncWait;
-      await elector.stop();
-      queue.shutDown();
-      await workers;
-      await informers.stop();
-      await server.close();
-    },
   };
 }
 
