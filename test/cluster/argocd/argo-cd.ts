@@ -6,9 +6,11 @@
  * `argocd-cm` (with the NeuralLog resource customizations of `argocd/argocd-cm-patch.yaml`, merged the way the
  * argocd/ README tells a platform team to) and `argocd-secret`. No argocd-server: nothing here needs the UI/API.
  *
- * Listeners: everything binds 127.0.0.1 except the application-controller's metrics server, which always binds
- * 0.0.0.0 (v3.6.1 has no address flag). It gets a free port and serves only Prometheus metrics, read-only;
- * containing it in a network namespace would need relays for the API server, repo-server and Redis (see README).
+ * Listeners: everything binds 127.0.0.1. The application-controller's metrics server always binds 0.0.0.0 (v3.6.1
+ * has no address flag), so the controller runs in a network namespace of its own that has only a loopback
+ * (`startContained`): what it binds there is reachable from nowhere else. Unix-socket relays (socat, the same
+ * way the real node reaches the API server) carry its connections to the API server, Redis and the repo-server,
+ * and bring its metrics port back to a host loopback port for the readiness check.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
@@ -98,6 +100,59 @@ function onPath(name: string): string {
 
 const answers = (url: string) => async () => (await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok;
 
+interface ContainedProcess {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  /** Host loopback ports the process connects to, relayed to the same port on its own loopback. */
+  readonly out: readonly number[];
+  /** A port the process listens on, relayed back to a free host loopback port. */
+  readonly back: number;
+}
+
+/**
+ * Starts a process in a new network namespace with only a loopback (`unshare --net`), connected to the host's
+ * loopback through unix sockets in `socketDir` (filesystem objects cross network namespaces): for each `out`
+ * port, socat listens on it inside and a host socat forwards to the host's 127.0.0.1; the `back` port returns
+ * the other way. The relays are processes of the run directory too, so teardown ends them with the rest.
+ */
+async function startContained(runDir: string, socketDir: string, p: ContainedProcess) {
+  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+  const socket = (port: number, direction: string) => join(socketDir, `${direction}-${port}.sock`);
+  const relays = p.out.map((port) =>
+    startProcess(runDir, `${p.name}-relay-${port}`, "socat", [
+      `UNIX-LISTEN:${socket(port, "out")},fork,unlink-early,mode=600`,
+      `TCP:127.0.0.1:${port}`,
+    ]),
+  );
+  const backPort = await freePort();
+  relays.push(
+    startProcess(runDir, `${p.name}-relay-back`, "socat", [
+      `TCP-LISTEN:${backPort},bind=127.0.0.1,fork,reuseaddr`,
+      `UNIX-CONNECT:${socket(p.back, "back")}`,
+    ]),
+  );
+  const inside = [
+    "set -e",
+    "ip link set lo up",
+    ...p.out.map(
+      (port) =>
+        `socat TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${socket(port, "out")} &`,
+    ),
+    `socat UNIX-LISTEN:${socket(p.back, "back")},fork,unlink-early,mode=600 TCP:127.0.0.1:${p.back} &`,
+    'exec "$@"',
+  ].join("\n");
+  const child = startProcess(
+    runDir,
+    p.name,
+    "unshare",
+    ["--net", "--", "bash", "-c", inside, p.name, p.command, ...p.args],
+    p.env,
+  );
+  return { child, relays, backPort };
+}
+
 export async function startArgoCd(options: ArgoCdOptions): Promise<ArgoCd> {
   const { binaries, runDir, kubeconfigPath } = options;
   const log = options.log ?? (() => {});
@@ -170,11 +225,13 @@ export async function startArgoCd(options: ArgoCdOptions): Promise<ArgoCd> {
     env,
   );
   const repoAddress = `127.0.0.1:${repoPort}`;
-  const controller = startProcess(
-    runDir,
-    "argocd-application-controller",
-    command("argocd-application-controller"),
-    [
+  const apiPort = Number(new URL(kc.getCurrentCluster()!.server).port);
+  const contained = await startContained(runDir, join(base, "net"), {
+    name: "argocd-application-controller",
+    command: command("argocd-application-controller"),
+    out: [apiPort, redisPort, repoPort],
+    back: controllerMetrics,
+    args: [
       `--kubeconfig=${kubeconfigPath}`,
       `--namespace=${ARGOCD_NAMESPACE}`,
       `--redis=${redisAddress}`,
@@ -187,7 +244,8 @@ export async function startArgoCd(options: ArgoCdOptions): Promise<ArgoCd> {
       "--loglevel=warn",
     ],
     env,
-  );
+  });
+  const controller = contained.child;
   const applicationSets = startProcess(
     runDir,
     "argocd-applicationset-controller",
@@ -206,11 +264,11 @@ export async function startArgoCd(options: ArgoCdOptions): Promise<ArgoCd> {
     // this is only the fallback.
     { ...env, ARGOCD_APPLICATIONSET_CONTROLLER_REQUEUE_AFTER: "20s" },
   );
-  const processes = [redis, repoServer, controller, applicationSets];
+  const processes = [redis, repoServer, controller, ...contained.relays, applicationSets];
   await waitFor("argocd-repo-server", answers(`http://127.0.0.1:${repoMetrics}/metrics`), processes, 60_000);
   await waitFor(
     "argocd-application-controller",
-    answers(`http://127.0.0.1:${controllerMetrics}/metrics`),
+    answers(`http://127.0.0.1:${contained.backPort}/metrics`),
     processes,
     60_000,
   );
