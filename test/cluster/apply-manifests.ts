@@ -88,6 +88,18 @@ function parseStatus(body: string): ApiStatus {
   }
 }
 
+/**
+ * Whether the API server refused only because quota admission lost an optimistic-concurrency race on the
+ * namespace's ResourceQuota. Judged from the Status message, not the raw body: in JSON its quotes are escaped
+ * (`resourcequotas \"neurallog-quota\"`), which a pattern over the body missed, so no conflict was ever retried.
+ */
+export function isQuotaConflict(response: Pick<RawResponse, "status" | "body">): boolean {
+  return (
+    response.status === 409 &&
+    /on resourcequotas "[^"]*": the object has been modified/.test(parseStatus(response.body).message ?? "")
+  );
+}
+
 /** How often an apply refused only because the namespace's ResourceQuota changed underneath it is tried. */
 const QUOTA_CONFLICT_ATTEMPTS = 8;
 /** The first pause between tries, doubled each time (0.1 s … 6.4 s, ~12.7 s in all). */
@@ -108,9 +120,7 @@ async function applyRetryingQuotaConflicts(
 ): Promise<RawResponse> {
   for (let attempt = 1; ; attempt++) {
     const result = await api.applyStrict(object, options);
-    const quotaConflict =
-      result.status === 409 && /on resourcequotas "[^"]*": the object has been modified/.test(result.body);
-    if (!quotaConflict || attempt >= QUOTA_CONFLICT_ATTEMPTS) return result;
+    if (!isQuotaConflict(result) || attempt >= QUOTA_CONFLICT_ATTEMPTS) return result;
     await new Promise((resolve) => setTimeout(resolve, QUOTA_CONFLICT_BACKOFF_MS * 2 ** (attempt - 1)));
   }
 }
