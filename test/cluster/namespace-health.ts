@@ -39,13 +39,9 @@ function statefulSetProblem(s: V1StatefulSet): string | undefined {
 }
 
 export interface HealthOptions {
-  /** Which nodes the namespace's pods must run on. Default: the KWOK nodes (`kwok-node-*`). */
-  readonly node?: (nodeName: string | undefined) => boolean;
-  /** Names that node in problems. Default: "a KWOK node". */
-  readonly nodeDescription?: string;
+  /** The node the namespace's pods must run on. Default: any KWOK node (`kwok-node-*`). */
+  readonly node?: string;
 }
-
-const onKwokNode = (nodeName: string | undefined) => nodeName?.startsWith("kwok-node-") ?? false;
 
 /** Every problem in the namespace, as `Kind name: what is wrong`; empty when all is well. */
 export async function namespaceProblems(
@@ -53,7 +49,8 @@ export async function namespaceProblems(
   namespace: string,
   options: HealthOptions = {},
 ): Promise<string[]> {
-  const expectedNode = options.node ?? onKwokNode;
+  const onExpectedNode = (name: string | undefined) =>
+    options.node ? name === options.node : (name?.startsWith("kwok-node-") ?? false);
   const apps = kc.makeApiClient(AppsV1Api);
   const core = kc.makeApiClient(CoreV1Api);
   const [deployments, replicaSets, statefulSets, claims, pods, quotas, events] = await Promise.all([
@@ -99,8 +96,8 @@ export async function namespaceProblems(
       const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
       const why = scheduled?.status === "False" ? `: ${scheduled.message}` : "";
       problems.push(`Pod ${pod.metadata?.name}: ${phase ?? "no phase"}${why}`);
-    } else if (!expectedNode(pod.spec?.nodeName)) {
-      const expected = options.nodeDescription ?? (options.node ? "the expected node" : "a KWOK node");
+    } else if (!onExpectedNode(pod.spec?.nodeName)) {
+      const expected = options.node ?? "a KWOK node";
       problems.push(`Pod ${pod.metadata?.name}: running on ${pod.spec?.nodeName}, not ${expected}`);
     }
   }

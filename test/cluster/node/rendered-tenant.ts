@@ -27,8 +27,6 @@ import { REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_TAINT } from "./real-node.ts
 
 export type RenderedObject = KubernetesObject & Record<string, unknown>;
 
-const isRealNode = (nodeName: string | undefined) => nodeName === REAL_NODE_NAME;
-
 export const ON_REAL_NODE = {
   nodeSelector: { [REAL_NODE_LABEL.key]: REAL_NODE_LABEL.value },
   tolerations: [{ key: REAL_NODE_TAINT.key, operator: "Exists" as const, effect: REAL_NODE_TAINT.effect }],
@@ -142,12 +140,16 @@ function claimsOf(objects: readonly RenderedObject[]): ClaimNeed[] {
   return needs;
 }
 
+/** Where the local volume of claim `namespace/name` lives on the real node (and on the host: same files). */
+export function localVolumePath(namespace: string, claim: string): string {
+  return join(dirname(inject("kubeconfig")), "node", "volumes", `${namespace}-${claim}`);
+}
+
 /** A local volume on the real node for each claim, under `<run directory>/node/volumes/`. */
 async function provideLocalVolumes(kc: KubeConfig, objects: readonly RenderedObject[]): Promise<void> {
   await ensureRealNodeStorageClass(kc);
-  const root = join(dirname(inject("kubeconfig")), "node", "volumes");
   const volumes = claimsOf(objects).map((claim) => {
-    const path = join(root, `${claim.namespace}-${claim.name}`);
+    const path = localVolumePath(claim.namespace, claim.name);
     mkdirSync(path, { recursive: true });
     return {
       apiVersion: "v1",
@@ -234,17 +236,19 @@ export async function runTenant(kc: KubeConfig, objects: readonly RenderedObject
   const apiKey = await createApiKeysSecret(core, objects);
   await provideLocalVolumes(kc, objects);
   await applyRendered(kc, objects);
+  await waitUntilRunning(kc, namespace, 180_000);
+  return { namespace, apiKey };
+}
+
+/** Until everything in the namespace runs on the real node (namespace-health.ts), or `timeoutMs` passed. */
+export async function waitUntilRunning(kc: KubeConfig, namespace: string, timeoutMs: number): Promise<void> {
   await vi.waitFor(
     async () => {
-      const problems = await namespaceProblems(kc, namespace, {
-        node: isRealNode,
-        nodeDescription: REAL_NODE_NAME,
-      });
+      const problems = await namespaceProblems(kc, namespace, { node: REAL_NODE_NAME });
       if (problems.length > 0) throw new Error(`${namespace}: ${problems.join("; ")}`);
     },
-    { timeout: 180_000, interval: 500 },
+    { timeout: timeoutMs, interval: 500 },
   );
-  return { namespace, apiKey };
 }
 
 /** A plain namespace (restricted Pod Security, no NetworkPolicy) for client pods. */

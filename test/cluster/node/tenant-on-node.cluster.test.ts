@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import {
   AppsV1Api,
   BatchV1Api,
@@ -18,10 +18,9 @@ import {
   type V1JobSpec,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { uniqueName, clusterKubeConfig } from "../cluster-access.ts";
 import { LOCAL_IMAGES } from "./node-images.ts";
-import { namespaceProblems } from "../namespace-health.ts";
 import { REAL_NODE_NAME } from "./real-node.ts";
 import {
   applyRendered,
@@ -31,7 +30,9 @@ import {
   renderTenantOnNode,
   runPod,
   runTenant,
+  localVolumePath,
   type RunningTenant,
+  waitUntilRunning,
 } from "./rendered-tenant.ts";
 
 const kc = clusterKubeConfig();
@@ -213,7 +214,7 @@ describe("a rendered tenant on the real node", () => {
     expect(job.status?.succeeded).toBe(1);
 
     const claim = objects.find((o) => o.kind === "PersistentVolumeClaim")!.metadata!.name!;
-    const volume = join(dirname(inject("kubeconfig")), "node", "volumes", `${namespace}-${claim}`);
+    const volume = localVolumePath(namespace, claim);
     const files = readdirSync(volume, { recursive: true }).map(String);
     const snapshots = files.filter((f) => f.endsWith(".rdb"));
     expect(snapshots, files.join(", ")).toHaveLength(1);
@@ -277,16 +278,7 @@ describe("a rendered tenant on the real node", () => {
 
     // 5. Resume: the tenant file without `suspend`; the server comes back and serves what the backup held.
     await applyRendered(kc, objects);
-    await vi.waitFor(
-      async () => {
-        const problems = await namespaceProblems(kc, namespace, {
-          node: (n) => n === REAL_NODE_NAME,
-          nodeDescription: REAL_NODE_NAME,
-        });
-        if (problems.length > 0) throw new Error(problems.join("; "));
-      },
-      { timeout: 120_000, interval: 500 },
-    );
+    await waitUntilRunning(kc, namespace, 120_000);
     expect(await storedMessages()).toEqual(before);
   }, 480_000);
 });
