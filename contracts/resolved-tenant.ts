@@ -206,6 +206,7 @@ export interface ResolvedPlatform {
     readonly namespace: string;
     readonly replicas: number;
     readonly mode: "report-only" | "self-heal";
+    readonly placement: ResolvedPlacement;
   };
   readonly defaultPlan: string;
   readonly planNames: readonly string[];

@@ -1,6 +1,6 @@
 /**
  * The platform side: the `neurallog controller` Deployment in its own namespace, its ServiceAccount, a metrics
- * Service, and least-privilege RBAC.
+ * Service, a NetworkPolicy that denies ingress but the metrics scrape, and least-privilege RBAC.
  *
  * RBAC, and why each rule exists (matching what controller/informers and controller/kube call):
  * - read (get/list/watch) namespaces, resourcequotas, limitranges, networkpolicies and cronjobs cluster-wide:
@@ -27,6 +27,8 @@ import {
   TMP_MOUNT,
   TMP_VOLUME,
 } from "./pod-security.ts";
+import { byName, tcp } from "./network-policies.ts";
+import { podPlacement } from "./placement.ts";
 import { POD_SECURITY_LABELS } from "./tenant-namespace.ts";
 
 export const CONTROLLER_NAME = "neurallog-controller";
@@ -93,11 +95,17 @@ export class Controller extends Construct {
             automountServiceAccountToken: true,
             enableServiceLinks: false,
             securityContext: podSecurityContext(NEURALLOG_UID),
+            ...podPlacement(platform.controller.placement),
             containers: [controllerContainer(platform, metricsPort)],
             volumes: [TMP_VOLUME],
           },
         },
       },
+    });
+
+    new k8s.KubeNetworkPolicy(this, "network-policy", {
+      metadata: metadata(CONTROLLER_NAME),
+      spec: controllerIngress(platform),
     });
 
     new k8s.KubeService(this, "metrics-service", {
@@ -109,6 +117,27 @@ export class Controller extends Construct {
       },
     });
   }
+}
+
+/**
+ * Default-deny ingress for the controller's namespace: nothing calls the controller but the monitoring
+ * namespace's scrapers, on the metrics port (the kubelet's probes come from the node and are not subject to it).
+ * Egress stays open: its only peer is the API server, whose address (an endpoint outside the pod network,
+ * different on every cluster) a rendered policy cannot name without the platform team saying it.
+ */
+function controllerIngress(platform: ResolvedPlatform): k8s.NetworkPolicySpec {
+  return {
+    podSelector: {},
+    policyTypes: ["Ingress"],
+    ingress: platform.monitoring
+      ? [
+          {
+            from: [{ namespaceSelector: byName(platform.monitoring.namespace) }],
+            ports: [tcp(CONTROLLER_METRICS_PORT)],
+          },
+        ]
+      : [],
+  };
 }
 
 type ObjectMetadata = (name: string, wave?: number) => k8s.ObjectMeta & { namespace: string };

@@ -21,11 +21,11 @@ import { SERVER_PORT } from "./log-server.ts";
 
 const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 
-const byName = (namespace: string): k8s.LabelSelector => ({
+export const byName = (namespace: string): k8s.LabelSelector => ({
   matchLabels: { [NAMESPACE_NAME_LABEL]: namespace },
 });
 
-const tcp = (port: number): k8s.NetworkPolicyPort => ({
+export const tcp = (port: number): k8s.NetworkPolicyPort => ({
   protocol: "TCP",
   port: k8s.IntOrString.fromNumber(port),
 });

@@ -85,6 +85,7 @@ export function resolvePlatform(platform: PlatformFile): ResolvedPlatform {
       namespace: spec.controller?.namespace ?? "neurallog-system",
       replicas: spec.controller?.replicas ?? 2,
       mode: (spec.controller?.mode as "report-only" | "self-heal" | undefined) ?? "report-only",
+      placement: placementOf(spec.controller ?? {}),
     },
     defaultPlan: spec.defaultPlan,
     planNames: Object.keys(spec.plans).sort(),

@@ -677,6 +677,7 @@ export const PlatformSpec = Type.Object(
           mode: Type.Optional(
             Type.Enum(["report-only", "self-heal"], { description: "default report-only" }),
           ),
+          ...placementFields("controller pods"),
         },
         { additionalProperties: false, description: "the NeuralLog controller (backups, quota drift)" },
       ),

@@ -1,8 +1,9 @@
 /**
- * Placement of the server, Redis and backup pods (nodeSelector, tolerations, node affinity): every mistake the
+ * Placement of the server, Redis, backup and controller pods (nodeSelector, tolerations, node affinity): every mistake the
  * API server or the scheduler would trip over later is reported now, at its line and column.
  */
 import { describe, expect, test } from "vitest";
+import { platformObjects } from "../../charts-src/charts/platform-chart.ts";
 import { loadFixture, TEST_PLATFORM, tenantLines, tenantYaml } from "./fixture-tree.ts";
 
 describe("placement that is valid", () => {
@@ -176,5 +177,40 @@ describe("the platform's pull policy", () => {
     expect(lines).toEqual([
       '_platform.yaml:9:17: spec.images.pullPolicy: must be one of "IfNotPresent", "Always", "Never" (got "Sometimes")',
     ]);
+  });
+});
+
+describe("the controller's placement (platform file)", () => {
+  const withController = (lines: string[]) =>
+    TEST_PLATFORM.replace("  defaultPlan:", ["  controller:", ...lines, "  defaultPlan:"].join("\n"));
+
+  test("is checked like a tenant's, at its line and column", async () => {
+    const platform = withController([
+      "    nodeSelector: { pool.example.com/tier: system }",
+      "    tolerations: [{ value: system, effect: NoSchedule }]",
+    ]);
+    const { lines } = await loadFixture({ "acme.yaml": tenantYaml("acme") }, platform);
+    expect(lines).toEqual([
+      '_platform.yaml:20:19: spec.controller.tolerations[0]: a toleration without a key must have operator "Exists" (it then tolerates every taint)',
+    ]);
+  });
+
+  test("is rendered into the controller's pod spec, and only there", async () => {
+    const platform = withController([
+      "    nodeSelector: { pool.example.com/tier: system }",
+      "    tolerations: [{ key: pool.example.com/system, operator: Exists, effect: NoSchedule }]",
+    ]);
+    const { result, lines } = await loadFixture({ "acme.yaml": tenantYaml("acme") }, platform);
+    expect(lines).toEqual([]);
+    const objects = platformObjects(result.platform!.resolved) as {
+      kind: string;
+      spec?: { template?: { spec: Record<string, unknown> } };
+    }[];
+    const deployment = objects.find((o) => o.kind === "Deployment")!;
+    expect(deployment.spec!.template!.spec).toMatchObject({
+      nodeSelector: { "pool.example.com/tier": "system" },
+      tolerations: [{ key: "pool.example.com/system", operator: "Exists", effect: "NoSchedule" }],
+    });
+    expect(result.tenants[0]?.resolved?.server.placement.nodeSelector).toEqual({});
   });
 });

@@ -1,53 +1,67 @@
 /**
- * Placement (nodeSelector, tolerations, node affinity) of the server, Redis and backup pods: the rules the API
- * server applies to these fields (core/v1 validation) that the JSON Schema cannot say, so a placement that
- * passes `validate` is not refused when Argo CD applies it, and one that could never schedule is caught here.
+ * Placement (nodeSelector, tolerations, node affinity) of the server, Redis and backup pods, and of the
+ * controller's: the rules the API server applies to these fields (core/v1 validation) that the JSON Schema
+ * cannot say, so a placement that passes `validate` is not refused when Argo CD applies it, and one that could never schedule is caught here.
  */
 import type { FieldPath } from "../field-path.ts";
-import type { NodeSelectorTermInput, PlanSpecInput, TolerationInput } from "../tenant-schema.ts";
+import type {
+  AffinityInput,
+  NodeSelectorTermInput,
+  PlanSpecInput,
+  TolerationInput,
+} from "../tenant-schema.ts";
 import { labelValueProblem, qualifiedKeyProblem } from "./kubernetes-names.ts";
 import { isWritten } from "../yaml-source.ts";
 import type { Report } from "./report.ts";
+
+interface PlacementInput {
+  readonly nodeSelector?: Record<string, string>;
+  readonly tolerations?: TolerationInput[];
+  readonly affinity?: AffinityInput;
+}
 
 export const PLACED_PARTS = ["server", "redis", "backup"] as const;
 
 export function checkPlacement(parts: PlanSpecInput, base: FieldPath, report: Report): void {
   for (const part of PLACED_PARTS) {
     const spec = parts[part];
-    if (!spec) continue;
-    const at = (...path: (string | number)[]): FieldPath => [...base, part, ...path];
-    for (const [key, value] of Object.entries(spec.nodeSelector ?? {})) {
-      const keyProblem = qualifiedKeyProblem(key);
-      if (keyProblem) report.error(at("nodeSelector", key), keyProblem, { at: "key" });
-      const valueProblem = labelValueProblem(value);
-      if (valueProblem) report.error(at("nodeSelector", key), valueProblem);
-    }
-    (spec.tolerations ?? []).forEach((toleration, i) =>
-      checkToleration(toleration, at("tolerations", i), report),
-    );
-    const nodeAffinity = spec.affinity?.nodeAffinity;
-    (nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []).forEach(
-      (term, i) =>
-        checkTerm(
-          term,
-          at(
-            "affinity",
-            "nodeAffinity",
-            "requiredDuringSchedulingIgnoredDuringExecution",
-            "nodeSelectorTerms",
-            i,
-          ),
-          report,
-        ),
-    );
-    (nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((preferred, i) =>
-      checkTerm(
-        preferred.preference,
-        at("affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution", i, "preference"),
-        report,
-      ),
-    );
+    if (spec) checkPodPlacement(spec, [...base, part], report);
   }
+}
+
+/** One workload's placement at `base` (a tenant or plan part, or the platform's controller). */
+export function checkPodPlacement(spec: PlacementInput, base: FieldPath, report: Report): void {
+  const at = (...path: (string | number)[]): FieldPath => [...base, ...path];
+  for (const [key, value] of Object.entries(spec.nodeSelector ?? {})) {
+    const keyProblem = qualifiedKeyProblem(key);
+    if (keyProblem) report.error(at("nodeSelector", key), keyProblem, { at: "key" });
+    const valueProblem = labelValueProblem(value);
+    if (valueProblem) report.error(at("nodeSelector", key), valueProblem);
+  }
+  (spec.tolerations ?? []).forEach((toleration, i) =>
+    checkToleration(toleration, at("tolerations", i), report),
+  );
+  const nodeAffinity = spec.affinity?.nodeAffinity;
+  (nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []).forEach((term, i) =>
+    checkTerm(
+      term,
+      at(
+        "affinity",
+        "nodeAffinity",
+        "requiredDuringSchedulingIgnoredDuringExecution",
+        "nodeSelectorTerms",
+        i,
+      ),
+      report,
+    ),
+  );
+  (nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((preferred, i) =>
+    checkTerm(
+      preferred.preference,
+      at("affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution", i, "preference"),
+      report,
+    ),
+  );
 }
 
 function checkToleration(toleration: TolerationInput, path: FieldPath, report: Report): void {

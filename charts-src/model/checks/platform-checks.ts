@@ -1,4 +1,7 @@
-/** Semantic checks of the platform file: pinned images, the default plan, namespaces and every plan's sizes. */
+/**
+ * Semantic checks of the platform file: pinned images, the default plan, namespaces, the controller's placement
+ * and every plan's sizes.
+ */
 import type { Diagnostic } from "../diagnostic.ts";
 import type { FieldPath } from "../field-path.ts";
 import { resolveTenant } from "../resolve.ts";
@@ -12,6 +15,7 @@ import {
   labelValueProblem,
   qualifiedKeyProblem,
 } from "./kubernetes-names.ts";
+import { checkPodPlacement } from "./placement-checks.ts";
 import { reportFor, type Report } from "./report.ts";
 import { checkSizing } from "./sizing-checks.ts";
 import { checkSpecParts } from "./spec-checks.ts";
@@ -34,6 +38,7 @@ export function checkPlatform(source: YamlSource, platform: PlatformFile): Diagn
   }
 
   checkNames(spec, report);
+  if (spec.controller) checkPodPlacement(spec.controller, ["spec", "controller"], report);
   checkPlans(source, platform, report);
   return report.diagnostics;
 }
