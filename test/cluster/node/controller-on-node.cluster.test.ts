@@ -276,5 +276,5 @@ describe("the controller in-cluster, on the real node", () => {
     }).toEqual({ lastSuccessUnchanged: stale.lastSuccess, failedJobsSince: true });
     const events = await core.listNamespacedEvent({ namespace, fieldSelector: "reason=BackupStale" });
     expect(events.items.map((e) => e.type)).toEqual(["Warning"]);
-  });
+  }, 600_000);
 });
