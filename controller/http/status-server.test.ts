@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Registry, Gauge } from "prom-client";
 import { startStatusServer, type StatusServer } from "./status-server.ts";
@@ -7,6 +8,20 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
+
+/** Sends one raw request over TCP, the way a scanner would (fetch refuses to send such targets), and reads
+ *  the whole answer; `connection: close` makes the server end the socket once it has answered. */
+function rawRequest(port: number, requestLine: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    let answer = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (answer += chunk));
+    socket.on("end", () => resolve(answer));
+    socket.on("error", reject);
+    socket.write(`${requestLine}\r\nhost: controller\r\nconnection: close\r\n\r\n`);
+  });
+}
 
 async function start(health: { ok: boolean }) {
   const registry = new Registry();
@@ -44,5 +59,16 @@ describe("status server", () => {
     const post = await get("/status", { method: "POST", body: "{}" });
     expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
     expect((await get("/healthz")).status).toBe(200);
+  });
+
+  it("answers 400 to a request target that is no URL, and keeps serving", async () => {
+    const get = await start({ ok: true });
+    for (const target of ["http://[", "http://a:99999/", "//["]) {
+      const answer = await rawRequest(server!.port, `GET ${target} HTTP/1.1`);
+      expect(answer.split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request");
+      expect(answer.slice(answer.indexOf("\r\n\r\n") + 4)).toContain('"error": "malformed request target"');
+    }
+    const health = await get("/healthz");
+    expect([health.status, await health.json()]).toEqual([200, { ok: true, identity: "a" }]);
   });
 });

@@ -35,7 +35,13 @@ export async function startStatusServer(
       json(405, { error: `method ${request.method} not allowed` });
       return;
     }
-    const path = new URL(request.url ?? "/", "http://controller").pathname;
+    // Node's HTTP parser passes absolute-form targets such as `http://[` through unchecked; `new URL` would throw
+    // on them inside this listener, an uncaught exception that ends the process. URL.parse answers null instead.
+    const path = URL.parse(request.url ?? "/", "http://controller")?.pathname;
+    if (path === undefined) {
+      json(400, { error: "malformed request target" });
+      return;
+    }
     if (path === "/metrics") {
       registry.metrics().then(
         (text) => send(200, registry.contentType, text),
