@@ -43,19 +43,34 @@ export async function tenantDirAtRef(tenantsDir: string, ref: string): Promise<T
   return { git, commit: commit!, prefix: prefix!, cwd: cwd! };
 }
 
-/** Files directly inside the tenant directory at the ref: file name → git blob id. */
+/**
+ * Files directly inside the tenant directory at the ref: file name → git blob id. A directory that did not exist
+ * at the ref has no files; anything git cannot read (a missing object in a shallow or partial clone, a corrupt
+ * tree) is a BaseRefError, never an empty listing: an unreadable base must not pass for a base without tenants
+ * (the decommission guard would then let any removal through).
+ */
 export async function filesAtRef(at: TenantDirAtRef): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   let out: string;
   try {
-    // --full-tree: without it ls-tree filters by the working directory's prefix a second time.
-    out = await at.git.raw(["ls-tree", "--full-tree", `${at.commit}:${at.prefix}`]);
-  } catch {
-    return files; // the commit is valid (resolved above): the tenant directory did not exist there yet
+    // A pathspec ending in "/" lists the directory's entries, and nothing (exit 0) when it is absent at the
+    // commit; --full-tree: paths from the top, whatever the working directory.
+    out = await at.git.raw([
+      "ls-tree",
+      "--full-tree",
+      "-z",
+      at.commit,
+      ...(at.prefix === "" ? [] : ["--", at.prefix]),
+    ]);
+  } catch (error) {
+    throw new BaseRefError(
+      `cannot read the tenant directory at ${at.commit.slice(0, 12)}: ${(error as Error).message.trim()}`,
+      { cause: error },
+    );
   }
-  for (const line of out.split("\n")) {
-    const match = /^\d+ blob ([0-9a-f]+)\t(.+)$/.exec(line);
-    if (match) files.set(match[2]!, match[1]!);
+  for (const entry of out.split("\0")) {
+    const match = /^\d+ blob ([0-9a-f]+)\t(.+)$/s.exec(entry);
+    if (match && match[2]!.startsWith(at.prefix)) files.set(match[2]!.slice(at.prefix.length), match[1]!);
   }
   return files;
 }

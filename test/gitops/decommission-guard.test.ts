@@ -59,4 +59,16 @@ describe("checkRemovedTenants", () => {
       'unknown git ref "no-such-branch"',
     );
   });
+
+  it("fails closed when the base's tenant directory cannot be read (a missing object), never passing for empty", async () => {
+    const { tenants, git } = await tenantsRepo(box);
+    await rm(path.join(tenants, "initech.yaml"));
+    // The tenant directory's tree object at the base goes missing, as in a shallow or partial clone.
+    const tree = (await git.raw(["rev-parse", "HEAD:tenants"])).trim();
+    const top = (await git.raw(["rev-parse", "--show-toplevel"])).trim();
+    await rm(path.join(top, ".git", "objects", tree.slice(0, 2), tree.slice(2)));
+
+    await expect(checkRemovedTenants("HEAD", tenants)).rejects.toThrow(BaseRefError);
+    await expect(checkRemovedTenants("HEAD", tenants)).rejects.toThrow(/cannot read the tenant directory at/);
+  });
 });
