@@ -327,7 +327,7 @@ export const Server = Type.Object(
     rules: Type.Optional(
       Type.Array(Type.Object({}, { additionalProperties: true }), {
         description:
-          "alerting rules kept in git (the server's rule format: name, type, when, window, threshold, actions, ...); loaded at server start and read-only through the API; neurallog validate checks them with the server's rule validation",
+          "alerting rules kept in git (the server's rule format: name, type, when, window, threshold, actions, ...); loaded at server start and read-only through the API; neurallog validate checks them with the server's rule validation; `regex` conditions use the RE2 syntax (linear-time: no backreferences, no lookahead or lookbehind)",
       }),
     ),
     ...placementFields("server pods"),

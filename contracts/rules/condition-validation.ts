@@ -1,10 +1,10 @@
 /**
  * The checks on a rule condition that the schema cannot express (one operator per condition, a field where the
- * operator needs one, regular expressions that cannot backtrack catastrophically). The server compiles the
+ * operator needs one, regular expressions in the RE2 syntax, see `user-regex.ts`). The server compiles the
  * conditions that pass (`server/alerting/engine/condition.ts`); the tenant model reports the same problems at validate time.
  */
-import safeRegex from "safe-regex2";
 import type { Condition, RuleValidationError } from "./rule-schema.ts";
+import { compileUserRegex } from "./user-regex.ts";
 
 const OPERATORS = [
   "level",
@@ -36,17 +36,10 @@ export function operatorsOf(condition: Condition): Operator[] {
   return found;
 }
 
-/** Rejects patterns that can backtrack catastrophically (nested quantifiers and the like). */
+/** Why a pattern cannot be used (not RE2 syntax, unsupported construct, too large), or undefined. */
 export function checkRegex(pattern: string, ignoreCase: boolean): string | undefined {
-  try {
-    new RegExp(pattern, ignoreCase ? "i" : "");
-  } catch (error) {
-    return `invalid regular expression: ${(error as Error).message}`;
-  }
-  if (!safeRegex(pattern, { limit: 25 })) {
-    return "regular expression can backtrack catastrophically (nested or overlapping quantifiers such as (a+)+); rewrite it without nested repetition";
-  }
-  return undefined;
+  const compiled = compileUserRegex(pattern, ignoreCase);
+  return compiled.ok ? undefined : compiled.problem;
 }
 
 /** Semantic checks the schema cannot express; returns every problem with its path. */

@@ -60,7 +60,14 @@ const leafProperties = {
   lt: Type.Optional(Type.Number()),
   lte: Type.Optional(Type.Number()),
   contains: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
-  regex: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+  regex: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 500,
+      description:
+        "RE2 syntax (https://github.com/google/re2/wiki/Syntax), matched anywhere in the field's text in linear time; backreferences, lookahead and lookbehind are refused",
+    }),
+  ),
   ignoreCase: Type.Optional(Type.Boolean()),
 };
 

@@ -140,6 +140,27 @@ describe.each(["2026-07-28", "2025-11-25"] as const)("MCP over Streamable HTTP, 
       expect(bad.isError).toBe(true);
       expect(JSON.stringify(bad.content)).toMatch(/\/window: required/);
 
+      // test_rule runs user patterns with the same linear-time engine and refuses what RE2 cannot express.
+      const attack = json(
+        await client.callTool({
+          name: "test_rule",
+          arguments: {
+            rule: { name: "attack", type: "any", when: { field: "message", regex: "^(.|.)*QQQQ$" } },
+            ...seeded,
+          },
+        }),
+      );
+      expect(attack.logsEvaluated).toBe(40);
+      expect(attack.wouldFire).toBe(0);
+      const lookaround = await client.callTool({
+        name: "test_rule",
+        arguments: { rule: { name: "look", type: "any", when: { regex: "(?<=a)b" } }, ...seeded },
+      });
+      expect(lookaround.isError).toBe(true);
+      expect(JSON.stringify(lookaround.content)).toMatch(
+        /when\/regex: unsupported regular expression: lookahead and lookbehind/,
+      );
+
       // Two new errors fire the new rule live; then list and acknowledge the alert.
       await server.app.inject({
         method: "POST",

@@ -11,6 +11,7 @@ import {
 } from "../../logs/log-entry.ts";
 import { operatorsOf } from "../../../contracts/rules/condition-validation.ts";
 import type { Condition } from "../../../contracts/rules/rule-schema.ts";
+import { compileUserRegex } from "../../../contracts/rules/user-regex.ts";
 
 export type LogPredicate = (entry: LogEntry) => boolean;
 
@@ -120,7 +121,10 @@ export function compileCondition(condition: Condition | undefined): LogPredicate
       };
     }
     case "regex": {
-      const re = new RegExp(condition.regex!, ignoreCase ? "i" : "");
+      const compiled = compileUserRegex(condition.regex!, ignoreCase);
+      // Conditions reach here validated (conditionErrors); a pattern that does not compile is a programming error.
+      if (!compiled.ok) throw new Error(`condition regex: ${compiled.problem}`);
+      const re = compiled.regex;
       return (e) => {
         const v = readField(e, field);
         return v !== undefined && v !== null && re.test(String(v));

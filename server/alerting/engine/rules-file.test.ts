@@ -111,11 +111,11 @@ describe("rules from git", () => {
       bad,
       JSON.stringify([
         { name: "no id", type: "any" },
-        { id: "x", name: "x", type: "frequency", when: { regex: "(a+)+" } },
+        { id: "x", name: "x", type: "frequency", when: { regex: "(?<!a)b" } },
       ]),
     );
     await expect(loadRulesFile(bad)).rejects.toThrow(
-      /\[0\]\/id: rules from git need a stable id[\s\S]*\[1\]\/when\/regex: regular expression can backtrack[\s\S]*\[1\]\/window: required/,
+      /\[0\]\/id: rules from git need a stable id[\s\S]*\[1\]\/when\/regex: unsupported regular expression: lookahead and lookbehind[\s\S]*\[1\]\/window: required/,
     );
   });
 });
