@@ -3,7 +3,8 @@
  * YAML syntax, schema, semantic — comes back as a positioned diagnostic; nothing throws for bad input. Only
  * files without errors are resolved, and callers publish nothing while any error remains.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { checkPlatform } from "./checks/platform-checks.ts";
 import { ruleDiagnostics } from "./checks/rule-checks.ts";
@@ -29,7 +30,7 @@ const YAML_FILE = /\.ya?ml$/i;
 
 export async function loadTenantTree(dir: string): Promise<LoadResult> {
   const diagnostics: Diagnostic[] = [];
-  let entries: { name: string; isFile(): boolean; isSymbolicLink(): boolean }[];
+  let entries: { name: string; isDirectory(): boolean }[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
@@ -41,9 +42,9 @@ export async function loadTenantTree(dir: string): Promise<LoadResult> {
   const tenantNames: string[] = [];
   for (const entry of entries) {
     if (entry.name === PLATFORM_FILE) continue;
-    // Symlinked tenant files count (a link to a folder then fails to read, and says so).
-    const fileLike = entry.isFile() || entry.isSymbolicLink();
-    if (entry.name.startsWith(".") || !fileLike || !YAML_FILE.test(entry.name)) skipped.push(entry.name);
+    if (entry.name.startsWith(".") || !YAML_FILE.test(entry.name)) skipped.push(entry.name);
+    else if (entry.isDirectory()) skipped.push(entry.name);
+    // Anything else named like a tenant file goes to parseFile, which refuses what is not a regular file.
     else tenantNames.push(entry.name);
   }
   skipped.sort();
@@ -132,19 +133,8 @@ async function loadPlatform(
 }
 
 async function parseFile(file: string, diagnostics: Diagnostic[]): Promise<YamlSource | undefined> {
-  let text: string;
-  try {
-    const bytes = await readFile(file);
-    if (bytes.length > MAX_FILE_BYTES) {
-      diagnostics.push(fileProblem(file, `file is larger than ${MAX_FILE_BYTES} bytes`));
-      return undefined;
-    }
-    text = bytes.toString("utf8");
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    diagnostics.push(fileProblem(file, `cannot read the file (${reason})`));
-    return undefined;
-  }
+  const text = await readRegularFile(file, diagnostics);
+  if (text === undefined) return undefined;
   const { source, diagnostics: yamlProblems } = parseYamlSource(file, text);
   diagnostics.push(...yamlProblems);
   if (hasErrors(yamlProblems)) return undefined;
@@ -155,6 +145,49 @@ async function parseFile(file: string, diagnostics: Diagnostic[]): Promise<YamlS
   // Before the schema: a secret in a misspelt or misplaced field is still a secret in git.
   diagnostics.push(...secretDiagnostics(source));
   return source;
+}
+
+/**
+ * Reads a file only when it is a regular file inside the tenant directory. A symlink is refused without following
+ * it (O_NOFOLLOW, so even a link swapped in after readdir is never read: `leak.yaml -> /proc/self/environ` once
+ * printed the CI environment); FIFOs and devices are refused after fstat on the opened descriptor (O_NONBLOCK keeps
+ * a FIFO from hanging the open).
+ */
+async function readRegularFile(file: string, diagnostics: Diagnostic[]): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") {
+      diagnostics.push(
+        fileProblem(file, "is a symbolic link: tenant files must be regular files (not read)"),
+      );
+    } else {
+      diagnostics.push(fileProblem(file, `cannot read the file (${code ?? (error as Error).message})`));
+    }
+    return undefined;
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      diagnostics.push(
+        fileProblem(file, "is not a regular file: tenant files must be regular files (not read)"),
+      );
+      return undefined;
+    }
+    if (stats.size > MAX_FILE_BYTES) {
+      diagnostics.push(fileProblem(file, `file is larger than ${MAX_FILE_BYTES} bytes`));
+      return undefined;
+    }
+    return await handle.readFile("utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    diagnostics.push(fileProblem(file, `cannot read the file (${reason})`));
+    return undefined;
+  } finally {
+    await handle.close();
+  }
 }
 
 function fileProblem(file: string, message: string): Diagnostic {
