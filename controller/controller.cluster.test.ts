@@ -358,7 +358,8 @@ describe("controller on the test cluster", () => {
     await waitFor("a first reconcile", 20_000, async () =>
       c.status().tenants.some((t) => t.tenant === tenant),
     );
-    expect(c.status().tenants.find((t) => t.tenant === tenant)?.backup?.state).toBe("healthy");
+    // A CronJob that never ran: pending (its first success is not due yet), not "healthy".
+    expect(c.status().tenants.find((t) => t.tenant === tenant)?.backup?.state).toBe("pending");
     // What a CronJob whose Jobs kept failing for three days looks like.
     const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000).toISOString();
     await kc.makeApiClient(BatchV1Api).patchNamespacedCronJobStatus({

@@ -54,6 +54,33 @@ describe("ControllerMetrics", () => {
     expect(await series(metrics, "neurallog_backup_age_seconds")).toEqual([
       'neurallog_backup_age_seconds{tenant="acme"} 200000',
     ]);
+    expect(await series(metrics, "neurallog_backup_missing")).toEqual([
+      'neurallog_backup_missing{tenant="acme"} 0',
+    ]);
+  });
+
+  it("tells a tenant whose backups never succeeded apart: pending, then missing, and no age", async () => {
+    const metrics = new ControllerMetrics();
+    metrics.recordTenant(status({ backup: { state: "pending", detail: "" } }));
+    expect(await series(metrics, "neurallog_backup_pending")).toEqual([
+      'neurallog_backup_pending{tenant="acme"} 1',
+    ]);
+    expect(await series(metrics, "neurallog_backup_missing")).toEqual([
+      'neurallog_backup_missing{tenant="acme"} 0',
+    ]);
+    expect(await series(metrics, "neurallog_backup_age_seconds")).toEqual([]);
+    metrics.recordTenant(status({ backup: { state: "never-succeeded", detail: "" } }));
+    expect(await series(metrics, "neurallog_backup_missing")).toEqual([
+      'neurallog_backup_missing{tenant="acme"} 1',
+    ]);
+    expect(await series(metrics, "neurallog_backup_pending")).toEqual([
+      'neurallog_backup_pending{tenant="acme"} 0',
+    ]);
+    expect(await series(metrics, "neurallog_backup_stale")).toEqual([
+      'neurallog_backup_stale{tenant="acme"} 0',
+    ]);
+    metrics.forgetTenant("acme");
+    expect(await series(metrics, "neurallog_backup_missing")).toEqual([]);
   });
 
   it("drops series that went away, and everything of a forgotten tenant", async () => {

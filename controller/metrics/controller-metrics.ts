@@ -23,13 +23,25 @@ export class ControllerMetrics {
   });
   readonly #backupAge = new Gauge({
     name: "neurallog_backup_age_seconds",
-    help: "seconds since the tenant's last successful backup (since the backup CronJob was created, if none)",
+    help: "seconds since the tenant's last successful backup (absent while there never was one)",
     labelNames: ["tenant"] as const,
     registers: [this.registry],
   });
   readonly #backupStale = new Gauge({
     name: "neurallog_backup_stale",
     help: "1 when the tenant has no successful backup within 2x the schedule interval (or no backup CronJob)",
+    labelNames: ["tenant"] as const,
+    registers: [this.registry],
+  });
+  readonly #backupMissing = new Gauge({
+    name: "neurallog_backup_missing",
+    help: "1 when the tenant's backup CronJob never succeeded and its first success was due (interval + grace)",
+    labelNames: ["tenant"] as const,
+    registers: [this.registry],
+  });
+  readonly #backupPending = new Gauge({
+    name: "neurallog_backup_pending",
+    help: "1 while the tenant's backup CronJob never succeeded but its first success is not due yet",
     labelNames: ["tenant"] as const,
     registers: [this.registry],
   });
@@ -97,8 +109,12 @@ export class ControllerMetrics {
     else this.#backupAge.remove({ tenant });
     if (backup && backup.state !== "disabled") {
       this.#backupStale.set({ tenant }, backup.state === "stale" || backup.state === "missing" ? 1 : 0);
+      this.#backupMissing.set({ tenant }, backup.state === "never-succeeded" ? 1 : 0);
+      this.#backupPending.set({ tenant }, backup.state === "pending" ? 1 : 0);
     } else {
       this.#backupStale.remove({ tenant });
+      this.#backupMissing.remove({ tenant });
+      this.#backupPending.remove({ tenant });
     }
     this.#rejectedPods.set(
       { tenant },
@@ -120,6 +136,8 @@ export class ControllerMetrics {
     for (const kind of Object.keys(DRIFT_KINDS)) this.#drift.remove({ tenant, kind });
     this.#backupAge.remove({ tenant });
     this.#backupStale.remove({ tenant });
+    this.#backupMissing.remove({ tenant });
+    this.#backupPending.remove({ tenant });
     this.#rejectedPods.remove({ tenant });
     this.#labels.delete(tenant);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { scheduleIntervalMs } from "./backup-health.ts";
+import type { V1CronJob } from "@kubernetes/client-node";
+import { backupHealth, firstSuccessGraceMs, scheduleIntervalMs } from "./backup-health.ts";
 
 const DAY = 86_400_000;
 
@@ -21,5 +22,37 @@ describe("scheduleIntervalMs", () => {
 
   it("refuses a schedule that is not cron", () => {
     expect(() => scheduleIntervalMs("every day", undefined, new Date())).toThrow();
+  });
+});
+
+describe("backupHealth of a CronJob that never succeeded", () => {
+  const everyMinute = (spec: Partial<V1CronJob["spec"]> = {}): V1CronJob => ({
+    metadata: { name: "acme-backup", creationTimestamp: new Date("2026-11-24T10:00:30Z") },
+    spec: { schedule: "* * * * *", jobTemplate: {}, ...spec },
+    status: {},
+  });
+  const at = (iso: string, cronJob: V1CronJob) =>
+    backupHealth({ enabled: true, suspended: false, cronJobName: "acme-backup", cronJob, now: new Date(iso) })
+      .state;
+
+  it("gives a first run the deadlines Kubernetes gives it, never more than one interval", () => {
+    const day = 86_400_000;
+    const rendered = {
+      startingDeadlineSeconds: 600,
+      jobTemplate: { spec: { activeDeadlineSeconds: 3600, template: {} } },
+    };
+    expect(firstSuccessGraceMs(everyMinute(rendered), day)).toBe(70 * 60_000);
+    expect(firstSuccessGraceMs(everyMinute(rendered), 60_000)).toBe(60_000);
+    expect(firstSuccessGraceMs(everyMinute({ startingDeadlineSeconds: 600 }), day)).toBe(day);
+  });
+
+  it("is pending for one interval plus the grace after creation, then never-succeeded", () => {
+    const cronJob = everyMinute();
+    expect(at("2026-11-24T10:00:30Z", cronJob)).toBe("pending");
+    expect(at("2026-11-24T10:02:30Z", cronJob)).toBe("pending");
+    expect(at("2026-11-24T10:02:31Z", cronJob)).toBe("never-succeeded");
+    const succeeded = { ...cronJob, status: { lastSuccessfulTime: new Date("2026-11-24T10:01:40Z") } };
+    expect(at("2026-11-24T10:03:40Z", succeeded)).toBe("healthy");
+    expect(at("2026-11-24T10:03:41Z", succeeded)).toBe("stale");
   });
 });

@@ -1,8 +1,10 @@
 /**
  * Backup health seen from the cluster. In-cluster the controller cannot read the tenant's backup volume, so it
  * judges by the backup CronJob: the time of its last successful Job against the schedule. No success within
- * 2× the schedule interval (or, for a CronJob that never succeeded, within 2× the interval of its creation) is
- * stale. The backup Job succeeds only after a verified snapshot is on disk, so this agrees with the store's own
+ * 2× the schedule interval is stale. A CronJob that never succeeded is pending while its first run may still
+ * succeed (one interval after its creation, plus the grace Kubernetes gives a run: `firstSuccessGraceMs`), and
+ * never-succeeded after that: a tenant without any backup is not "healthy, last good backup 0m ago". The backup
+ * Job succeeds only after a verified snapshot is on disk, so this agrees with the store's own
  * view (backup/stored-backup-health.ts, which also knows the size, for whoever can read the store).
  */
 import type { V1CronJob } from "@kubernetes/client-node";
@@ -11,15 +13,25 @@ import { toMillis } from "./quota-usage.ts";
 
 export const STALE_AFTER_INTERVALS = 2;
 
-export type BackupState = "healthy" | "stale" | "missing" | "disabled" | "suspended" | "invalid-schedule";
+export type BackupState =
+  | "healthy"
+  | "pending"
+  | "stale"
+  | "never-succeeded"
+  | "missing"
+  | "disabled"
+  | "suspended"
+  | "invalid-schedule";
 
 export interface BackupHealth {
   readonly state: BackupState;
   readonly cronJob?: string;
   readonly schedule?: string;
   readonly lastSuccess?: string;
-  /** Seconds since the last success (or since the CronJob was created, when it never succeeded). */
+  /** Seconds since the last success; absent when there never was one. */
   readonly ageSeconds?: number;
+  /** When the CronJob never succeeded: the time by which its first success is due (pending until then). */
+  readonly firstSuccessDue?: string;
   readonly intervalSeconds?: number;
   /** Why the state is what it is, for Events and /status. */
   readonly detail: string;
@@ -78,26 +90,55 @@ export function backupHealth(options: {
       detail: `schedule "${schedule}": ${(error as Error).message}`,
     };
   }
+  const intervalSeconds = Math.round(intervalMs / 1000);
   const lastSuccess = toMillis(cronJob.status?.lastSuccessfulTime);
-  const since = lastSuccess ?? toMillis(cronJob.metadata?.creationTimestamp) ?? now.getTime();
-  const ageMs = Math.max(0, now.getTime() - since);
+  if (lastSuccess === undefined) {
+    const created = toMillis(cronJob.metadata?.creationTimestamp) ?? now.getTime();
+    const due = created + intervalMs + firstSuccessGraceMs(cronJob, intervalMs);
+    const first = { ...base, intervalSeconds, firstSuccessDue: new Date(due).toISOString() };
+    const createdAgo = formatAge(Math.max(0, now.getTime() - created));
+    if (now.getTime() <= due) {
+      return {
+        state: "pending",
+        ...first,
+        detail: `no backup yet: the CronJob was created ${createdAgo} ago, its first success is due by ${first.firstSuccessDue}`,
+      };
+    }
+    return {
+      state: "never-succeeded",
+      ...first,
+      detail: `no successful backup since the CronJob was created ${createdAgo} ago (first success was due by ${first.firstSuccessDue}, schedule "${schedule}")`,
+    };
+  }
+  const ageMs = Math.max(0, now.getTime() - lastSuccess);
   const health = {
     ...base,
-    ...(lastSuccess !== undefined ? { lastSuccess: new Date(lastSuccess).toISOString() } : {}),
+    lastSuccess: new Date(lastSuccess).toISOString(),
     ageSeconds: Math.round(ageMs / 1000),
-    intervalSeconds: Math.round(intervalMs / 1000),
+    intervalSeconds,
   };
-  const limitMs = STALE_AFTER_INTERVALS * intervalMs;
-  if (ageMs <= limitMs) {
+  if (ageMs <= STALE_AFTER_INTERVALS * intervalMs) {
     return { state: "healthy", ...health, detail: `last good backup ${formatAge(ageMs)} ago` };
   }
-  const what =
-    lastSuccess === undefined ? "no successful backup since the CronJob was created" : "last good backup";
   return {
     state: "stale",
     ...health,
-    detail: `${what} ${formatAge(ageMs)} ago, more than ${STALE_AFTER_INTERVALS}× the schedule interval (${formatAge(intervalMs)}, "${schedule}")`,
+    detail: `last good backup ${formatAge(ageMs)} ago, more than ${STALE_AFTER_INTERVALS}× the schedule interval (${formatAge(intervalMs)}, "${schedule}")`,
   };
+}
+
+/**
+ * How long after its slot a first run may still end in success: Kubernetes may start it up to the CronJob's
+ * `startingDeadlineSeconds` late and lets it (retries included) run up to the Job's `activeDeadlineSeconds`
+ * (synth renders 10 min and 1 h). Never more than one interval, so a tenant that never had a backup is not judged
+ * more leniently than one whose backups stopped (stale after 2× the interval); without either deadline the
+ * run is unbounded and the grace is that one interval.
+ */
+export function firstSuccessGraceMs(cronJob: V1CronJob, intervalMs: number): number {
+  const starting = cronJob.spec?.startingDeadlineSeconds;
+  const active = cronJob.spec?.jobTemplate?.spec?.activeDeadlineSeconds;
+  if (starting === undefined || active === undefined) return intervalMs;
+  return Math.min(intervalMs, (starting + active) * 1000);
 }
 
 export function formatAge(ms: number): string {

@@ -19,6 +19,8 @@ export const EventReason = {
   QuotaOvercommitted: "QuotaOvercommitted",
   /** No successful backup within 2× the schedule interval, or no backup CronJob at all. */
   BackupStale: "BackupStale",
+  /** The backup CronJob never succeeded, and its first success was due (one interval after creation + grace). */
+  BackupMissing: "BackupMissing",
   /** The tenant ConfigMap is missing or unreadable: drift cannot be judged. */
   DesiredStateUnavailable: "DesiredStateUnavailable",
 } as const;

@@ -387,13 +387,52 @@ describe("reconcileTenant", () => {
     ]);
   });
 
-  it("gives a new backup CronJob two intervals before calling it stale, and reports a missing one", async () => {
+  it("calls a CronJob that never succeeded pending until its first success is due, then raises BackupMissing", async () => {
     const objects = clusterObjects();
+    // Daily at 01:30, created 06:00 today: the first run is tomorrow 01:30; due one interval (24 h) plus the grace
+    // the rendered deadlines give a run (startingDeadlineSeconds 600 + activeDeadlineSeconds 3600) after creation.
     const fresh = structuredClone(objects.cronJob!);
     fresh.metadata!.creationTimestamp = new Date("2026-11-27T06:00:00Z");
     fresh.status = {};
+    const { reconcile, actions, advance } = setup({ ...objects, cronJob: fresh });
+    expect((await reconcile())?.backup).toEqual({
+      state: "pending",
+      cronJob: "acme-backup",
+      schedule: "30 1 * * *",
+      intervalSeconds: 86_400,
+      firstSuccessDue: "2026-11-28T07:10:00.000Z",
+      detail:
+        "no backup yet: the CronJob was created 6h ago, its first success is due by 2026-11-28T07:10:00.000Z",
+    });
+    expect(actions.take()).toEqual([]);
+    advance(19 * 3600_000 + 10 * 60_000); // 07:10 the next day: still due, not late
+    expect((await reconcile())?.backup?.state).toBe("pending");
+    expect(actions.take()).toEqual([]);
+    advance(60_000);
+    const late = await reconcile();
+    expect(late?.backup).toMatchObject({
+      state: "never-succeeded",
+      firstSuccessDue: "2026-11-28T07:10:00.000Z",
+    });
+    expect(late?.backup?.ageSeconds).toBeUndefined();
+    expect(actions.take()).toMatchObject([
+      {
+        verb: "create",
+        reason: "BackupMissing",
+        type: "Warning",
+        message:
+          'no successful backup since the CronJob was created 25h11m ago (first success was due by 2026-11-28T07:10:00.000Z, schedule "30 1 * * *")',
+      },
+    ]);
+  });
+
+  it("calls a CronJob healthy after its first success, and reports a missing one as BackupStale", async () => {
+    const objects = clusterObjects();
+    const fresh = structuredClone(objects.cronJob!);
+    fresh.metadata!.creationTimestamp = new Date("2026-11-27T06:00:00Z");
+    fresh.status = { lastSuccessfulTime: new Date("2026-11-27T11:59:00Z") };
     const { reconcile, actions, withObjects } = setup({ ...objects, cronJob: fresh });
-    expect((await reconcile())?.backup?.state).toBe("healthy");
+    expect((await reconcile())?.backup).toMatchObject({ state: "healthy", ageSeconds: 60 });
     withObjects({ ...objects, cronJob: undefined });
     expect((await reconcile())?.backup?.state).toBe("missing");
     expect(actions.take()).toMatchObject([

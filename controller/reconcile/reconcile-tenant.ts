@@ -185,6 +185,9 @@ export function eventsFor(status: TenantStatus): TenantEvent[] {
   if (status.backup && (status.backup.state === "stale" || status.backup.state === "missing")) {
     warn(EventReason.BackupStale, status.backup.cronJob ?? "backup", status.backup.detail);
   }
+  if (status.backup?.state === "never-succeeded") {
+    warn(EventReason.BackupMissing, status.backup.cronJob ?? "backup", status.backup.detail);
+  }
   return events;
 }
 
