@@ -1,7 +1,8 @@
 /**
  * Changes to a tenant's rendered objects that lose data or isolation, flagged in `neurallog diff` so that a
  * reviewer cannot miss them: a Namespace or a volume leaving git, a volume shrinking, a quota cut below what
- * the tenant's own workloads request, a NetworkPolicy newly letting other tenants (or the whole internet) in.
+ * the tenant's own workloads request, a NetworkPolicy newly letting other tenants (or the whole internet) in,
+ * a tenant moving to another namespace (its objects and data stay behind; the new one may be someone else's).
  */
 import {
   formatFootprintLine,
@@ -28,6 +29,7 @@ export const DANGER_KINDS = [
   "storage-shrink",
   "quota-below-requests",
   "network-opened",
+  "namespace-change",
 ] as const;
 export type DangerKind = (typeof DANGER_KINDS)[number];
 
@@ -128,10 +130,38 @@ export function findDangers(objects: TenantObjects): Danger[] {
     }
     if (before.kind === "ResourceQuota") dangers.push(...quotaCuts(before, after, objects.headTenant));
   }
+  dangers.push(...namespaceChanges(base, head));
   for (const [path, after] of head) {
     if (after.kind === "NetworkPolicy") dangers.push(...networkOpenings(base.get(path), after, objects));
   }
   return dangers;
+}
+
+/**
+ * The tenant renders into other namespaces than before. Flagged on its own (besides the old Namespace leaving git)
+ * because the new namespace is what a hostile pull request aims at: validate refuses what lacks the platform prefix,
+ * and a reviewer must still see a move between tenant namespaces.
+ */
+function namespaceChanges(
+  base: ReadonlyMap<string, KubeObject>,
+  head: ReadonlyMap<string, KubeObject>,
+): Danger[] {
+  const names = (objects: ReadonlyMap<string, KubeObject>) =>
+    [...objects.values()]
+      .filter((o) => o.kind === "Namespace" && o.metadata?.name !== undefined)
+      .map((o) => o.metadata!.name!)
+      .sort();
+  const before = names(base);
+  const after = names(head);
+  if (before.length === 0 || after.length === 0 || before.join() === after.join()) return [];
+  const object = after.map((n) => `Namespace ${n}`).join(", ");
+  return [
+    {
+      kind: "namespace-change",
+      object,
+      message: `tenant namespace changes ${before.join(", ")} → ${after.join(", ")}: everything is rendered into the new namespace, the old one and its data are left behind`,
+    },
+  ];
 }
 
 /** A quota key cut below the footprint of the tenant's own workloads at full scale: pods stop being created. */

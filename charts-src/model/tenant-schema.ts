@@ -645,6 +645,31 @@ export const PlatformSpec = Type.Object(
       { additionalProperties: false, description: "the ingress controller in front of every tenant" },
     ),
     storageClassName: Type.String({ description: "default storage class for Redis and backup volumes" }),
+    tenantNamespaces: Type.Optional(
+      Type.Object(
+        {
+          prefix: Type.Optional(
+            Type.String({
+              pattern: "^[a-z0-9]([-a-z0-9]*)?$",
+              maxLength: 20,
+              description:
+                "every tenant namespace must start with it; default nl- (the default namespace is nl-<name>, so with another prefix tenants set spec.namespace)",
+            }),
+          ),
+          allowed: Type.Optional(
+            Type.Array(dns1123Label("a namespace a tenant may use without the prefix"), {
+              uniqueItems: true,
+              description: "namespaces granted outright (e.g. one that predates the prefix); default none",
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "which namespaces tenants may render into: a tenant pull request must not take over cert-manager or kube-system",
+        },
+      ),
+    ),
     monitoring: Type.Optional(
       Type.Object(
         { namespace: Type.String({ description: "namespace of Prometheus, allowed to scrape tenants" }) },

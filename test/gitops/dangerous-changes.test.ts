@@ -55,6 +55,15 @@ describe("findDangers", () => {
     expect(dangers({ q: quota({ "requests.cpu": "2" }) }, { q: quota({ "requests.cpu": "1" }) })).toEqual([]);
   });
 
+  it("flags a namespace change, not an unchanged namespace or a new tenant", () => {
+    const moved: KubeObject = { ...namespace, metadata: { ...namespace.metadata, name: "nl-acme-2" } };
+    expect(dangers({ n: namespace }, { m: moved })).toContain(
+      "namespace-change: tenant namespace changes nl-acme → nl-acme-2: everything is rendered into the new namespace, the old one and its data are left behind",
+    );
+    expect(dangers({ n: namespace }, { n: namespace })).toEqual([]);
+    expect(dangers({}, { n: namespace })).toEqual([]);
+  });
+
   it("flags a shrinking or vanishing volume, not a growing one", () => {
     expect(dangers({ v: pvc("20Gi") }, { v: pvc("10Gi") })).toEqual([
       expect.stringMatching(/^storage-shrink: .*20Gi → 10Gi/),

@@ -95,6 +95,16 @@ describe("neurallog diff", () => {
     expect(md).toContain("```diff");
   });
 
+  it("flags a tenant moving to another namespace (issue 12 item 6)", async () => {
+    const { tenants } = await tenantsRepo(box);
+    await edit(path.join(tenants, "globex.yaml"), /^spec:\n/m, "spec:\n  namespace: nl-globex-2\n");
+    expect(await run(["--tenants", tenants])).toBe(2);
+    const text = out.join("\n");
+    expect(text).toContain(
+      "! DANGER namespace-change: tenant namespace changes nl-globex → nl-globex-2: everything is rendered into the new namespace",
+    );
+  });
+
   it("flags removing a tenant: its namespace and volumes leave git", async () => {
     const { tenants } = await tenantsRepo(box);
     await rm(path.join(tenants, "acme.yaml"));

@@ -1,6 +1,6 @@
 /** Semantic checks of one tenant file: one test per check, each through the real loader on a temp directory. */
 import { describe, expect, test } from "vitest";
-import { loadFixture, tenantLines, tenantYaml } from "./fixture-tree.ts";
+import { loadFixture, TEST_PLATFORM, tenantLines, tenantYaml } from "./fixture-tree.ts";
 
 describe("names and namespaces", () => {
   test("metadata.name must equal the file name", async () => {
@@ -43,14 +43,42 @@ describe("names and namespaces", () => {
     ]);
   });
 
+  test("a namespace without the platform prefix is refused (issue 12: cert-manager passed)", async () => {
+    expect(await tenantLines("namespace: cert-manager\n")).toEqual([
+      'acme.yaml:7:14: spec.namespace: namespace "cert-manager" is not a tenant namespace: it must start with "nl-" (platform spec.tenantNamespaces)',
+    ]);
+    expect(await tenantLines("namespace: nl-acme-logs\n")).toEqual([]);
+  });
+
+  test("the platform's prefix and allow-list decide; the default nl-<name> then needs the prefix too", async () => {
+    const platform = TEST_PLATFORM.replace(
+      "  storageClassName: standard\n",
+      "  storageClassName: standard\n  tenantNamespaces: { prefix: team-, allowed: [legacy-logs] }\n",
+    );
+    expect(platform).not.toBe(TEST_PLATFORM);
+    const { lines } = await loadFixture(
+      {
+        "acme.yaml": tenantYaml("acme", "namespace: team-acme\n"),
+        "globex.yaml": tenantYaml("globex", "namespace: legacy-logs\n"),
+        "initech.yaml": tenantYaml("initech", "namespace: cert-manager\n"),
+        "hooli.yaml": tenantYaml("hooli"),
+      },
+      platform,
+    );
+    expect(lines).toEqual([
+      'hooli.yaml:4:9: metadata.name: namespace "nl-hooli" is not a tenant namespace: it must start with "team-" or one of legacy-logs (platform spec.tenantNamespaces)',
+      'initech.yaml:7:14: spec.namespace: namespace "cert-manager" is not a tenant namespace: it must start with "team-" or one of legacy-logs (platform spec.tenantNamespaces)',
+    ]);
+  });
+
   test("two tenants in one namespace: reported on both files", async () => {
     const { lines } = await loadFixture({
-      "acme.yaml": tenantYaml("acme", "namespace: shared-logs\n"),
-      "globex.yaml": tenantYaml("globex", "namespace: shared-logs\n"),
+      "acme.yaml": tenantYaml("acme", "namespace: nl-shared\n"),
+      "globex.yaml": tenantYaml("globex", "namespace: nl-shared\n"),
     });
     expect(lines.map(stripOther)).toEqual([
-      'acme.yaml:7:14: spec.namespace: namespace "shared-logs" is also used by globex.yaml',
-      'globex.yaml:7:14: spec.namespace: namespace "shared-logs" is also used by acme.yaml',
+      'acme.yaml:7:14: spec.namespace: namespace "nl-shared" is also used by globex.yaml',
+      'globex.yaml:7:14: spec.namespace: namespace "nl-shared" is also used by acme.yaml',
     ]);
   });
 

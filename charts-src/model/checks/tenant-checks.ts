@@ -41,10 +41,17 @@ export function checkTenant(
   // No length check: the schema bounds spec.namespace to 63 and metadata.name to 45, so nl-<name> always fits.
   if (isReservedNamespace(namespace)) {
     report.error(namespacePath, `namespace "${namespace}" is reserved for Kubernetes itself`);
-  }
-  if (platform) {
+  } else if (platform) {
     const owner = platformNamespaces(platform).get(namespace);
     if (owner) report.error(namespacePath, `namespace "${namespace}" belongs to the platform (${owner})`);
+    else if (!isTenantNamespace(platform, namespace)) {
+      const { prefix, allowed } = tenantNamespaceRule(platform);
+      const granted = allowed.length > 0 ? ` or one of ${allowed.join(", ")}` : "";
+      report.error(
+        namespacePath,
+        `namespace "${namespace}" is not a tenant namespace: it must start with "${prefix}"${granted} (platform spec.tenantNamespaces)`,
+      );
+    }
   }
 
   for (const field of ["labels", "annotations"] as const) {
@@ -89,6 +96,17 @@ function origin(report: Report, platform: LoadedPlatform, plan: string, path: Fi
   if (isWritten(report.source, path)) return "";
   if (isWritten(platform.source, ["spec", "plans", plan, ...path.slice(1)])) return ` (from plan "${plan}")`;
   return " (built-in default)";
+}
+
+/** Tenant namespaces: the platform's prefix (default nl-, the default naming) or its explicit allow-list. */
+export function tenantNamespaceRule(platform: LoadedPlatform): { prefix: string; allowed: string[] } {
+  const rule = platform.value.spec.tenantNamespaces;
+  return { prefix: rule?.prefix ?? "nl-", allowed: rule?.allowed ?? [] };
+}
+
+function isTenantNamespace(platform: LoadedPlatform, namespace: string): boolean {
+  const { prefix, allowed } = tenantNamespaceRule(platform);
+  return namespace.startsWith(prefix) || allowed.includes(namespace);
 }
 
 /** The namespaces the platform itself runs in, with what runs there. */
