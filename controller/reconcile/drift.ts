@@ -7,6 +7,9 @@
  * Some absences are part of the desired state too: a `spec.hard` key nobody desired is an extra limit, a
  * NetworkPolicy without `ingress` denies all ingress (an added rule opens it), a quota without `scopes` counts
  * every pod (an added scope narrows it). Those extra fields are drift, and listed for removal.
+ *
+ * Every object of these kinds in the namespace that the desired state does not name is "extra", with or without
+ * the tenant label (the informers watch these kinds unfiltered). Kubernetes creates none of them by itself.
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { parseQuantity } from "../../contracts/quantity.ts";
@@ -80,7 +83,9 @@ export function detectDrift(
     const wantedNames = new Set(wanted.map((w) => w.name));
     for (const actual of observed[kind]) {
       const name = actual.metadata?.name ?? "";
-      if (!wantedNames.has(name) && actual.metadata?.labels?.[tenantLabel.key] === tenantLabel.value) {
+      // Any object of these kinds in a tenant namespace that git does not define is an extra, labelled or not: a
+      // hand-applied allow-all NetworkPolicy carries no tenant label, and it opens the namespace all the same.
+      if (!wantedNames.has(name)) {
         findings.push({ kind, name, state: "extra", fields: [], extraFields: [] });
       }
     }

@@ -259,29 +259,40 @@ describe("reconcileTenant", () => {
     ]);
   });
 
-  it("reports a missing LimitRange and an extra tenant NetworkPolicy; self-heal restores the first, never deletes", async () => {
+  it("reports a missing LimitRange and extra objects git does not define, labelled or not; self-heal restores the first, never deletes", async () => {
     const { limitRange: _gone, ...objects } = clusterObjects();
-    const extra: V1NetworkPolicy = {
+    const labelled: V1NetworkPolicy = {
       metadata: { name: "allow-all", namespace: NS, labels: { "neurallog.io/tenant": "acme" } },
       spec: { podSelector: {}, ingress: [{}] },
     };
-    const unrelated: V1NetworkPolicy = {
-      metadata: { name: "mesh-default", namespace: NS },
+    // What `kubectl apply` of a hand-written allow-all policy leaves: no tenant label at all.
+    const handApplied: V1NetworkPolicy = {
+      metadata: { name: "debug-allow-all", namespace: NS, resourceVersion: "90" },
+      spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [{}], egress: [{}] },
+    };
+    const otherNamespace: V1NetworkPolicy = {
+      metadata: { name: "mesh-default", namespace: "istio-system" },
       spec: { podSelector: {} },
     };
-    const networkPolicies = [...objects.networkPolicies, extra, unrelated];
+    const networkPolicies = [...objects.networkPolicies, labelled, handApplied, otherNamespace];
     const { reconcile, actions } = setup({ ...objects, networkPolicies }, CorrectionMode.SelfHeal);
     const status = await reconcile();
     expect(status?.drift).toEqual([
       { kind: "LimitRange", name: "neurallog-limits", state: "missing", fields: [], extraFields: [] },
       { kind: "NetworkPolicy", name: "allow-all", state: "extra", fields: [], extraFields: [] },
+      { kind: "NetworkPolicy", name: "debug-allow-all", state: "extra", fields: [], extraFields: [] },
     ]);
-    expect(actions.takeShort()).toEqual([
-      "apply limitranges neurallog-limits",
-      "create events DriftDetected",
-      "create events DriftDetected",
-      "create events DriftCorrected",
+    const taken = actions.take();
+    expect(taken.map((a) => `${a.verb} ${"reason" in a ? a.reason : a.name}`)).toEqual([
+      "apply neurallog-limits",
+      "create DriftDetected",
+      "create DriftDetected",
+      "create DriftDetected",
+      "create DriftCorrected",
     ]);
+    expect(taken.filter((a) => a.verb === "create").map((a) => (a as { message: string }).message)).toContain(
+      "NetworkPolicy debug-allow-all is not defined by git (not in the tenant ConfigMap)",
+    );
   });
 
   it("reports a failed correction as an Event and fails the reconcile so the queue retries", async () => {

@@ -194,7 +194,7 @@ export function eventsFor(status: TenantStatus): TenantEvent[] {
 function describeState(state: "missing" | "extra"): string {
   return state === "missing"
     ? "is missing (desired by the tenant ConfigMap)"
-    : "is labelled for this tenant but not desired";
+    : "is not defined by git (not in the tenant ConfigMap)";
 }
 
 /**
@@ -230,7 +230,9 @@ export async function reconcileTenant(
   const corrected: string[] = [];
   if (deps.mode === CorrectionMode.SelfHeal && desired) {
     for (const finding of status.drift) {
-      if (finding.state === "extra") continue; // removal is Argo CD's prune, never a side effect here
+      // Never deleted here: the controller's RBAC grants no delete, and an object nobody in git defined may be
+      // someone's emergency fix or another operator's; deleting it blind could cut a tenant off. Report it only.
+      if (finding.state === "extra") continue;
       const subject = `${finding.kind}/${finding.name}`;
       const object = desired.objects.find((o) => o.kind === finding.kind && o.name === finding.name)!;
       try {
