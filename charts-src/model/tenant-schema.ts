@@ -272,7 +272,8 @@ export const Ingress = Type.Object(
     enabled: Type.Optional(Type.Boolean({ description: "default true" })),
     host: Type.Optional(
       Type.String({
-        description: "default <tenant>.<platform baseDomain>",
+        description:
+          "default <tenant>.<platform baseDomain>; must lie under baseDomain or a domain the platform grants in spec.ingress.tenantDomains",
         pattern: HOSTNAME_PATTERN,
         maxLength: 253,
       }),
@@ -282,8 +283,12 @@ export const Ingress = Type.Object(
         description: "Secret with the TLS certificate; default <tenant>-tls (e.g. from cert-manager)",
       }),
     ),
-    className: Type.Optional(Type.String({ description: "default: the platform's ingress class" })),
-    annotations: Type.Optional(StringMap),
+    className: Type.Optional(
+      Type.String({ description: "the platform's ingress class; naming another is an error" }),
+    ),
+    annotations: Type.Optional(
+      stringMap("ingress annotations; only keys on the platform's spec.ingress.tenantAnnotations allow-list"),
+    ),
     allowedSourceCIDRs: Type.Optional(
       Type.Array(Cidr, {
         description:
@@ -635,11 +640,24 @@ export const PlatformSpec = Type.Object(
     ingress: Type.Object(
       {
         className: Type.String({
-          description: "IngressClass of tenant ingresses unless a tenant names another",
+          description: "IngressClass of every tenant ingress (a tenant may only repeat it)",
         }),
         controllerNamespace: Type.String({ description: "namespace of the ingress controller pods" }),
         controllerPodLabels: Type.Optional(
           stringMap("labels of the ingress controller pods, allowed into tenant namespaces"),
+        ),
+        tenantAnnotations: Type.Optional(
+          Type.Array(Type.String(), {
+            uniqueItems: true,
+            description:
+              "annotation keys a tenant may set on its ingress; default nginx proxy-body-size, proxy-read/send/connect-timeout, limit-rps/rpm/connections/burst-multiplier; *-snippet, whitelist/denylist-source-range and argocd.argoproj.io/* are refused even if listed",
+          }),
+        ),
+        tenantDomains: Type.Optional(
+          Type.Record(Type.String(), Type.Array(Type.String({ pattern: HOSTNAME_PATTERN, maxLength: 253 })), {
+            description:
+              "domains granted to a tenant (by name) for its ingress host besides baseDomain: the domain itself or any name under it",
+          }),
         ),
       },
       { additionalProperties: false, description: "the ingress controller in front of every tenant" },

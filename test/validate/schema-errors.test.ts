@@ -151,7 +151,7 @@ describe("wrong values", () => {
 describe("missing fields", () => {
   test("point at the mapping that should hold them, all named in one message", async () => {
     const text =
-      "apiVersion: neurallog.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: acme\nspec:\n  plan: small\n  server:\n    ingress:\n      host: a.example.com\n";
+      "apiVersion: neurallog.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: acme\nspec:\n  plan: small\n  server:\n    ingress:\n      host: a.logs.test.example\n";
     expect((await loadFixture({ "acme.yaml": text })).lines).toEqual([
       'acme.yaml:5:1: spec: missing required field "owners"',
     ]);

@@ -95,16 +95,16 @@ describe("names and namespaces", () => {
 
   test("two tenants with one ingress host: reported on both files", async () => {
     const { lines } = await loadFixture({
-      "acme.yaml": tenantYaml("acme", "server:\n  ingress: { host: logs.example.com }\n"),
-      "globex.yaml": tenantYaml("globex", "server:\n  ingress: { host: logs.example.com }\n"),
+      "acme.yaml": tenantYaml("acme", "server:\n  ingress: { host: logs.logs.test.example }\n"),
+      "globex.yaml": tenantYaml("globex", "server:\n  ingress: { host: logs.logs.test.example }\n"),
       "initech.yaml": tenantYaml(
         "initech",
-        "server:\n  ingress: { enabled: false, host: logs.example.com }\n",
+        "server:\n  ingress: { enabled: false, host: logs.logs.test.example }\n",
       ),
     });
     expect(lines.map(stripOther)).toEqual([
-      'acme.yaml:8:22: spec.server.ingress.host: ingress host "logs.example.com" is also used by globex.yaml',
-      'globex.yaml:8:22: spec.server.ingress.host: ingress host "logs.example.com" is also used by acme.yaml',
+      'acme.yaml:8:22: spec.server.ingress.host: ingress host "logs.logs.test.example" is also used by globex.yaml',
+      'globex.yaml:8:22: spec.server.ingress.host: ingress host "logs.logs.test.example" is also used by acme.yaml',
     ]);
   });
 
@@ -175,7 +175,7 @@ test("ingress host labels, class and annotation keys; backup storage class", asy
   const body = [
     "server:",
     "  ingress:",
-    `    host: ${long}.example.com`, // 9
+    `    host: ${long}.logs.test.example`, // 9
     "    className: Nginx_Public", // 10
     "    annotations: { 'bad key': x }", // 11
     "backup:",
@@ -183,10 +183,73 @@ test("ingress host labels, class and annotation keys; backup storage class", asy
   ].join("\n");
   expect(await tenantLines(body)).toEqual([
     `acme.yaml:9:13: spec.server.ingress.host: host label "${long}" is longer than 63 characters`,
+    'acme.yaml:10:18: spec.server.ingress.className: ingress class "Nginx_Public" is not the platform\'s ("nginx"): tenants use the platform\'s ingress controller',
     "acme.yaml:10:18: spec.server.ingress.className: ingress class \"Nginx_Public\" must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
+    expect.stringMatching(/^acme\.yaml:11:22: .*annotation "bad key" is not on the platform's allow-list/),
     `acme.yaml:11:22: spec.server.ingress.annotations["bad key"]: key name "bad key" must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
     "acme.yaml:13:38: spec.backup.destination.storageClassName: storage class \"Cold_HDD\" must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
   ]);
+});
+
+describe("ingress (issue 12 item 7)", () => {
+  test("a host outside baseDomain is refused; under it, or under a domain granted to the tenant, passes", async () => {
+    expect(await tenantLines("server:\n  ingress: { host: login.victim.example }\n")).toEqual([
+      'acme.yaml:8:22: spec.server.ingress.host: host "login.victim.example" is not under logs.test.example (the platform\'s baseDomain, or spec.ingress.tenantDomains.acme)',
+    ]);
+    expect(await tenantLines("server:\n  ingress: { host: evillogs.test.example }\n")).toHaveLength(1);
+    expect(await tenantLines("server:\n  ingress: { host: api.logs.test.example }\n")).toEqual([]);
+    const platform = TEST_PLATFORM.replace(
+      "    controllerNamespace: ingress-nginx\n",
+      "    controllerNamespace: ingress-nginx\n    tenantDomains: { acme: [acme.example] }\n",
+    );
+    expect(platform).not.toBe(TEST_PLATFORM);
+    const { lines } = await loadFixture(
+      {
+        "acme.yaml": tenantYaml("acme", "server:\n  ingress: { host: logs.acme.example }\n"),
+        "globex.yaml": tenantYaml("globex", "server:\n  ingress: { host: logs2.acme.example }\n"),
+      },
+      platform,
+    );
+    expect(lines).toEqual([
+      'globex.yaml:8:22: spec.server.ingress.host: host "logs2.acme.example" is not under logs.test.example (the platform\'s baseDomain, or spec.ingress.tenantDomains.globex)',
+    ]);
+  });
+
+  test("the ingress class is the platform's", async () => {
+    expect(await tenantLines("server:\n  ingress: { className: nginx-internal }\n")).toEqual([
+      'acme.yaml:8:27: spec.server.ingress.className: ingress class "nginx-internal" is not the platform\'s ("nginx"): tenants use the platform\'s ingress controller',
+    ]);
+    expect(await tenantLines("server:\n  ingress: { className: nginx }\n")).toEqual([]);
+  });
+
+  test("annotations pass only through the platform's allow-list; snippets, source ranges and Argo CD never", async () => {
+    const body = [
+      "server:",
+      "  ingress:",
+      "    annotations:",
+      "      nginx.ingress.kubernetes.io/server-snippet: 'location / { return 200; }'", // 10
+      "      nginx.ingress.kubernetes.io/configuration-snippet: x", // 11
+      "      nginx.ingress.kubernetes.io/whitelist-source-range: 0.0.0.0/0", // 12
+      "      argocd.argoproj.io/sync-options: Prune=false", // 13
+      "      nginx.ingress.kubernetes.io/rewrite-target: /", // 14
+      "      nginx.ingress.kubernetes.io/proxy-body-size: 16m", // 15
+    ].join("\n");
+    expect(await tenantLines(body)).toEqual([
+      'acme.yaml:10:9: spec.server.ingress.annotations["nginx.ingress.kubernetes.io/server-snippet"]: annotation "nginx.ingress.kubernetes.io/server-snippet" is never allowed on a tenant ingress',
+      'acme.yaml:11:9: spec.server.ingress.annotations["nginx.ingress.kubernetes.io/configuration-snippet"]: annotation "nginx.ingress.kubernetes.io/configuration-snippet" is never allowed on a tenant ingress',
+      'acme.yaml:12:9: spec.server.ingress.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]: annotation "nginx.ingress.kubernetes.io/whitelist-source-range" is never allowed on a tenant ingress',
+      'acme.yaml:13:9: spec.server.ingress.annotations["argocd.argoproj.io/sync-options"]: annotation "argocd.argoproj.io/sync-options" is never allowed on a tenant ingress',
+      expect.stringMatching(
+        /^acme\.yaml:14:9: .*annotation "nginx\.ingress\.kubernetes\.io\/rewrite-target" is not on the platform's allow-list \(spec\.ingress\.tenantAnnotations: nginx\.ingress\.kubernetes\.io\/proxy-body-size, /,
+      ),
+    ]);
+    const platform = TEST_PLATFORM.replace(
+      "    controllerNamespace: ingress-nginx\n",
+      "    controllerNamespace: ingress-nginx\n    tenantAnnotations: [nginx.ingress.kubernetes.io/rewrite-target, nginx.ingress.kubernetes.io/server-snippet]\n",
+    );
+    const { lines } = await loadFixture({ "acme.yaml": tenantYaml("acme", body) }, platform);
+    expect(lines.map((l) => l.split(":")[1])).toEqual(["10", "11", "12", "13", "15"]);
+  });
 });
 
 test("a file larger than 1 MiB is refused before parsing", async () => {
@@ -471,8 +534,11 @@ test("a plan that turns the ingress off takes its tenants out of the host check"
   );
   const { lines } = await loadFixture(
     {
-      "acme.yaml": tenantYaml("acme", "plan: small\nserver:\n  ingress: { host: shared.example.com }\n"),
-      "globex.yaml": tenantYaml("globex", "server:\n  ingress: { host: shared.example.com }\n"),
+      "acme.yaml": tenantYaml(
+        "acme",
+        "plan: small\nserver:\n  ingress: { host: shared.logs.test.example }\n",
+      ),
+      "globex.yaml": tenantYaml("globex", "server:\n  ingress: { host: shared.logs.test.example }\n"),
     },
     platform,
   );
@@ -481,13 +547,13 @@ test("a plan that turns the ingress off takes its tenants out of the host check"
 
 test("a tenant with a schema error still takes part in the cross-tenant checks", async () => {
   const { lines, result } = await loadFixture({
-    "acme.yaml": tenantYaml("acme", "server:\n  replcas: 2\n  ingress: { host: shared.example.com }\n"),
-    "globex.yaml": tenantYaml("globex", "server:\n  ingress: { host: shared.example.com }\n"),
+    "acme.yaml": tenantYaml("acme", "server:\n  replcas: 2\n  ingress: { host: shared.logs.test.example }\n"),
+    "globex.yaml": tenantYaml("globex", "server:\n  ingress: { host: shared.logs.test.example }\n"),
   });
   expect(lines.map((l) => l.replace(/used by .*\/([^/]+)$/, "used by $1"))).toEqual([
     'acme.yaml:8:5: spec.server.replcas: unknown field "replcas" (did you mean "replicas"?)',
-    'acme.yaml:9:22: spec.server.ingress.host: ingress host "shared.example.com" is also used by globex.yaml',
-    'globex.yaml:8:22: spec.server.ingress.host: ingress host "shared.example.com" is also used by acme.yaml',
+    'acme.yaml:9:22: spec.server.ingress.host: ingress host "shared.logs.test.example" is also used by globex.yaml',
+    'globex.yaml:8:22: spec.server.ingress.host: ingress host "shared.logs.test.example" is also used by acme.yaml',
   ]);
   // Not conforming as written: not handed to synth at all.
   expect(result.tenants.map((t) => t.value.metadata.name)).toEqual(["globex"]);

@@ -17,6 +17,7 @@ import {
 import { reportFor, type Report } from "./report.ts";
 import { checkSizing } from "./sizing-checks.ts";
 import { checkSpecParts } from "./spec-checks.ts";
+import { checkTenantIngress } from "./ingress-checks.ts";
 
 /** The tenant's findings, and its resolved form when it could be resolved (the caller keeps it if clean). */
 export function checkTenant(
@@ -53,6 +54,8 @@ export function checkTenant(
       );
     }
   }
+
+  if (platform) checkTenantIngress(tenant, platform, report);
 
   for (const field of ["labels", "annotations"] as const) {
     for (const [key, value] of Object.entries(tenant.spec[field] ?? {})) {
