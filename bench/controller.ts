@@ -4,7 +4,7 @@
  * controller's own work per tenant). First pass: every tenant has a drifted quota and high usage (Events
  * written); second pass: the same state again (Events deduplicated, nothing written).
  */
-import type { CoreV1Event, KubernetesObject } from "@kubernetes/client-node";
+import type { CoreV1Event, KubernetesObject, V1Role, V1RoleBinding } from "@kubernetes/client-node";
 import { staticCache, type TenantCache } from "../controller/informers/tenant-cache.ts";
 import type { EventPatch, KubeActions } from "../controller/kube/kube-actions.ts";
 import { EventRecorder } from "../controller/reconcile/event-recorder.ts";
@@ -43,6 +43,8 @@ const cache: TenantCache = {
   resourceQuotas: staticCache(all.map((t) => t.quota)),
   limitRanges: staticCache(all.map((t) => t.limitRange)),
   networkPolicies: staticCache(all.flatMap((t) => t.networkPolicies)),
+  roles: staticCache<V1Role>([]),
+  roleBindings: staticCache<V1RoleBinding>([]),
   cronJobs: staticCache(all.map((t) => t.cronJob)),
   failedCreateEvents: staticCache<CoreV1Event>([]),
 };

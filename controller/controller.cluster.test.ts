@@ -648,6 +648,8 @@ describe("controller with the RBAC synth renders", () => {
             "resourcequotas",
             "limitranges",
             "networkpolicies",
+            "roles",
+            "rolebindings",
             "cronjobs",
             "events",
           ].map((resource) => [resource, { synced: true, restarts: 0 }]),

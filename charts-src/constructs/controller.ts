@@ -171,6 +171,9 @@ function addRbac(scope: Construct, platform: ResolvedPlatform, metadata: ObjectM
         resources: ["networkpolicies"],
         verbs: tenantObjectVerbs,
       },
+      // Read only, in self-heal mode too: any Role or RoleBinding in a tenant namespace is drift (synth renders
+      // none there), reported and never deleted.
+      { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: READ },
       { apiGroups: ["batch"], resources: ["cronjobs"], verbs: READ },
       { apiGroups: [""], resources: ["events"], verbs: [...READ, "create", "patch"] },
     ],

@@ -12,6 +12,8 @@ import type {
   V1Namespace,
   V1NetworkPolicy,
   V1ResourceQuota,
+  V1Role,
+  V1RoleBinding,
 } from "@kubernetes/client-node";
 
 export interface TenantCache {
@@ -20,6 +22,8 @@ export interface TenantCache {
   readonly resourceQuotas: ObjectCache<V1ResourceQuota>;
   readonly limitRanges: ObjectCache<V1LimitRange>;
   readonly networkPolicies: ObjectCache<V1NetworkPolicy>;
+  readonly roles: ObjectCache<V1Role>;
+  readonly roleBindings: ObjectCache<V1RoleBinding>;
   readonly cronJobs: ObjectCache<V1CronJob>;
   /** Only `FailedCreate` Events (the informer's field selector). */
   readonly failedCreateEvents: ObjectCache<CoreV1Event>;

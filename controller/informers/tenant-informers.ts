@@ -1,8 +1,8 @@
 /**
  * The informers the controller runs, and how a change becomes a tenant key (the tenant namespace name) on the
  * work queue. Namespaces, tenant ConfigMaps and backup CronJobs are selected by the tenant label on the server
- * side; ResourceQuotas, LimitRanges and NetworkPolicies are watched in every namespace (there are few, and an
- * object that lost its tenant label must still be seen), and their changes count only in tenant namespaces.
+ * side; ResourceQuotas, LimitRanges, NetworkPolicies, Roles and RoleBindings are watched in every namespace
+ * (there are few, and an object without the tenant label, or that lost it, must still be seen), and their changes count only in tenant namespaces.
  * Events are only those with reason FailedCreate (field selector): the trace of pods rejected at admission.
  */
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
@@ -74,6 +74,13 @@ export class TenantInformers {
       {},
       inTenantNamespace,
     );
+    const roles = informer("roles", "/apis/rbac.authorization.k8s.io/v1/roles", {}, inTenantNamespace);
+    const roleBindings = informer(
+      "rolebindings",
+      "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+      {},
+      inTenantNamespace,
+    );
     const cronJobs = informer(
       "cronjobs",
       "/apis/batch/v1/cronjobs",
@@ -92,6 +99,8 @@ export class TenantInformers {
       resourceQuotas,
       limitRanges,
       networkPolicies,
+      roles,
+      roleBindings,
       cronJobs,
       events,
     ];
@@ -101,6 +110,8 @@ export class TenantInformers {
       resourceQuotas,
       limitRanges,
       networkPolicies,
+      roles,
+      roleBindings,
       cronJobs,
       failedCreateEvents: events,
     } as unknown as TenantCache;

@@ -47,6 +47,8 @@ describe("ControllerMetrics", () => {
       'neurallog_drift{tenant="acme",kind="ResourceQuota"} 0',
       'neurallog_drift{tenant="acme",kind="LimitRange"} 0',
       'neurallog_drift{tenant="acme",kind="NetworkPolicy"} 1',
+      'neurallog_drift{tenant="acme",kind="Role"} 0',
+      'neurallog_drift{tenant="acme",kind="RoleBinding"} 0',
     ]);
     expect(await series(metrics, "neurallog_backup_stale")).toEqual([
       'neurallog_backup_stale{tenant="acme"} 1',

@@ -18,6 +18,10 @@ export const DRIFT_KINDS = {
   ResourceQuota: "v1",
   LimitRange: "v1",
   NetworkPolicy: "networking.k8s.io/v1",
+  // Synth renders none of these into a tenant namespace: every one there is an extra (a RoleBinding handing a
+  // tenant's ServiceAccount more rights, or a person access beside git).
+  Role: "rbac.authorization.k8s.io/v1",
+  RoleBinding: "rbac.authorization.k8s.io/v1",
 } as const;
 export type DriftKind = keyof typeof DRIFT_KINDS;
 

@@ -275,16 +275,33 @@ describe("reconcileTenant", () => {
       spec: { podSelector: {} },
     };
     const networkPolicies = [...objects.networkPolicies, labelled, handApplied, otherNamespace];
-    const { reconcile, actions } = setup({ ...objects, networkPolicies }, CorrectionMode.SelfHeal);
+    // A RoleBinding handing the tenant's default ServiceAccount edit rights, applied by hand (no tenant label).
+    const roleBinding = {
+      metadata: { name: "default-edit", namespace: NS },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "edit" },
+      subjects: [{ kind: "ServiceAccount", name: "default", namespace: NS }],
+    };
+    const role = {
+      metadata: { name: "secrets-reader", namespace: NS },
+      rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] }],
+    };
+    const { reconcile, actions } = setup(
+      { ...objects, networkPolicies, roles: [role], roleBindings: [roleBinding] },
+      CorrectionMode.SelfHeal,
+    );
     const status = await reconcile();
     expect(status?.drift).toEqual([
       { kind: "LimitRange", name: "neurallog-limits", state: "missing", fields: [], extraFields: [] },
       { kind: "NetworkPolicy", name: "allow-all", state: "extra", fields: [], extraFields: [] },
       { kind: "NetworkPolicy", name: "debug-allow-all", state: "extra", fields: [], extraFields: [] },
+      { kind: "Role", name: "secrets-reader", state: "extra", fields: [], extraFields: [] },
+      { kind: "RoleBinding", name: "default-edit", state: "extra", fields: [], extraFields: [] },
     ]);
     const taken = actions.take();
     expect(taken.map((a) => `${a.verb} ${"reason" in a ? a.reason : a.name}`)).toEqual([
       "apply neurallog-limits",
+      "create DriftDetected",
+      "create DriftDetected",
       "create DriftDetected",
       "create DriftDetected",
       "create DriftDetected",

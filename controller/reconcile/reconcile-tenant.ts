@@ -95,6 +95,8 @@ export function assessTenant(
       ResourceQuota: quotas,
       LimitRange: cache.limitRanges.list(namespaceName),
       NetworkPolicy: cache.networkPolicies.list(namespaceName),
+      Role: cache.roles.list(namespaceName),
+      RoleBinding: cache.roleBindings.list(namespaceName),
     },
     { key: TENANT_LABEL, value: tenantName },
   );
@@ -124,6 +126,8 @@ function observedObject(cache: TenantCache, kind: DriftKind, name: string, names
     ResourceQuota: cache.resourceQuotas,
     LimitRange: cache.limitRanges,
     NetworkPolicy: cache.networkPolicies,
+    Role: cache.roles,
+    RoleBinding: cache.roleBindings,
   };
   const object = caches[kind].get(name, namespace);
   // The cache holds wire JSON without apiVersion/kind on listed items: name them for the request path.

@@ -13,6 +13,8 @@ import type {
   V1Namespace,
   V1NetworkPolicy,
   V1ResourceQuota,
+  V1Role,
+  V1RoleBinding,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { tenantObjects } from "../../charts-src/charts/tenant-chart.ts";
@@ -74,6 +76,8 @@ export function clusterObjects() {
     networkPolicies: renderedNetworkPolicies(),
     cronJob: cronJob as V1CronJob | undefined,
     events: [] as CoreV1Event[],
+    roles: [] as V1Role[],
+    roleBindings: [] as V1RoleBinding[],
   };
 }
 
@@ -87,6 +91,8 @@ export function cacheOf(objects: Partial<ClusterObjects>): TenantCache {
     resourceQuotas: staticCache(some(objects.quota)),
     limitRanges: staticCache(some(objects.limitRange)),
     networkPolicies: staticCache(objects.networkPolicies ?? []),
+    roles: staticCache(objects.roles ?? []),
+    roleBindings: staticCache(objects.roleBindings ?? []),
     cronJobs: staticCache(some(objects.cronJob)),
     failedCreateEvents: staticCache(objects.events ?? []),
   };
