@@ -10,7 +10,7 @@ import {
 } from "./defaults.ts";
 import { parseQuantity } from "../../contracts/quantity.ts";
 import type { ResolvedPlacement, ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
-import type { AffinityInput, PlatformFile, TenantFile, TolerationInput } from "./tenant-schema.ts";
+import type { PlacementInput, PlatformFile, TenantFile } from "./tenant-schema.ts";
 
 type Json = unknown;
 
@@ -46,11 +46,7 @@ function copyJson(value: Json): Json {
 }
 
 /** A workload's placement after merging: what nobody wrote is empty (no selector, no tolerations). */
-function placementOf(part: {
-  nodeSelector?: Record<string, string>;
-  tolerations?: TolerationInput[];
-  affinity?: AffinityInput;
-}): ResolvedPlacement {
+function placementOf(part: PlacementInput): ResolvedPlacement {
   return {
     nodeSelector: part.nodeSelector ?? {},
     tolerations: part.tolerations ?? [],
@@ -115,7 +111,7 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
     ResolvedTenant["backup"],
     "resources" | "placement"
   > &
-    Parameters<typeof placementOf>[0];
+    PlacementInput;
   const network = parts.network as unknown as NonNullable<TenantFile["spec"]["network"]>;
 
   return {

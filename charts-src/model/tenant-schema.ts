@@ -760,3 +760,9 @@ export type OwnerInput = Static<typeof Owner>;
 export type TolerationInput = Static<typeof Toleration>;
 export type NodeSelectorTermInput = Static<typeof NodeSelectorTerm>;
 export type AffinityInput = Static<typeof Affinity>;
+/** A workload's placement as written (any part may be absent): `placementFields` of any workload. */
+export interface PlacementInput {
+  readonly nodeSelector?: Record<string, string>;
+  readonly tolerations?: TolerationInput[];
+  readonly affinity?: AffinityInput;
+}

@@ -5,20 +5,14 @@
  */
 import type { FieldPath } from "../field-path.ts";
 import type {
-  AffinityInput,
   NodeSelectorTermInput,
+  PlacementInput,
   PlanSpecInput,
   TolerationInput,
 } from "../tenant-schema.ts";
 import { labelValueProblem, qualifiedKeyProblem } from "./kubernetes-names.ts";
 import { isWritten } from "../yaml-source.ts";
 import type { Report } from "./report.ts";
-
-interface PlacementInput {
-  readonly nodeSelector?: Record<string, string>;
-  readonly tolerations?: TolerationInput[];
-  readonly affinity?: AffinityInput;
-}
 
 export const PLACED_PARTS = ["server", "redis", "backup"] as const;
 
