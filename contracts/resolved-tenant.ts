@@ -159,6 +159,8 @@ export interface ResolvedNetwork {
     readonly cidr: string;
     readonly ports: readonly number[];
     readonly description?: string;
+    /** The server may call internal addresses in this range (NEURALLOG_ALLOW_INTERNAL_WEBHOOKS). */
+    readonly internal: boolean;
   }[];
   readonly extraRules: readonly ExtraRuleInput[];
 }

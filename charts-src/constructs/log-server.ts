@@ -68,6 +68,7 @@ export class LogServer extends Construct {
       NEURALLOG_TENANT: tenant.name,
       NEURALLOG_RETENTION_MAX_AGE: tenant.server.logRetention.maxAge,
       NEURALLOG_RETENTION_MAX_ENTRIES: String(tenant.server.logRetention.maxEntries),
+      ...internalWebhookSetting(tenant),
     };
     // Sorted keys: reordering a rule's keys in the tenant file must not restart the servers.
     const rules = canonicalJson(tenant.server.rules);
@@ -132,6 +133,15 @@ export class LogServer extends Construct {
     addIngress(this, tenant, names.server, metadata);
     addDisruptionAndScaling(this, tenant, names.server, metadata, replicas);
   }
+}
+
+/**
+ * The webhook ranges the tenant marked internal, which the server's egress guard then lets through. Absent when
+ * there are none, so tenants without internal targets keep their ConfigMap (and their pods) as they were.
+ */
+function internalWebhookSetting(tenant: ResolvedTenant): Record<string, string> {
+  const internal = tenant.network.webhookEgress.filter((w) => w.internal).map((w) => w.cidr);
+  return internal.length > 0 ? { NEURALLOG_ALLOW_INTERNAL_WEBHOOKS: internal.join(",") } : {};
 }
 
 /** The settings from the ConfigMap (so a change rolls the pods through the config hash), Redis, the key file. */

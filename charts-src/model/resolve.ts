@@ -136,6 +136,7 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
       webhookEgress: (network.webhookEgress ?? []).map((w) => ({
         ...w,
         ports: w.ports ?? [...DEFAULT_WEBHOOK_PORTS],
+        internal: w.internal ?? false,
       })),
       extraRules: network.extraRules ?? [],
     },

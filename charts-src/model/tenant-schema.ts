@@ -481,6 +481,13 @@ export const Network = Type.Object(
               Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { description: "default [443]" }),
             ),
             description: Type.Optional(Type.String({ description: "free text for humans" })),
+            internal: Type.Optional(
+              Type.Boolean({
+                description:
+                  "the range holds internal targets (a self-hosted Alertmanager on a private address): the server " +
+                  "refuses loopback, link-local, private and metadata addresses unless an entry says internal: true",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),

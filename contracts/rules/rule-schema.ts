@@ -109,6 +109,12 @@ export interface Condition {
   readonly not?: Condition;
 }
 
+/** Only variables meant for webhook secrets may be named by `secretEnv`. */
+export const SECRET_ENV_PREFIX = "NEURALLOG_WEBHOOK_";
+const SECRET_ENV_PATTERN = `^${SECRET_ENV_PREFIX}[A-Z0-9_]+$`;
+/** A pub/sub channel is a suffix under the tenant's own alert events channel (`pubsubChannel` in the worker). */
+const PUBSUB_CHANNEL_PATTERN = "^[a-z0-9][a-z0-9._-]{0,63}$";
+
 export const ActionSchema = Type.Object(
   {
     type: Type.Union([Type.Literal("webhook"), Type.Literal("slack"), Type.Literal("pubsub")], {
@@ -118,14 +124,21 @@ export const ActionSchema = Type.Object(
     url: Type.Optional(Type.String({ pattern: "^https?://", maxLength: 2000 })),
     secretEnv: Type.Optional(
       Type.String({
-        pattern: "^[A-Z_][A-Z0-9_]*$",
-        description: "Environment variable holding the HMAC secret (keeps secrets out of git)",
+        pattern: SECRET_ENV_PATTERN,
+        maxLength: 128,
+        description: `Environment variable holding the HMAC secret (keeps secrets out of git); its name starts with ${SECRET_ENV_PREFIX}, so a rule cannot read the server's other variables (REDIS_URL, API keys) into a signature`,
       }),
     ),
     secret: Type.Optional(
       Type.String({ minLength: 16, maxLength: 256, description: "HMAC secret; write-only, never returned" }),
     ),
-    channel: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "pubsub channel" })),
+    channel: Type.Optional(
+      Type.String({
+        pattern: PUBSUB_CHANNEL_PATTERN,
+        description:
+          "pubsub channel name (lower-case letters, digits, . _ -; at most 64); published as <tenant's alert events channel>:<channel>, never outside the tenant's key space; default the alert events channel itself",
+      }),
+    ),
     timeout: Type.Optional(Duration),
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
   },

@@ -16,7 +16,12 @@ export interface AlertingExtension extends ServerExtension {
 
 export function alertingExtension(
   ctx: ExtensionContext,
-  options: AlertingOptions = { rulesFile: process.env.NEURALLOG_RULES_FILE || undefined },
+  options: AlertingOptions = {
+    rulesFile: process.env.NEURALLOG_RULES_FILE || undefined,
+    allowInternalWebhooks: (process.env.NEURALLOG_ALLOW_INTERNAL_WEBHOOKS ?? "")
+      .split(",")
+      .filter((e) => e.trim()),
+  },
 ): AlertingExtension {
   let alerting: Alerting | undefined;
   const get = (): Alerting => {

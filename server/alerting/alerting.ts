@@ -14,6 +14,8 @@ import type { Rule } from "../../contracts/rules/rule-schema.ts";
 import { withRuleScripts } from "./engine/rule-state-script.ts";
 import { RuleStore, type FileRule } from "./engine/rule-store.ts";
 import { testRule, type RuleTestRequest, type RuleTestResult } from "./engine/rule-tester.ts";
+import { parseAllowedCidr, type AllowedCidr } from "../../contracts/network/internal-address.ts";
+import { webhookTargetErrors } from "./actions/webhook-targets.ts";
 
 export interface AlertingOptions {
   /** A JSON or YAML array of rules from the tenant file (read-only through the API). Env NEURALLOG_RULES_FILE. */
@@ -32,6 +34,21 @@ export interface AlertingOptions {
   };
   /** Where `secretEnv` of webhook actions is read. Default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Internal addresses (CIDRs or single addresses) webhooks may reach: the tenant file's
+   * `server.webhooks.allowInternal`, env NEURALLOG_ALLOW_INTERNAL_WEBHOOKS (comma-separated). Default none.
+   */
+  readonly allowInternalWebhooks?: readonly string[];
+}
+
+/** Parses the allow-list at boot; a bad entry stops the server naming the entry (synth validated it already). */
+export function parseWebhookAllowList(entries: readonly string[]): AllowedCidr[] {
+  return entries.map((entry) => {
+    const parsed = parseAllowedCidr(entry.trim());
+    if (!parsed)
+      throw new Error(`NEURALLOG_ALLOW_INTERNAL_WEBHOOKS: "${entry}" is not a CIDR or an IP address`);
+    return parsed;
+  });
 }
 
 export class Alerting {
@@ -52,7 +69,13 @@ export class Alerting {
     this.options = options;
     this.redis = ctx.redis;
     this.keys = ruleKeys(ctx.config.tenant);
-    this.store = new RuleStore({ redis: this.redis, keys: this.keys, fileRules });
+    const allowInternal = parseWebhookAllowList(options.allowInternalWebhooks ?? []);
+    this.store = new RuleStore({
+      redis: this.redis,
+      keys: this.keys,
+      fileRules,
+      checkTargets: (rule) => webhookTargetErrors(rule, allowInternal),
+    });
     this.engine = new RuleEngine({ redis: withRuleScripts(this.redis), keys: this.keys });
     // The periodic reload usually finds nothing new; recompiling would also drop the engine's per-replica caches.
     let loaded = "";
@@ -73,6 +96,7 @@ export class Alerting {
         await this.store.load();
       },
       env: options.env,
+      allowInternal,
       ...options.worker,
       onError: (error) => ctx.logger.warn({ err: error }, "action worker"),
     });

@@ -15,7 +15,7 @@ import { API_KEYS, INGEST_KEY, READ_KEY, bearer } from "./harness.ts";
 
 const TENANT = "acme";
 const RULE_ID = "checkout-errors";
-const SECRET_ENV = "NL_TEST_WEBHOOK_SECRET";
+const SECRET_ENV = "NEURALLOG_WEBHOOK_TEST_SECRET";
 const SECRET = "processes-webhook-secret-0123456789";
 /** Each process alone sees half of it: only shared window state in Redis reaches the threshold. */
 const THRESHOLD = 6;
@@ -52,7 +52,12 @@ beforeAll(async () => {
     redisUrl: redisServer.url,
     tenant: TENANT,
     apiKeys: API_KEYS,
-    env: { NEURALLOG_RULES_FILE: rulesFile, [SECRET_ENV]: SECRET },
+    // The receiver listens on loopback, which webhooks reach only through the allow-list.
+    env: {
+      NEURALLOG_RULES_FILE: rulesFile,
+      [SECRET_ENV]: SECRET,
+      NEURALLOG_ALLOW_INTERNAL_WEBHOOKS: "127.0.0.1/32",
+    },
   };
   [a, b] = await Promise.all([servers.start(options), servers.start(options)]);
 });

@@ -402,6 +402,18 @@ describe("network policies", () => {
     }
   });
 
+  it("let the server call internal webhook ranges only where the tenant file marks them internal", () => {
+    const setting = (name: string) =>
+      one(name, "ConfigMap", `${name}-server-config`).data.NEURALLOG_ALLOW_INTERNAL_WEBHOOKS;
+    expect(setting("hooli")).toBe("10.20.0.0/16");
+    const env = one("hooli", "Deployment", "hooli-server").spec.template.spec.containers[0].env;
+    expect(env.find((e: Json) => e.name === "NEURALLOG_ALLOW_INTERNAL_WEBHOOKS").valueFrom).toEqual({
+      configMapKeyRef: { name: "hooli-server-config", key: "NEURALLOG_ALLOW_INTERNAL_WEBHOOKS" },
+    });
+    // globex lists a destination without internal: true, so its server keeps refusing internal addresses.
+    expect(setting("globex")).toBeUndefined();
+  });
+
   it("render each extra rule as its own policy", () => {
     expect(policy("hooli", "extra-to-object-store")).toEqual({
       podSelector: { matchLabels: { "app.kubernetes.io/component": "backup" } },

@@ -45,6 +45,8 @@ export const VARIANTS: Readonly<Record<string, string>> = {
     "  quota:",
     "    hard: { pods: '12', requests.cpu: '3', limits.cpu: '8', requests.memory: 3Gi, limits.memory: 6Gi }",
     "  network:",
+    "    webhookEgress:",
+    "      - { cidr: 10.20.0.0/16, ports: [9093], internal: true, description: self-hosted Alertmanager }",
     "    extraRules:",
     "      - name: to-object-store",
     "        direction: egress",

@@ -80,11 +80,30 @@ describe("spec.server.rules", () => {
       "      type: any",
       "      actions:",
       "        - { type: webhook, url: 'https://hooks.example.com/x', secret: 0123456789abcdef0123 }", // 13
-      "        - { type: webhook, url: 'https://hooks.example.com/y', secretEnv: HOOK_SECRET }",
+      "        - { type: webhook, url: 'https://hooks.example.com/y', secretEnv: NEURALLOG_WEBHOOK_PAGE }",
     ].join("\n");
     expect(await tenantLines(body)).toEqual([
       'acme.yaml:13:74: spec.server.rules[0].actions[0].secret: "secret" holds a literal value: secrets never go into tenant files; store it in a Secret and reference the Secret by name',
     ]);
+  });
+
+  test("secretEnv names only NEURALLOG_WEBHOOK_ variables, pub/sub channels only safe names", async () => {
+    const body = [
+      "server:",
+      "  rules:",
+      "    - id: leak",
+      "      name: leak",
+      "      type: any",
+      "      actions:",
+      "        - { type: webhook, url: 'https://hooks.example.com/x', secretEnv: REDIS_URL }", // 13
+      "        - { type: pubsub, channel: '__keyspace@0__:x' }", // 14
+    ].join("\n");
+    const lines = await tenantLines(body);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^acme\.yaml:13:\d+: spec\.server\.rules\[0\]\.actions\[0\]\.secretEnv: .*NEURALLOG_WEBHOOK_/,
+    );
+    expect(lines[1]).toMatch(/^acme\.yaml:14:\d+: spec\.server\.rules\[0\]\.actions\[1\]\.channel: /);
   });
 });
 

@@ -343,6 +343,33 @@ describe("CIDRs and network peers", () => {
     ]);
     expect(result.tenants[0]?.resolved).toBeDefined();
   });
+
+  test("webhook ranges reaching inside warn, saying what the server will refuse", async () => {
+    const body = [
+      "network:",
+      "  webhookEgress:",
+      "    - { cidr: 169.254.0.0/16 }",
+      "    - { cidr: 10.20.0.0/16 }",
+      "    - { cidr: 10.30.0.0/16, internal: true }",
+      "    - { cidr: 0.0.0.0/1, internal: true }",
+      "    - { cidr: 8.8.8.0/24 }",
+      "",
+    ].join("\n");
+    const { lines, result } = await loadFixture({ "acme.yaml": tenantYaml("acme", body) });
+    expect(lines).toEqual([
+      'acme.yaml:9:17: warning: spec.network.webhookEgress[0].cidr: "169.254.0.0/16" includes the cloud metadata address 169.254.169.254; the server never sends webhooks there',
+      'acme.yaml:9:17: warning: spec.network.webhookEgress[0].cidr: "169.254.0.0/16" overlaps internal range 169.254.0.0/16; the server refuses webhooks to internal addresses unless this entry says internal: true',
+      'acme.yaml:10:17: warning: spec.network.webhookEgress[1].cidr: "10.20.0.0/16" overlaps internal range 10.0.0.0/8; the server refuses webhooks to internal addresses unless this entry says internal: true',
+      'acme.yaml:12:17: warning: spec.network.webhookEgress[3].cidr: "0.0.0.0/1" includes the cloud metadata address 100.100.100.200; the server never sends webhooks there',
+    ]);
+    expect(result.tenants[0]?.resolved?.network.webhookEgress.map((w) => w.internal)).toEqual([
+      false,
+      false,
+      true,
+      true,
+      false,
+    ]);
+  });
 });
 
 describe("backup schedule", () => {

@@ -7,6 +7,10 @@ import type { FieldPath } from "../field-path.ts";
 import { parseQuantity } from "../../../contracts/quantity.ts";
 import type { LabelSelectorInput, PeerInput, PlanSpecInput, ResourceListInput } from "../tenant-schema.ts";
 import { cidrContains, isEverywhere, parseCidr, type ParsedCidr } from "./cidr.ts";
+import {
+  containedMetadataAddresses,
+  overlappedInternalCidrs,
+} from "../../../contracts/network/internal-address.ts";
 import { isDns1123Subdomain, labelValueProblem, qualifiedKeyProblem } from "./kubernetes-names.ts";
 import { checkPlacement } from "./placement-checks.ts";
 import type { Report } from "./report.ts";
@@ -132,13 +136,9 @@ function checkNetwork(parts: PlanSpecInput, at: At, report: Report): void {
     selector(s, at("network", "apiAccess", "fromNamespaces", i), report),
   );
   (parts.network?.webhookEgress ?? []).forEach((w, i) => {
-    const parsed = cidr(w.cidr, at("network", "webhookEgress", i, "cidr"));
-    if (parsed && isEverywhere(parsed)) {
-      report.warning(
-        at("network", "webhookEgress", i, "cidr"),
-        `"${w.cidr}" lets the server send webhooks anywhere; list the destinations`,
-      );
-    }
+    const path = at("network", "webhookEgress", i, "cidr");
+    const parsed = cidr(w.cidr, path);
+    if (parsed) checkWebhookRange(w.cidr, parsed, w.internal ?? false, path, report);
   });
   const ruleNames = new Map<string, number>();
   (parts.network?.extraRules ?? []).forEach((rule, i) => {
@@ -153,6 +153,39 @@ function checkNetwork(parts: PlanSpecInput, at: At, report: Report): void {
     if (rule.podSelector) selector(rule.podSelector, [...rulePath, "podSelector"], report);
     rule.peers.forEach((peer, j) => checkPeer(peer, [...rulePath, "peers", j], report, cidr));
   });
+}
+
+/**
+ * Webhook ranges reaching inside. The NetworkPolicy would let such traffic out, but the server's egress guard
+ * refuses internal addresses unless the entry says `internal: true`, and metadata addresses always: the warning
+ * says which of the two the author is about to meet.
+ */
+function checkWebhookRange(
+  text: string,
+  range: ParsedCidr,
+  internal: boolean,
+  path: FieldPath,
+  report: Report,
+) {
+  if (isEverywhere(range)) {
+    report.warning(path, `"${text}" lets the server send webhooks anywhere; list the destinations`);
+    return;
+  }
+  const metadata = containedMetadataAddresses(range);
+  if (metadata.length > 0) {
+    report.warning(
+      path,
+      `"${text}" includes the cloud metadata address ${metadata.join(", ")}; the server never sends webhooks there`,
+    );
+  }
+  const inside = overlappedInternalCidrs(range);
+  if (inside.length > 0 && !internal) {
+    report.warning(
+      path,
+      `"${text}" overlaps internal range ${inside.join(", ")}; the server refuses webhooks to internal addresses ` +
+        "unless this entry says internal: true",
+    );
+  }
 }
 
 /** The backup schedule: five valid cron fields and a known time zone. */

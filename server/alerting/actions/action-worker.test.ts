@@ -17,6 +17,7 @@ import type { Rule } from "../../../contracts/rules/rule-schema.ts";
 import { withRuleScripts } from "../engine/rule-state-script.ts";
 import { validateRule } from "../../../contracts/rules/rule-validation.ts";
 import { ActionWorker, CONSUMER_GROUP } from "./action-worker.ts";
+import { parseWebhookAllowList } from "../alerting.ts";
 
 const keys = ruleKeys("takeover");
 let redis: RedisServerHandle;
@@ -44,6 +45,7 @@ function worker(rule: Rule, claimIdleMs: number): ActionWorker {
     claimIdleMs,
     blockMs: 100,
     baseBackoffMs: 50,
+    allowInternal: parseWebhookAllowList(["127.0.0.1"]), // the receiver listens on loopback
   });
 }
 

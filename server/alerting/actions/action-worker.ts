@@ -14,6 +14,7 @@ import { durationMs, type Rule, type RuleAction } from "../../../contracts/rules
 import { dedicatedConnection } from "./dedicated-connection.ts";
 import { ALERT_EVENTS, notification, slackMessage, type AlertEvent } from "./notification.ts";
 import { deliverWebhook, type DeliveryAttempt } from "./webhook.ts";
+import type { AllowedCidr } from "../../../contracts/network/internal-address.ts";
 
 export const CONSUMER_GROUP = "actions";
 
@@ -37,6 +38,8 @@ export interface ActionWorkerOptions {
   readonly baseBackoffMs?: number;
   readonly maxBackoffMs?: number;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Internal ranges webhooks may reach (the tenant's allow-list); default none. */
+  readonly allowInternal?: readonly AllowedCidr[];
   readonly onError?: (error: Error) => void;
 }
 
@@ -211,10 +214,7 @@ export class ActionWorker {
     if (action.type === "pubsub") {
       const started = performance.now();
       try {
-        const receivers = await this.o.redis.publish(
-          action.channel ?? this.o.keys.alertEvents,
-          JSON.stringify(n),
-        );
+        const receivers = await this.o.redis.publish(pubsubChannel(this.o.keys, action), JSON.stringify(n));
         await log({
           attempt: 1,
           ok: true,
@@ -240,6 +240,7 @@ export class ActionWorker {
       maxBackoffMs: this.o.maxBackoffMs ?? 60_000,
       onAttempt: log,
       signal: this.abort.signal,
+      allowInternal: this.o.allowInternal,
     });
   }
 
@@ -268,7 +269,7 @@ export class ActionWorker {
         "action",
         `${index}:${action.type}`,
         "target",
-        action.type === "pubsub" ? (action.channel ?? this.o.keys.alertEvents) : redactUrl(action.url ?? ""),
+        action.type === "pubsub" ? pubsubChannel(this.o.keys, action) : redactUrl(action.url ?? ""),
         "attempt",
         String(a.attempt),
         "ok",
@@ -284,6 +285,14 @@ export class ActionWorker {
       this.report(error);
     }
   }
+}
+
+/**
+ * A rule's channel is a suffix under the tenant's alert events channel: an admin key cannot publish into another
+ * tenant's channels or into the server's own (`rules:changed`).
+ */
+export function pubsubChannel(keys: RuleKeys, action: RuleAction): string {
+  return action.channel ? `${keys.alertEvents}:${action.channel}` : keys.alertEvents;
 }
 
 /** Webhook URLs often carry tokens in their path or query (Slack does); the log keeps only origin and a hint. */

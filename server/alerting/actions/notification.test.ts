@@ -38,6 +38,29 @@ describe("notifications", () => {
     expect(resolved.text).toMatch(/^:white_check_mark: \[RESOLVED\]/);
   });
 
+  it("escape Slack control sequences from logs, so a log line cannot mention @channel or hide a link", () => {
+    const hostile = {
+      ...alert,
+      ruleName: "rule <!here>",
+      group: { source: "<!channel>" },
+      reason: "a & b",
+      example: { message: "<!channel> click <http://evil.example|your bank> 1 < 2 > 0 & done" },
+    };
+    const msg = slackMessage(notification("acme", "firing", hostile)) as {
+      text: string;
+      blocks: { text: { text: string } }[];
+    };
+    const body = msg.blocks[0]!.text.text;
+    for (const text of [msg.text, body]) {
+      expect(text).not.toMatch(/<!|<http/);
+    }
+    expect(msg.text).toBe(":rotating_light: [FIRING] rule &lt;!here&gt; (source=&lt;!channel&gt;)");
+    expect(body).toContain(
+      "> &lt;!channel&gt; click &lt;http://evil.example|your bank&gt; 1 &lt; 2 &gt; 0 &amp; done",
+    );
+    expect(body).toContain("a &amp; b");
+  });
+
   it("sign the timestamp and body with HMAC-SHA256", () => {
     const body = '{"a":1}';
     expect(signature("secret-0123456789abcdef", body, 1_800_000_000)).toBe(

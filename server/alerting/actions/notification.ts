@@ -30,8 +30,16 @@ const SEVERITY_EMOJI: Record<string, string> = {
   critical: ":rotating_light:",
 };
 
+/**
+ * Slack's control characters: `<!channel>` would notify everyone and `<http://x|y>` would render a link whose
+ * text hides its target. Escaping &, < and > (Slack's own rule) leaves log text as text.
+ */
+export function escapeSlack(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 function groupText(group: Record<string, unknown>): string {
-  const parts = Object.entries(group).map(([k, v]) => `${k}=${String(v)}`);
+  const parts = Object.entries(group).map(([k, v]) => `${escapeSlack(k)}=${escapeSlack(String(v))}`);
   return parts.length > 0 ? ` (${parts.join(", ")})` : "";
 }
 
@@ -40,16 +48,18 @@ export function slackMessage(n: Notification): Record<string, unknown> {
   const { alert } = n;
   const title =
     n.event === "resolved"
-      ? `:white_check_mark: [RESOLVED] ${alert.ruleName}${groupText(alert.group)}`
-      : `${SEVERITY_EMOJI[alert.severity] ?? ":bell:"} [FIRING] ${alert.ruleName}${groupText(alert.group)}`;
+      ? `:white_check_mark: [RESOLVED] ${escapeSlack(alert.ruleName)}${groupText(alert.group)}`
+      : `${SEVERITY_EMOJI[alert.severity] ?? ":bell:"} [FIRING] ${escapeSlack(alert.ruleName)}${groupText(alert.group)}`;
   const example = alert.example as { message?: string } | undefined;
   const lines = [
     `*${title}*`,
-    alert.reason,
+    escapeSlack(alert.reason),
     `tenant \`${n.tenant}\` · alert ${alert.id} · since ${new Date(alert.firedAt).toISOString()}`,
   ];
-  if (n.event === "resolved" && alert.resolveReason) lines.push(`resolved: ${alert.resolveReason}`);
-  if (example?.message) lines.push(`> ${example.message.slice(0, 300)}`);
+  if (n.event === "resolved" && alert.resolveReason)
+    lines.push(`resolved: ${escapeSlack(alert.resolveReason)}`);
+  // The leading ">" is ours (a quote block); the cut comes before escaping, so it never lands inside an entity.
+  if (example?.message) lines.push(`> ${escapeSlack(example.message.slice(0, 300))}`);
   return {
     text: title,
     blocks: [{ type: "section", text: { type: "mrkdwn", text: lines.join("\n") } }],

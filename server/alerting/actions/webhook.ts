@@ -3,9 +3,15 @@
  * and full jitter. Every attempt is reported to the caller (the delivery log).
  */
 import { createHmac } from "node:crypto";
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  parseAddress,
+  refusedReason,
+  type AllowedCidr,
+} from "../../../contracts/network/internal-address.ts";
 
 export const SIGNATURE_HEADER = "x-neurallog-signature";
 
@@ -40,6 +46,66 @@ export interface WebhookRequest {
   readonly maxBackoffMs: number;
   readonly onAttempt?: (attempt: DeliveryAttempt) => void | Promise<void>;
   readonly signal?: AbortSignal;
+  /** Internal ranges this tenant allowed (`server.webhooks.allowInternal`); everything else inside is refused. */
+  readonly allowInternal?: readonly AllowedCidr[];
+}
+
+/** A target refused by the egress guard; its message is safe to show (it says nothing about the target's ports). */
+export class WebhookTargetRefused extends Error {
+  override readonly name = "WebhookTargetRefused";
+}
+
+/**
+ * What the delivery log keeps of a failed exchange. Connect errors (ECONNREFUSED vs a timeout vs EHOSTUNREACH)
+ * would tell a read-key holder which ports are open behind a URL, so every failure without an HTTP response reads
+ * the same.
+ */
+export const GENERIC_DELIVERY_ERROR = "delivery failed: no HTTP response";
+
+/**
+ * A DNS lookup that refuses internal addresses. The agent calls it for every connection, so the address judged is
+ * the address connected to: a name that resolves to a public address when the rule is created and to 127.0.0.1
+ * later (DNS rebinding) is refused on the attempt that would connect there. Any internal address among the
+ * answers refuses the name, so a mixed answer cannot be raced.
+ */
+function guardedLookup(allowInternal: readonly AllowedCidr[]) {
+  return (
+    hostname: string,
+    options: LookupOptions,
+    callback: (
+      error: NodeJS.ErrnoException | null,
+      address: string | LookupAddress[],
+      family?: number,
+    ) => void,
+  ): void => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      for (const a of addresses) {
+        const parsed = parseAddress(a.address);
+        const reason = parsed ? refusedReason(parsed, allowInternal) : "not an IP address";
+        if (reason)
+          return callback(new WebhookTargetRefused(`refused: ${hostname} resolves to ${reason}`), []);
+      }
+      if (options.all) return callback(null, addresses);
+      const first = addresses[0];
+      if (!first)
+        return callback(Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), []);
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+/** Why `url`'s host is refused when it is an address literal (`0x7f000001` and `[::ffff:127.0.0.1]` included). */
+export function literalTargetRefused(url: string, allowInternal: readonly AllowedCidr[]): string | undefined {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return "not a valid URL";
+  }
+  const literal = parseAddress(host);
+  const reason = literal && refusedReason(literal, allowInternal);
+  return reason ? `${host} is ${reason}` : undefined;
 }
 
 /**
@@ -53,13 +119,18 @@ function post(
   body: string,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  allowInternal: readonly AllowedCidr[],
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
+    // Literal hosts never reach the lookup (net connects to them directly), so they are judged here.
+    const refused = literalTargetRefused(url, allowInternal);
+    if (refused) return reject(new WebhookTargetRefused(`refused: ${refused}`));
     const send = target.protocol === "https:" ? httpsRequest : httpRequest;
     const req = send(target, {
       method: "POST",
       agent: false,
+      lookup: guardedLookup(allowInternal),
       headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
     });
     const fail = (error: Error) => {
@@ -92,6 +163,10 @@ function retryable(status: number | undefined): boolean {
   return status === undefined || status === 408 || status === 429 || status >= 500;
 }
 
+function refusedAttempt(a: DeliveryAttempt): boolean {
+  return a.error?.startsWith("refused: ") ?? false;
+}
+
 export function backoffMs(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
   // Full jitter: replicas retrying the same dead endpoint spread out instead of hitting it in lockstep.
@@ -113,21 +188,33 @@ export async function deliverWebhook(request: WebhookRequest): Promise<DeliveryA
       headers[SIGNATURE_HEADER] = signature(request.secret, request.body, Math.floor(Date.now() / 1000));
     let result: DeliveryAttempt;
     try {
-      const status = await post(request.url, headers, request.body, request.timeoutMs, request.signal);
+      const status = await post(
+        request.url,
+        headers,
+        request.body,
+        request.timeoutMs,
+        request.signal,
+        request.allowInternal ?? [],
+      );
       const ok = status >= 200 && status < 300;
       result = { attempt, ok, status, durationMs: Math.round(performance.now() - started) };
       if (!ok) result = { ...result, error: `HTTP ${status}` };
     } catch (error) {
+      const shown =
+        error instanceof WebhookTargetRefused || request.signal?.aborted
+          ? (error as Error).message
+          : GENERIC_DELIVERY_ERROR;
       result = {
         attempt,
         ok: false,
-        error: (error as Error).message,
+        error: shown,
         durationMs: Math.round(performance.now() - started),
       };
     }
     attempts.push(result);
     await request.onAttempt?.(result);
-    if (result.ok || !retryable(result.status) || request.signal?.aborted) break;
+    // A refused target stays refused: retrying would only repeat the lookup.
+    if (result.ok || !retryable(result.status) || request.signal?.aborted || refusedAttempt(result)) break;
     if (attempt < request.maxAttempts) {
       await sleep(backoffMs(attempt, request.baseBackoffMs, request.maxBackoffMs), undefined, {
         signal: request.signal,

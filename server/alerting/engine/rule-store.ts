@@ -9,7 +9,11 @@ import { readFile } from "node:fs/promises";
 import type { Redis } from "ioredis";
 import { parse as parseYaml } from "yaml";
 import type { RuleKeys } from "./keys.ts";
-import { RuleValidationFailed, type Rule } from "../../../contracts/rules/rule-schema.ts";
+import {
+  RuleValidationFailed,
+  type Rule,
+  type RuleValidationError,
+} from "../../../contracts/rules/rule-schema.ts";
 import { validateRule } from "../../../contracts/rules/rule-validation.ts";
 
 export class RuleNotFound extends Error {}
@@ -60,6 +64,8 @@ export interface RuleStoreOptions {
   readonly keys: RuleKeys;
   readonly fileRules?: readonly FileRule[];
   readonly now?: () => number;
+  /** Checks that need the network, run on API writes (the webhook targets); default none. */
+  readonly checkTargets?: (rule: Rule) => Promise<RuleValidationError[]>;
 }
 
 export class RuleStore {
@@ -67,6 +73,7 @@ export class RuleStore {
   private readonly keys: RuleKeys;
   private readonly fileRules: readonly FileRule[];
   private readonly now: () => number;
+  private readonly options: RuleStoreOptions;
   private gitRules: Rule[] = [];
   private rules: Rule[] = [];
   private readonly listeners = new Set<(rules: readonly Rule[]) => void>();
@@ -76,6 +83,7 @@ export class RuleStore {
     this.keys = options.keys;
     this.fileRules = options.fileRules ?? [];
     this.now = options.now ?? Date.now;
+    this.options = options;
   }
 
   /**
@@ -146,8 +154,15 @@ export class RuleStore {
     return rule;
   }
 
+  /** Refusals that need the network (webhook targets resolving inside); a 400 like any validation error. */
+  private async checkTargets(rule: Rule): Promise<Rule> {
+    const errors = (await this.options.checkTargets?.(rule)) ?? [];
+    if (errors.length > 0) throw new RuleValidationFailed(errors);
+    return rule;
+  }
+
   async create(input: unknown): Promise<Rule> {
-    const rule = validateRule(input, { origin: "api", now: this.now() });
+    const rule = await this.checkTargets(validateRule(input, { origin: "api", now: this.now() }));
     this.guardWritable(rule.id);
     if (!(await this.redis.hsetnx(this.keys.rules, rule.id, JSON.stringify(rule)))) {
       throw new RuleConflict(`a rule with id "${rule.id}" exists`);
@@ -166,7 +181,9 @@ export class RuleStore {
       ]);
     }
     return this.save(
-      validateRule(input, { origin: "api", now: Math.max(this.now(), previous.updatedAt + 1), previous }),
+      await this.checkTargets(
+        validateRule(input, { origin: "api", now: Math.max(this.now(), previous.updatedAt + 1), previous }),
+      ),
     );
   }
 
