@@ -130,7 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     config,
     redis,
     store: new LogStore(redis, config.tenant, config.retention),
-    auth: options.auth ?? createAuthenticator(config.apiKeys),
+    auth: options.auth ?? createAuthenticator(config),
     metrics: createMetrics(),
     lifecycle: options.lifecycle ?? { shuttingDown: false, onShutdown: new Set() },
     extensions: options.extensions ?? [],

@@ -39,6 +39,6 @@ export interface ExtensionContext {
   queryLogs(query: LogQuery): Promise<LogPage>;
   /** Bound to this tenant: the same counts as `GET /api/v1/stats`. */
   queryStats(query: StatsQuery): Promise<LogStats>;
-  /** `auth.requireScope("read" | "admin")` as a route preHandler. */
+  /** `auth.requireScope("read" | "admin")` as a route onRequest hook (before the body is read). */
   readonly auth: Authenticator;
 }

@@ -49,7 +49,7 @@ export async function startServer(
       signal?.addEventListener("abort", abort, { once: true });
     });
   }
-  const auth = createAuthenticator(config.apiKeys);
+  const auth = createAuthenticator(config);
   const lifecycle: Lifecycle = { shuttingDown: false, onShutdown: new Set() };
   const extensions = defaultExtensions(createExtensionContext(config, redis, logger, auth));
   const app = await buildApp({ config, redis, extensions, loggerInstance: logger, auth, lifecycle });

@@ -4,6 +4,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import type { RateLimit } from "./token-bucket.ts";
 
 export const SCOPES = ["ingest", "read", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -14,7 +15,7 @@ export interface ApiKeyRecord {
   /** SHA-256 of the key. */
   readonly digest: Buffer;
   /** Token bucket per key and server process; absent means unlimited. */
-  readonly rateLimit?: { readonly requestsPerSecond: number; readonly burst: number };
+  readonly rateLimit?: RateLimit;
 }
 
 /** Who made a request: the key's name and scopes, never the key. */
@@ -76,7 +77,7 @@ export function parseApiKeys(text: string): { keys: ApiKeyRecord[]; problems: st
       ...(rate
         ? {
             rateLimit: {
-              requestsPerSecond: rate.requestsPerSecond,
+              perSecond: rate.requestsPerSecond,
               burst: rate.burst ?? Math.ceil(rate.requestsPerSecond),
             },
           }

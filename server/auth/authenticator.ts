@@ -1,12 +1,17 @@
 /**
  * Request authentication for every protected route: `Authorization: Bearer KEY`, `Basic` with the key as password
- * (what Loki and Elasticsearch shippers send), or `ApiKey KEY`. `requireScope(scope)` is the preHandler routes use
- * (rules and MCP reuse it for `read` / `admin`): 401 with `WWW-Authenticate` when no valid key, 403 when the key
- * lacks the scope, 429 with `Retry-After` when the key's rate limit is spent.
+ * (what Loki and Elasticsearch shippers send), or `ApiKey KEY`. `requireScope(scope)` is the `onRequest` hook
+ * routes use (rules and MCP reuse it for `read` / `admin`). It runs before Fastify reads the body, so a request
+ * without a valid key never costs the server its body: 401 with `WWW-Authenticate` when no valid key, 403 when
+ * the key lacks the scope, 429 with `Retry-After` when the key's rate limit is spent or the client address failed
+ * authentication too often (failed-auth-limiter.ts). A refused request that carries a body gets
+ * `Connection: close`, so the server stops reading instead of draining the unread body.
  */
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
-import { Forbidden, TooManyRequests, Unauthorized } from "../errors.ts";
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
+import { Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized } from "../errors.ts";
 import { findKey, type ApiKeyRecord, type ApiPrincipal, type Scope } from "./api-keys.ts";
+import { FailedAuthLimiter } from "./failed-auth-limiter.ts";
+import { TokenBucket, type RateLimit } from "./token-bucket.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -17,11 +22,21 @@ declare module "fastify" {
 
 export const WWW_AUTHENTICATE = 'Bearer realm="neurallog", Basic realm="neurallog"';
 
+export interface AuthenticatorOptions {
+  readonly apiKeys: readonly ApiKeyRecord[];
+  /** Failed authentications per client address: burst, then the refill rate. */
+  readonly authFailureLimit: RateLimit;
+}
+
 export interface Authenticator {
-  /** The principal for an `Authorization` header value, or undefined when it holds no valid key. */
-  resolve(header: string | undefined): ApiKeyRecord | undefined;
-  /** preHandler: authenticates, checks the scope and the key's rate limit, sets `request.principal`. */
-  requireScope(scope: Scope): preHandlerAsyncHookHandler;
+  /** onRequest hook: authenticates, checks the scope and the key's rate limit, sets `request.principal`. */
+  requireScope(scope: Scope): onRequestAsyncHookHandler;
+  /**
+   * For a request that carries `calls` calls (an MCP JSON-RPC batch): each call counts against the key's rate
+   * limit like a request of its own. `requireScope` counted the request once; this takes the other `calls - 1`
+   * tokens, all or none, or throws 429 (413 when they exceed the key's burst, which no wait can satisfy).
+   */
+  chargeBatch(request: FastifyRequest, reply: FastifyReply, calls: number): void;
 }
 
 function presentedKey(header: string | undefined): string | undefined {
@@ -41,64 +56,77 @@ function presentedKey(header: string | undefined): string | undefined {
   return undefined;
 }
 
-interface Bucket {
-  tokens: number;
-  updatedMs: number;
+/** A body is on its way (or announced): refusing it must not mean reading it. */
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers["content-length"];
+  return (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined;
+}
+
+function refuse(request: FastifyRequest, reply: FastifyReply, retryAfter?: number): void {
+  if (hasBody(request)) reply.header("connection", "close");
+  if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
 }
 
 export function createAuthenticator(
-  keys: readonly ApiKeyRecord[],
+  options: AuthenticatorOptions,
   now: () => number = Date.now,
 ): Authenticator {
-  const buckets = new Map<string, Bucket>();
+  const { apiKeys } = options;
+  const keyBuckets = new Map<string, TokenBucket>();
+  for (const key of apiKeys) if (key.rateLimit) keyBuckets.set(key.name, new TokenBucket(key.rateLimit, now));
+  const failures = new FailedAuthLimiter(options.authFailureLimit, now);
 
-  /** Seconds until a token is available, or 0 when one was taken. */
-  const takeToken = (key: ApiKeyRecord): number => {
-    const limit = key.rateLimit;
-    if (!limit) return 0;
-    const t = now();
-    const bucket = buckets.get(key.name) ?? { tokens: limit.burst, updatedMs: t };
-    bucket.tokens = Math.min(
-      limit.burst,
-      bucket.tokens + ((t - bucket.updatedMs) / 1000) * limit.requestsPerSecond,
-    );
-    bucket.updatedMs = t;
-    buckets.set(key.name, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
+  /** Takes `cost` tokens of the key's rate limit, or throws 429 with the wait. */
+  const spend = (request: FastifyRequest, reply: FastifyReply, name: string, cost: number): void => {
+    const wait = keyBuckets.get(name)?.take(cost) ?? 0;
+    if (wait === 0) return;
+    if (wait === Infinity) {
+      refuse(request, reply);
+      throw new PayloadTooLarge(
+        `one request may carry at most the burst of the API key "${name}" in calls; send fewer at once`,
+      );
     }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / limit.requestsPerSecond));
+    refuse(request, reply, wait);
+    throw new TooManyRequests(`rate limit of the API key "${name}" exceeded`, wait);
   };
 
-  const resolve = (header: string | undefined): ApiKeyRecord | undefined => {
+  /** The key of the request, or a 401/429 thrown; the address limiter sees every outcome. */
+  const authenticate = (request: FastifyRequest, reply: FastifyReply): ApiKeyRecord => {
+    const header = request.headers.authorization;
     const presented = presentedKey(header);
-    return presented === undefined ? undefined : findKey(keys, presented);
+    const key = presented === undefined ? undefined : findKey(apiKeys, presented);
+    if (key && failures.knows(request.ip, key.name)) return key;
+    const locked = failures.lockedOut(request.ip);
+    if (locked > 0) {
+      refuse(request, reply, locked);
+      throw new TooManyRequests("too many failed authentications from this address", locked);
+    }
+    if (key) {
+      failures.succeeded(request.ip, key.name);
+      return key;
+    }
+    failures.failed(request.ip);
+    refuse(request, reply);
+    reply.header("www-authenticate", WWW_AUTHENTICATE);
+    throw new Unauthorized(
+      header ? "the API key is not valid" : "an API key is required (Authorization: Bearer KEY)",
+    );
   };
 
   return {
-    resolve,
     requireScope(scope) {
-      return async (request: FastifyRequest, reply: FastifyReply) => {
-        const key = resolve(request.headers.authorization);
-        if (!key) {
-          reply.header("www-authenticate", WWW_AUTHENTICATE);
-          throw new Unauthorized(
-            request.headers.authorization
-              ? "the API key is not valid"
-              : "an API key is required (Authorization: Bearer KEY)",
-          );
-        }
+      return async (request, reply) => {
+        const key = authenticate(request, reply);
         request.principal = { name: key.name, scopes: key.scopes };
         if (!key.scopes.has(scope) && !key.scopes.has("admin")) {
+          refuse(request, reply);
           throw new Forbidden(`the API key "${key.name}" lacks the "${scope}" scope`);
         }
-        const wait = takeToken(key);
-        if (wait > 0) {
-          reply.header("retry-after", String(wait));
-          throw new TooManyRequests(`rate limit of the API key "${key.name}" exceeded`, wait);
-        }
+        spend(request, reply, key.name, 1);
       };
+    },
+    chargeBatch(request, reply, calls) {
+      if (calls > 1) spend(request, reply, request.principal!.name, calls - 1);
     },
   };
 }

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { parseDurationMs } from "../../contracts/duration.ts";
 import { TENANT_NAME } from "../storage/keys.ts";
 import { parseApiKeys, type ApiKeyRecord } from "../auth/api-keys.ts";
+import type { RateLimit } from "../auth/token-bucket.ts";
 
 export interface IngestLimits {
   /** Request body on the wire (compressed or not). Default 16 MiB; env NEURALLOG_MAX_BODY_BYTES. */
@@ -37,6 +38,11 @@ export interface ServerConfig {
   readonly redisUrl: string;
   readonly tenant: string;
   readonly apiKeys: readonly ApiKeyRecord[];
+  /**
+   * Requests without a valid key per client address: a burst (default 20; env NEURALLOG_AUTH_FAILURE_BURST), then
+   * a refill rate (default 10 a minute; env NEURALLOG_AUTH_FAILURES_PER_MINUTE); past it, 429.
+   */
+  readonly authFailureLimit: RateLimit;
   readonly retention: {
     /** Logs older than this are trimmed. Default 7 days; env NEURALLOG_RETENTION_MAX_AGE (`30s`, `12h`, `7d`, `2w`). */
     readonly maxAgeSeconds: number;
@@ -121,6 +127,10 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     redisUrl,
     tenant,
     apiKeys,
+    authFailureLimit: {
+      burst: integer("NEURALLOG_AUTH_FAILURE_BURST", 20, 1, 1_000_000),
+      perSecond: integer("NEURALLOG_AUTH_FAILURES_PER_MINUTE", 10, 1, 1_000_000) / 60,
+    },
     retention: { maxAgeSeconds, maxEntries },
     limits,
     maxTailClients: integer("NEURALLOG_MAX_TAIL_CLIENTS", 64, 0, 10_000),

@@ -155,7 +155,7 @@ export async function elasticRoutes(app: FastifyInstance, ctx: ServerContext): P
   };
 
   const routeOptions = {
-    preHandler: ctx.auth.requireScope("ingest"),
+    onRequest: ctx.auth.requireScope("ingest"),
     config: { ingestEndpoint: "elasticsearch" as const },
     schema: { summary: "Elasticsearch bulk API (index and create actions)", tags: ["ingest"] },
   };
@@ -170,7 +170,7 @@ export async function elasticRoutes(app: FastifyInstance, ctx: ServerContext): P
     async (request) => bulk(request.params.index, request),
   );
 
-  app.get("/", { preHandler: ctx.auth.requireScope("ingest"), schema: { hide: true } }, async () => ({
+  app.get("/", { onRequest: ctx.auth.requireScope("ingest"), schema: { hide: true } }, async () => ({
     name: "neurallog",
     cluster_name: `neurallog-${ctx.config.tenant}`,
     version: {

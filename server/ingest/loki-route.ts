@@ -191,7 +191,7 @@ export async function lokiRoutes(app: FastifyInstance, ctx: ServerContext): Prom
   app.post(
     "/loki/api/v1/push",
     {
-      preHandler: ctx.auth.requireScope("ingest"),
+      onRequest: ctx.auth.requireScope("ingest"),
       config: { ingestEndpoint: "loki" },
       schema: {
         summary: "Loki push API (JSON, or snappy-compressed protobuf)",

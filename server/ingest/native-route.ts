@@ -92,7 +92,7 @@ export async function nativeIngestRoutes(app: FastifyInstance, ctx: ServerContex
   app.post(
     "/api/v1/logs",
     {
-      preHandler: ctx.auth.requireScope("ingest"),
+      onRequest: ctx.auth.requireScope("ingest"),
       config: { ingestEndpoint: "native" },
       schema: {
         summary: "Ingest logs (JSON object, JSON array, or NDJSON; gzip or deflate)",

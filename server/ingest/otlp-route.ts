@@ -176,7 +176,7 @@ export async function otlpRoutes(app: FastifyInstance, ctx: ServerContext): Prom
   app.post(
     "/v1/logs",
     {
-      preHandler: ctx.auth.requireScope("ingest"),
+      onRequest: ctx.auth.requireScope("ingest"),
       config: { ingestEndpoint: "otlp" },
       schema: {
         summary: "OTLP/HTTP logs (protobuf or JSON)",

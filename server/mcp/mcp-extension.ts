@@ -1,7 +1,8 @@
 /**
  * `/mcp`: the MCP server over Streamable HTTP, both the 2026-07-28 protocol (stateless per-request envelope) and
  * the 2025-era handshake most clients still speak (served statelessly), through the official SDK's handler. The
- * server's API keys authenticate it like every other route; tools check the read/admin scope per call.
+ * server's API keys authenticate it like every other route (before the body is read); tools check the read/admin
+ * scope per call.
  */
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import { createMcpHandler, type AuthInfo } from "@modelcontextprotocol/server";
@@ -25,7 +26,7 @@ export function mcpExtension(ctx: ExtensionContext, alerting: () => Alerting): S
         method: ["GET", "POST", "DELETE"],
         url: "/mcp",
         schema: { summary: "Model Context Protocol (Streamable HTTP)", tags: ["mcp"], hide: false },
-        preHandler: ctx.auth.requireScope("read"),
+        onRequest: ctx.auth.requireScope("read"),
         handler: async (request, reply) => {
           const principal = request.principal!;
           // The SDK reads `req.auth`; the key itself never goes further than the authenticator.

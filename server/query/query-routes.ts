@@ -48,7 +48,7 @@ export async function queryRoutes(app: FastifyInstance, ctx: ServerContext): Pro
   app.get(
     "/api/v1/logs",
     {
-      preHandler: ctx.auth.requireScope("read"),
+      onRequest: ctx.auth.requireScope("read"),
       schema: {
         summary: "Search logs, newest first; field.<name>=<value> filters by exact field value",
         tags: ["query"],
@@ -87,7 +87,7 @@ export async function queryRoutes(app: FastifyInstance, ctx: ServerContext): Pro
   app.get(
     "/api/v1/stats",
     {
-      preHandler: ctx.auth.requireScope("read"),
+      onRequest: ctx.auth.requireScope("read"),
       schema: {
         summary: "Log counts per level and source over time buckets (columns ready to plot)",
         tags: ["query"],

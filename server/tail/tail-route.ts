@@ -26,7 +26,7 @@ export async function tailRoutes(app: FastifyInstance, ctx: ServerContext): Prom
   app.get(
     "/api/v1/logs/stream",
     {
-      preHandler: ctx.auth.requireScope("read"),
+      onRequest: ctx.auth.requireScope("read"),
       schema: {
         summary: "Live tail (Server-Sent Events, event `log`, id = log id); resumable with Last-Event-ID",
         tags: ["query"],

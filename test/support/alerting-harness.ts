@@ -53,7 +53,7 @@ export async function startAlertingApp(
     redis.status === "ready" ? resolve() : redis.once("ready", () => resolve()),
   );
   const logger = createLogger("silent");
-  const auth = createAuthenticator(config.apiKeys);
+  const auth = createAuthenticator(config);
   const ctx = createExtensionContext(config, redis, logger, auth);
   const alerting = alertingExtension(ctx, options);
   const app = await buildApp({

@@ -33,7 +33,7 @@ export async function alertRoutes(
 
   app.get(
     "/api/v1/alerts",
-    { preHandler: read, schema: { tags, summary: "Alerts, newest first, filtered", querystring: ListQuery } },
+    { onRequest: read, schema: { tags, summary: "Alerts, newest first, filtered", querystring: ListQuery } },
     async (request) => {
       const q = request.query as Omit<AlertFilter, "from" | "to"> & { from?: string; to?: string };
       return alerting.alerts.list({ ...q, from: timeParam(q.from, "from"), to: timeParam(q.to, "to") });
@@ -42,7 +42,7 @@ export async function alertRoutes(
 
   app.get(
     "/api/v1/alerts/:id",
-    { preHandler: read, schema: { tags, summary: "One alert with its action deliveries", params: IdParams } },
+    { onRequest: read, schema: { tags, summary: "One alert with its action deliveries", params: IdParams } },
     async (request) => {
       const alert = await find((request.params as { id: string }).id);
       return { ...alert, deliveries: await deliveries(ctx.redis, alerting.keys, { alertId: alert.id }) };
@@ -52,7 +52,7 @@ export async function alertRoutes(
   app.post(
     "/api/v1/alerts/:id/ack",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: { tags, summary: "Acknowledge: no more re-notifications while it fires", params: IdParams },
     },
     async (request) => {
@@ -66,7 +66,7 @@ export async function alertRoutes(
   app.post(
     "/api/v1/alerts/:id/silence",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         summary: "Silence this alert's group until a time",

@@ -2,7 +2,7 @@
  * `/api/v1/rules`: CRUD (admin to change, read to look), `POST /api/v1/rules/test` (replay over stored logs),
  * `GET /api/v1/rules/:id/history` (fired/resolved events and action deliveries), `POST /api/v1/rules/:id/silence`.
  */
-import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
+import type { FastifyInstance, onRequestAsyncHookHandler } from "fastify";
 import { Type } from "typebox";
 import { BadRequest } from "../../errors.ts";
 import type { ExtensionContext } from "../../extension.ts";
@@ -72,8 +72,8 @@ interface RuleRouteContext {
   readonly app: FastifyInstance;
   readonly ctx: ExtensionContext;
   readonly alerting: Alerting;
-  readonly read: preHandlerAsyncHookHandler;
-  readonly admin: preHandlerAsyncHookHandler;
+  readonly read: onRequestAsyncHookHandler;
+  readonly admin: onRequestAsyncHookHandler;
   /** The rule, or a 404. */
   find(id: string): Rule;
 }
@@ -82,7 +82,7 @@ interface RuleRouteContext {
 function ruleCollectionRoutes({ app, alerting, read, admin }: RuleRouteContext): void {
   app.get(
     "/api/v1/rules",
-    { preHandler: read, schema: { tags, summary: "List rules (git and API)" } },
+    { onRequest: read, schema: { tags, summary: "List rules (git and API)" } },
     async () => ({
       rules: alerting.rules().map(redactRule),
     }),
@@ -90,7 +90,7 @@ function ruleCollectionRoutes({ app, alerting, read, admin }: RuleRouteContext):
 
   app.post(
     "/api/v1/rules",
-    { preHandler: admin, schema: { tags, summary: "Create a rule", body: RuleSchema } },
+    { onRequest: admin, schema: { tags, summary: "Create a rule", body: RuleSchema } },
     async (request, reply) => {
       const rule = await mapped(() => alerting.store.create(request.body));
       return reply.status(201).send(redactRule(rule));
@@ -100,7 +100,7 @@ function ruleCollectionRoutes({ app, alerting, read, admin }: RuleRouteContext):
   app.post(
     "/api/v1/rules/test",
     {
-      preHandler: read,
+      onRequest: read,
       schema: {
         tags,
         summary: "Replay stored logs of a time range through a rule; returns what would have fired",
@@ -133,14 +133,14 @@ function ruleCollectionRoutes({ app, alerting, read, admin }: RuleRouteContext):
 function ruleItemRoutes({ app, ctx, alerting, read, admin, find }: RuleRouteContext): void {
   app.get(
     "/api/v1/rules/:id",
-    { preHandler: read, schema: { tags, summary: "One rule", params: IdParams } },
+    { onRequest: read, schema: { tags, summary: "One rule", params: IdParams } },
     async (request) => redactRule(find((request.params as { id: string }).id)),
   );
 
   app.put(
     "/api/v1/rules/:id",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: { tags, summary: "Replace a rule (not rules from git)", params: IdParams, body: RuleSchema },
     },
     async (request) => {
@@ -152,7 +152,7 @@ function ruleItemRoutes({ app, ctx, alerting, read, admin, find }: RuleRouteCont
   app.delete(
     "/api/v1/rules/:id",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: { tags, summary: "Delete a rule (not rules from git); its alerts resolve", params: IdParams },
     },
     async (request, reply) => {
@@ -163,7 +163,7 @@ function ruleItemRoutes({ app, ctx, alerting, read, admin, find }: RuleRouteCont
   app.get(
     "/api/v1/rules/:id/history",
     {
-      preHandler: read,
+      onRequest: read,
       schema: {
         tags,
         summary: "Execution history: fired/realerted/resolved events and action deliveries, newest first",
@@ -185,7 +185,7 @@ function ruleItemRoutes({ app, ctx, alerting, read, admin, find }: RuleRouteCont
   app.post(
     "/api/v1/rules/:id/silence",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         summary: "Silence a rule until a time: alerts are recorded, not notified",
