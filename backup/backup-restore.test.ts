@@ -4,6 +4,8 @@
  * damaged files refused with the target left exactly as it was.
  */
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { copyFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,7 +16,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startRedisServer, type RedisServerHandle } from "../test/support/redis-server.ts";
 import { DirectoryBackupStore } from "./backup-store.ts";
 import { Crc64 } from "./crc64.ts";
-import { maxLoadableRdbVersion, restoreSnapshot, RestoreRefusedError } from "./restore-snapshot.ts";
+import {
+  maxLoadableRdbVersion,
+  restoreSnapshot,
+  RestoreNotPromotedError,
+  RestoreRefusedError,
+} from "./restore-snapshot.ts";
+import { startSnapshotMaster } from "./snapshot-master.ts";
 import { parseRedisUrl } from "./redis-url.ts";
 import { takeBackup } from "./take-backup.ts";
 
@@ -155,9 +163,16 @@ describe("backup and restore against real Redis", () => {
     for (const name of await readdir(dir))
       expect(await readFile(join(dir, name), "latin1")).not.toContain(PASSWORD);
 
-    const target = await freshTarget();
+    const target = await freshTarget(["--masterauth", "the-targets-own"]);
     await restoreSnapshot({ target: parseRedisUrl(target.url), store, name: basename(result.location) });
     expect(await digest(target.url)).toBe(await digest(url));
+    const client = new Redis(target.url);
+    try {
+      // the one-time password the restore gave it is gone again
+      expect(await client.config("GET", "masterauth")).toEqual(["masterauth", "the-targets-own"]);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it("a single-database snapshot records the exact key count from the RDB itself", async () => {
@@ -288,11 +303,241 @@ describe("backup and restore against real Redis", () => {
       }
     });
 
+    it("intact RDB whose manifest records another key count (checked before the target is touched)", async () => {
+      const manifestFile = goodFile.replace(/\.rdb$/, ".json");
+      const manifest = JSON.parse(await readFile(manifestFile, "utf8"));
+      expect(manifest.firstDatabase).toEqual({ db: 0, keys: 398 });
+      await writeFile(manifestFile, JSON.stringify({ ...manifest, firstDatabase: { db: 0, keys: 397 } }));
+      await expectRefused(
+        goodFile,
+        /does not match its manifest: the manifest says db0 holds 397 keys, the snapshot records 398 keys in db0/,
+      );
+    });
+
     it("intact RDB that is not the one its manifest describes", async () => {
       const manifestFile = goodFile.replace(/\.rdb$/, ".json");
       const manifest = JSON.parse(await readFile(manifestFile, "utf8"));
       await writeFile(manifestFile, JSON.stringify({ ...manifest, sha256: "f".repeat(64) }));
       await expectRefused(goodFile, /does not match its manifest/);
+    });
+  });
+});
+
+describe("what a restore checks beyond the file's integrity", () => {
+  let dir: string;
+  const servers: RedisServerHandle[] = [];
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "nl-restore-"));
+  });
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await rm(dir, { recursive: true, force: true });
+  });
+  async function redis(args: readonly string[] = []): Promise<RedisServerHandle> {
+    // no diskless-sync delay: a backup starts at once
+    const server = await startRedisServer({ args: [...DEBUG, "--repl-diskless-sync-delay", "0", ...args] });
+    servers.push(server);
+    return server;
+  }
+  async function withClient<T>(url: string, use: (client: Redis) => Promise<T>): Promise<T> {
+    const client = new Redis(url);
+    try {
+      return await use(client);
+    } finally {
+      client.disconnect();
+    }
+  }
+  /** A target holding one key of its own, the data a failed restore must not lose. */
+  async function targetWithData(): Promise<RedisServerHandle> {
+    const target = await redis();
+    await withClient(target.url, (c) => c.set("precious", "do-not-lose"));
+    return target;
+  }
+
+  it("a load whose key count differs from the snapshot's is not promoted: the target stays a read-only replica", async () => {
+    const source = await redis();
+    await withClient(source.url, (c) => c.mset("k1", "1", "k2", "2", "k3", "3", "k4", "4", "k5", "5"));
+    const { location } = await takeBackup({
+      target: parseRedisUrl(source.url),
+      store: new DirectoryBackupStore(dir),
+    });
+    // The RDB's own record of db0's size says 6 while it holds 5 keys; CRC recomputed, no manifest: the file
+    // passes every check made before loading, and only the loaded target shows the difference.
+    const bytes = await readFile(location);
+    const record = Buffer.from([0xfe, 0x00, 0xfb, 0x05]);
+    const at = bytes.indexOf(record);
+    expect(at).toBeGreaterThan(0);
+    expect(bytes.lastIndexOf(record)).toBe(at);
+    bytes[at + 3] = 0x06;
+    const content = bytes.subarray(0, -8);
+    const lying = join(dir, "lying", "lying.rdb");
+    await run("mkdir", ["-p", join(dir, "lying")]);
+    await writeFile(lying, Buffer.concat([content, new Crc64().update(content).digestBytes()]));
+
+    const target = await targetWithData();
+    const restore = restoreSnapshot({
+      target: parseRedisUrl(target.url),
+      store: new DirectoryBackupStore(join(dir, "lying")),
+      name: "lying.rdb",
+    });
+    await expect(restore).rejects.toBeInstanceOf(RestoreNotPromotedError);
+    await expect(restore).rejects.toThrow(
+      /restored db0 holds 5 keys; the snapshot has 6\. .* was NOT promoted: it holds what it loaded .* read-only replica/,
+    );
+    await withClient(target.url, async (client) => {
+      expect(((await client.call("ROLE")) as unknown[])[0]).toBe("slave");
+      await expect(client.set("written-after", "1")).rejects.toThrow(/READONLY/);
+      // what it holds: the loaded snapshot, its own key replaced by the load
+      expect(await client.dbsize()).toBe(5);
+      expect(await client.get("precious")).toBeNull();
+    });
+  });
+
+  describe("Lua function libraries", () => {
+    let store: DirectoryBackupStore;
+    let name: string;
+    beforeEach(async () => {
+      const source = await redis();
+      await withClient(source.url, async (client) => {
+        await client.call(
+          "FUNCTION",
+          "LOAD",
+          "#!lua name=from_backup\nredis.register_function('hello', function() return 'from the backup' end)",
+        );
+        await client.set("a", "1");
+      });
+      store = new DirectoryBackupStore(dir);
+      name = basename((await takeBackup({ target: parseRedisUrl(source.url), store })).location);
+    });
+
+    it("a snapshot holding a library is refused without allowFunctions, the target untouched", async () => {
+      const target = await targetWithData();
+      const before = await digest(target.url);
+      const restore = restoreSnapshot({ target: parseRedisUrl(target.url), store, name });
+      await expect(restore).rejects.toBeInstanceOf(RestoreRefusedError);
+      await expect(restore).rejects.toThrow(
+        /the snapshot holds 1 Lua function library \(code that would run inside the target\); pass --allow-functions/,
+      );
+      expect(await digest(target.url)).toBe(before);
+      await withClient(target.url, async (client) => {
+        expect(await client.call("FUNCTION", "LIST")).toEqual([]);
+        expect(((await client.call("ROLE")) as unknown[])[0]).toBe("master");
+      });
+    });
+
+    it("with allowFunctions the library comes along and runs", async () => {
+      const target = await targetWithData();
+      await restoreSnapshot({ target: parseRedisUrl(target.url), store, name, allowFunctions: true });
+      await withClient(target.url, async (client) => {
+        expect(await client.call("FCALL", "hello", "0")).toBe("from the backup");
+        expect(await client.get("a")).toBe("1");
+        expect(((await client.call("ROLE")) as unknown[])[0]).toBe("master");
+      });
+    });
+  });
+
+  describe("the snapshot master serves only the target it was started for", () => {
+    let file: string;
+    let sizeBytes: number;
+    let sha256: string;
+    beforeEach(async () => {
+      const source = await redis();
+      await withClient(source.url, (c) => c.mset("secret:1", "tenant data", "secret:2", "more"));
+      const result = await takeBackup({
+        target: parseRedisUrl(source.url),
+        store: new DirectoryBackupStore(dir),
+      });
+      file = result.location;
+      ({ sizeBytes, sha256 } = result.manifest);
+    });
+
+    async function master(password: string, refused: string[]) {
+      return startSnapshotMaster({
+        host: "127.0.0.1",
+        port: 0,
+        sizeBytes,
+        sha256,
+        open: () => createReadStream(file),
+        password,
+        onRefused: (peer, reason) => refused.push(`${peer} ${reason}`),
+      });
+    }
+
+    async function waitFor(condition: () => Promise<boolean> | boolean, what: string): Promise<void> {
+      const deadline = Date.now() + 30_000;
+      while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+
+    it("redis-cli --rdb without the password, or with a wrong one, gets no snapshot", async () => {
+      const refused: string[] = [];
+      const served = await master(randomBytes(32).toString("hex"), refused);
+      try {
+        for (const auth of [[], ["-a", "guessed", "--no-auth-warning"]]) {
+          const out = join(dir, `stolen-${auth.length}.rdb`);
+          const attempt = run("redis-cli", [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            String(served.port),
+            ...auth,
+            "--rdb",
+            out,
+          ]);
+          await expect(attempt).rejects.toThrow();
+          await expect(readFile(out)).rejects.toThrow(/ENOENT/);
+        }
+        expect(refused).toEqual([
+          expect.stringMatching(/^127\.0\.0\.1:\d+ sent REPLCONF without authenticating$/),
+          expect.stringMatching(/^127\.0\.0\.1:\d+ gave a wrong password$/),
+        ]);
+      } finally {
+        await served.close();
+      }
+    });
+
+    it("a foreign redis-server told REPLICAOF it is refused and keeps its data; the target with the password is served", async () => {
+      const refused: string[] = [];
+      const password = randomBytes(32).toString("hex");
+      const served = await master(password, refused);
+      const foreign = await redis();
+      const impostor = await redis(["--masterauth", "not-the-one"]);
+      const genuine = await redis(["--masterauth", password]);
+      try {
+        for (const replica of [foreign, impostor]) {
+          await withClient(replica.url, async (client) => {
+            await client.set("own", "data");
+            await client.call("REPLICAOF", "127.0.0.1", String(served.port));
+          });
+        }
+        await waitFor(
+          () =>
+            refused.some((r) => r.endsWith("without authenticating")) &&
+            refused.some((r) => r.endsWith("wrong password")),
+          "both replicas to be refused",
+        );
+        await withClient(genuine.url, (c) => c.call("REPLICAOF", "127.0.0.1", String(served.port)));
+        await waitFor(
+          () => withClient(genuine.url, async (c) => (await c.get("secret:1")) === "tenant data"),
+          "the genuine target to load the snapshot",
+        );
+        for (const replica of [foreign, impostor]) {
+          await withClient(replica.url, async (client) => {
+            expect(await client.get("own")).toBe("data");
+            expect(await client.get("secret:1")).toBeNull();
+            expect((await client.info("replication")).match(/master_link_status:(\w+)/)?.[1]).toBe("down");
+          });
+        }
+        // the refused ones did not use up the session, nor fail the restore
+        const outcome = await Promise.race([served.failed, Promise.resolve("not failed")]);
+        expect(outcome).toBe("not failed");
+      } finally {
+        for (const replica of [foreign, impostor, genuine])
+          await withClient(replica.url, (c) => c.call("REPLICAOF", "NO", "ONE"));
+        await served.close();
+      }
     });
   });
 });

@@ -71,3 +71,59 @@ describe("RdbInspector", () => {
     expect(inspect(sampleRdb({ checksum: false })).crc64).toBeNull();
   });
 });
+
+/** An RDB with the given preamble records between the AUX field and db 0 (RESIZEDB 0/0, no keys). */
+function rdbWithPreamble(...records: Buffer[]): Buffer {
+  const content = Buffer.concat([
+    Buffer.from("REDIS0010"),
+    Buffer.from([0xfa]),
+    str("redis-ver"),
+    str("7.0.15"),
+    ...records,
+    Buffer.from([0xfe, 0x00, 0xfb, 0x00, 0x00, 0xff]),
+  ]);
+  return Buffer.concat([content, new Crc64().update(content).digestBytes()]);
+}
+
+/** An RDB string with a 14-bit length (64..16383 bytes), as Redis writes a library's code. */
+const longStr = (text: string): Buffer =>
+  Buffer.concat([Buffer.from([0x40 | (text.length >> 8), text.length & 0xff]), Buffer.from(text)]);
+
+const library = (name: string): Buffer =>
+  Buffer.concat([
+    Buffer.from([0xf5]),
+    longStr(`#!lua name=${name}\nredis.register_function('f', function() return 'from ${name}' end)`),
+  ]);
+
+describe("RdbInspector: function libraries in the preamble", () => {
+  it("counts none in a plain snapshot", () => {
+    expect(inspect(sampleRdb()).functionLibraries).toBe(0);
+  });
+
+  it("counts each FUNCTION2 record and still reads the first database", () => {
+    const summary = inspect(rdbWithPreamble(library("one"), library("two")));
+    expect(summary).toMatchObject({ functionLibraries: 2, firstDatabase: { db: 0, keys: 0 } });
+  });
+
+  it("steps over module AUX data (module-2 encoding) to find libraries after it", () => {
+    const moduleAux = Buffer.concat([
+      Buffer.from([0xf7, 0x05, 0x02, 0x02]), // module id 5, UINT opcode, when = 2 (before the keyspace)
+      Buffer.from([0x02, 0x07]), // UINT 7
+      Buffer.from([0x04]),
+      Buffer.alloc(8), // DOUBLE
+      Buffer.from([0x05]),
+      str("module state"),
+      Buffer.from([0x00]), // module EOF
+    ]);
+    expect(inspect(rdbWithPreamble(moduleAux, library("after-module"))).functionLibraries).toBe(1);
+  });
+
+  it("says a library is there for the pre-release (7.0 RC) format it cannot step over", () => {
+    const preGa = Buffer.concat([Buffer.from([0xf6]), str("lib"), str("LUA"), str("code")]);
+    expect(inspect(rdbWithPreamble(preGa)).functionLibraries).toBe(1);
+  });
+
+  it("cannot tell when the preamble holds something unknown before the first database", () => {
+    expect(inspect(rdbWithPreamble(Buffer.from([0xf3, 0x01]))).functionLibraries).toBeNull();
+  });
+});

@@ -25,6 +25,11 @@ export interface RdbSummary {
    * deleted keys included). null when the preamble could not be read (e.g. a module AUX field before the data).
    */
   readonly firstDatabase: { readonly db: number; readonly keys: number } | null;
+  /**
+   * Lua function libraries (`FUNCTION LOAD` code) in the snapshot. Redis writes them before the first database,
+   * so the preamble holds them all. null when the preamble could not be read that far: then nobody can say.
+   */
+  readonly functionLibraries: number | null;
 }
 
 export class RdbVerificationError extends Error {}
@@ -105,6 +110,7 @@ export class RdbInspector {
       crc64: checksumDisabled ? null : hexOf(stored),
       aux: preamble.aux,
       firstDatabase: preamble.firstDatabase,
+      functionLibraries: preamble.functionLibraries,
     };
   }
 }
@@ -116,33 +122,57 @@ function hexOf(littleEndian: Buffer): string {
 interface Preamble {
   aux: Record<string, string>;
   firstDatabase: { db: number; keys: number } | null;
+  functionLibraries: number | null;
 }
 
-/** Reads AUX fields up to the first database's RESIZEDB record; stops quietly at anything it does not know. */
+/** rdb.h opcodes of the preamble. */
+const OPCODE = {
+  functionPreGa: 0xf6,
+  function2: 0xf5,
+  moduleAux: 0xf7,
+  aux: 0xfa,
+  selectDb: 0xfe,
+  resizeDb: 0xfb,
+  eof: 0xff,
+} as const;
+
+/**
+ * Reads AUX fields, module AUX data and function libraries up to the first database's RESIZEDB record; stops
+ * quietly at anything it does not know (then what it could not reach is null).
+ */
 function readPreamble(head: Buffer): Preamble {
   const aux: Record<string, string> = {};
+  let libraries = 0;
   const reader = new HeadReader(head, 9);
+  const unknown = (): Preamble => ({ aux, firstDatabase: null, functionLibraries: null });
   try {
     for (;;) {
       const opcode = reader.byte();
-      if (opcode === 0xfa) {
+      if (opcode === OPCODE.aux) {
         const key = reader.string();
         aux[key] = reader.string();
-      } else if (opcode === 0xf5) {
-        reader.string(); // FUNCTION2: a function library's code
-      } else if (opcode === 0xfe) {
+      } else if (opcode === OPCODE.function2) {
+        reader.string(); // one library: its code, `#!lua name=<lib>` first
+        libraries++;
+      } else if (opcode === OPCODE.functionPreGa) {
+        // Redis 7.0 release candidates' format: a library for certain, but one we cannot step over.
+        return { aux, firstDatabase: null, functionLibraries: libraries + 1 };
+      } else if (opcode === OPCODE.moduleAux) {
+        reader.moduleAux();
+      } else if (opcode === OPCODE.selectDb) {
         const db = reader.length();
-        if (reader.byte() !== 0xfb) return { aux, firstDatabase: null };
+        if (reader.byte() !== OPCODE.resizeDb)
+          return { aux, firstDatabase: null, functionLibraries: libraries };
         const keys = reader.length();
-        return { aux, firstDatabase: { db, keys } };
-      } else if (opcode === 0xff) {
-        return { aux, firstDatabase: { db: 0, keys: 0 } };
+        return { aux, firstDatabase: { db, keys }, functionLibraries: libraries };
+      } else if (opcode === OPCODE.eof) {
+        return { aux, firstDatabase: { db: 0, keys: 0 }, functionLibraries: libraries };
       } else {
-        return { aux, firstDatabase: null };
+        return unknown();
       }
     }
   } catch {
-    return { aux, firstDatabase: null };
+    return unknown();
   }
 }
 
@@ -201,6 +231,29 @@ class HeadReader {
       return "<lzf>";
     }
     throw new RangeError("unknown string encoding");
+  }
+
+  /**
+   * Steps over a module AUX record (rdb.c rdbSaveSingleModuleAux): module id, `when` as a UINT opcode and value,
+   * then the module's values in the self-describing module-2 encoding up to its EOF opcode.
+   */
+  moduleAux(): void {
+    this.length(); // module id
+    this.length(); // RDB_MODULE_OPCODE_UINT
+    this.length(); // when: before or after the keyspace
+    for (;;) {
+      const opcode = this.length();
+      if (opcode === 0) return; // RDB_MODULE_OPCODE_EOF
+      if (opcode === 1 || opcode === 2)
+        this.length(); // SINT, UINT
+      else if (opcode === 3)
+        this.#take(4); // FLOAT
+      else if (opcode === 4)
+        this.#take(8); // DOUBLE
+      else if (opcode === 5)
+        this.string(); // STRING
+      else throw new RangeError("unknown module opcode");
+    }
   }
 
   #take(count: number): Buffer {

@@ -3,11 +3,14 @@
  * we become its master for one full sync (see snapshot-master.ts), it loads the snapshot all-or-nothing, we
  * check its key count while it is still a replica (so nothing has expired or been written yet), promote it
  * back with `REPLICAOF NO ONE`, and with AOF on wait until its append-only file holds the restored data.
+ * If the loaded data does not match, it is not promoted (RestoreNotPromotedError).
  * See docs/runbooks/backup-restore.md for why this mechanism and not another.
  *
- * Nothing touches the target until the file passed verification (header, CRC-64, and SHA-256 and size against
- * its manifest when there is one) and the target was checked to be a primary that can load this RDB version.
+ * Nothing touches the target until the file passed verification (header, CRC-64, and SHA-256, size and key
+ * counts against its manifest when there is one), holds no Lua function libraries unless they are allowed, and
+ * the target was checked to be a primary that can load this RDB version.
  */
+import { randomBytes } from "node:crypto";
 import type { BackupStore } from "./backup-store.ts";
 import { manifestNameFor } from "./backup-naming.ts";
 import { readManifest, type BackupManifest } from "./manifest.ts";
@@ -20,6 +23,9 @@ import { keyspaceCounts } from "./snapshot-source.ts";
 /** Refusals: the target was not touched. */
 export class RestoreRefusedError extends Error {}
 
+/** The target loaded the snapshot, but what it holds does not match it: it was left a read-only replica. */
+export class RestoreNotPromotedError extends Error {}
+
 export interface RestoreRequest {
   readonly target: RedisTarget;
   readonly store: BackupStore;
@@ -31,6 +37,8 @@ export interface RestoreRequest {
   readonly listenPort?: number;
   /** Give up (and leave the target as it was) if the sync has not finished by then. Default 30 min. */
   readonly timeoutMs?: number;
+  /** Restore a snapshot that holds Lua function libraries (refused otherwise). */
+  readonly allowFunctions?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -91,6 +99,7 @@ export async function verifyStoredSnapshot(
         `sha256 ${summary.sha256.slice(0, 12)}… vs ${manifest.sha256.slice(0, 12)}…)`,
     );
   }
+  if (manifest) refuseKeyCountMismatch(location, summary, manifest);
   if (!manifest && summary.crc64 === null) {
     throw new RestoreRefusedError(
       `${location} has no CRC-64 (rdbchecksum no) and no manifest: nothing proves it intact`,
@@ -99,12 +108,35 @@ export async function verifyStoredSnapshot(
   return { summary, manifest };
 }
 
+/**
+ * The key counts the manifest recorded against the one the RDB itself records (RESIZEDB of its first database),
+ * before anything is loaded: a pair that disagrees is not the backup that was taken.
+ */
+function refuseKeyCountMismatch(location: string, summary: RdbSummary, manifest: BackupManifest): void {
+  const inFile = summary.firstDatabase;
+  const claimed = manifest.firstDatabase;
+  if (claimed && inFile && (claimed.db !== inFile.db || claimed.keys !== inFile.keys)) {
+    throw new RestoreRefusedError(
+      `${location} does not match its manifest: the manifest says db${claimed.db} holds ${claimed.keys} keys, ` +
+        `the snapshot records ${inFile.keys} keys in db${inFile.db}`,
+    );
+  }
+  if (manifest.keysExact && inFile && manifest.keys !== inFile.keys) {
+    throw new RestoreRefusedError(
+      `${location} does not match its manifest: the manifest says ${manifest.keys} keys, ` +
+        `the snapshot records ${inFile.keys}`,
+    );
+  }
+}
+
 export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreResult> {
   const log = request.log ?? (() => {});
   const { target } = request;
   const { summary, manifest } = await verifyStoredSnapshot(request.store, request.name);
+  refuseFunctionLibraries(summary, request.allowFunctions ?? false);
   log(
-    `verified ${request.store.locate(request.name)}: ${summary.sizeBytes} bytes, RDB version ${summary.rdbVersion}`,
+    `verified ${request.store.locate(request.name)}: ${summary.sizeBytes} bytes, RDB version ${summary.rdbVersion}` +
+      (summary.firstDatabase ? `, db${summary.firstDatabase.db}: ${summary.firstDatabase.keys} keys` : ""),
   );
 
   const control = await RespConnection.open(target);
@@ -127,33 +159,80 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
     }
     const host =
       request.advertiseHost ?? (control.socket.localAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
+    // Only the target learns this password (as its masterauth); the snapshot master serves nobody without it.
+    const password = randomBytes(32).toString("hex");
     const master = await startSnapshotMaster({
       host,
       port: request.listenPort ?? 0,
       sizeBytes: summary.sizeBytes,
       sha256: summary.sha256,
       open: () => request.store.get(request.name),
+      password,
+      onRefused: (peer, reason) => log(`refused a replication connection from ${peer}: it ${reason}`),
     });
     const deadline = Date.now() + (request.timeoutMs ?? 30 * 60_000);
-    let replicating = false;
+    const originalMasterauth = await masterauthOf(control);
+    /** untouched → replicating (old data intact until the load) → loaded (old data gone) → promoted. */
+    let state: "untouched" | "replicating" | "loaded" | "promoted" = "untouched";
     try {
+      await control.command("CONFIG", "SET", "masterauth", password);
+      state = "replicating";
       await control.command("REPLICAOF", master.host, String(master.port));
-      replicating = true;
       log(`${target.display} is syncing from ${master.host}:${master.port}`);
       await waitForSync(control, master.failed, deadline);
+      state = "loaded";
       const keyspace = keyspaceCounts(await control.info("keyspace"));
-      checkKeyCounts(summary, manifest, keyspace);
+      await checkLoaded(control, summary, manifest, keyspace);
       await control.command("REPLICAOF", "NO", "ONE");
-      replicating = false;
+      state = "promoted";
+      await control.command("CONFIG", "SET", "masterauth", originalMasterauth);
       await waitForAppendOnlyRewrite(control, deadline, log);
       return { summary, manifest, keyspace };
+    } catch (error) {
+      if (state === "loaded") {
+        // Promoting now would let writers build on data that is not the snapshot. It stays a read-only replica
+        // of the stopped restore, with a master password nobody knows, so nothing else can feed it either.
+        throw new RestoreNotPromotedError(
+          `${(error as Error).message}. ${target.display} was NOT promoted: it holds what it loaded (its previous ` +
+            "data was replaced by the load) and stays a read-only replica that accepts no writes. " +
+            "Inspect it, then restore another backup after `REPLICAOF NO ONE`, or accept what it holds with " +
+            '`REPLICAOF NO ONE` and `CONFIG SET masterauth ""`',
+          { cause: error },
+        );
+      }
+      throw error;
     } finally {
-      if (replicating) await control.command("REPLICAOF", "NO", "ONE");
+      // Before the load completed the target still has its old data: make it a primary again as it was.
+      if (state === "replicating") await control.command("REPLICAOF", "NO", "ONE");
+      if (state === "replicating" || state === "untouched")
+        await control.command("CONFIG", "SET", "masterauth", originalMasterauth).catch(() => {});
       await master.close();
     }
   } finally {
     control.close();
   }
+}
+
+/** `CONFIG GET masterauth`: kept in memory only, to be put back after the restore. */
+async function masterauthOf(control: RespConnection): Promise<string> {
+  const reply = await control.command("CONFIG", "GET", "masterauth");
+  return Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : "";
+}
+
+/**
+ * Function libraries are Lua code that runs inside the target (FCALL, and at load time their top level); a
+ * snapshot carrying some is restored only when the operator says so.
+ */
+function refuseFunctionLibraries(summary: RdbSummary, allowFunctions: boolean): void {
+  if (allowFunctions || summary.functionLibraries === 0) return;
+  throw new RestoreRefusedError(
+    summary.functionLibraries === null
+      ? "cannot tell whether the snapshot holds Lua function libraries (its preamble has records this restore " +
+          "does not read); pass --allow-functions to restore it anyway"
+      : `the snapshot holds ${summary.functionLibraries} Lua function ` +
+          `${summary.functionLibraries === 1 ? "library" : "libraries"} (code that would run inside the target); ` +
+          "pass --allow-functions to restore it with them",
+  );
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -204,11 +283,16 @@ async function waitForAppendOnlyRewrite(
   }
 }
 
-function checkKeyCounts(
+/**
+ * What the target holds after the load, while it is still a replica (nothing expired or written yet): keys of
+ * the snapshot's first database, the manifest's exact total, and its function libraries. Throws on a mismatch.
+ */
+async function checkLoaded(
+  control: RespConnection,
   summary: RdbSummary,
   manifest: BackupManifest | null,
   keyspace: ReadonlyMap<number, number>,
-): void {
+): Promise<void> {
   const first = summary.firstDatabase;
   if (first) {
     const loaded = keyspace.get(first.db) ?? 0;
@@ -220,5 +304,11 @@ function checkKeyCounts(
     const total = [...keyspace.values()].reduce((sum, n) => sum + n, 0);
     if (total !== manifest.keys)
       throw new Error(`restored ${total} keys; the manifest says ${manifest.keys}`);
+  }
+  if (summary.functionLibraries !== null && summary.functionLibraries > 0) {
+    const libraries = await control.command("FUNCTION", "LIST");
+    const loaded = Array.isArray(libraries) ? libraries.length : 0;
+    if (loaded !== summary.functionLibraries)
+      throw new Error(`restored ${loaded} function libraries; the snapshot has ${summary.functionLibraries}`);
   }
 }

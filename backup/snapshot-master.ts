@@ -8,8 +8,14 @@
  *
  * The file was verified before we got here; it is verified again while it is sent, and its last 8 bytes
  * (the CRC) are held back until that second pass agrees, so a file that changed in between is never completed.
+ *
+ * Only the target gets the snapshot: the restore gives it a one-time password (its `masterauth`), and a
+ * connection that does not `AUTH` with it first is answered `-NOAUTH`/`-WRONGPASS` and closed, without a byte of
+ * the file and without using up the one replication session. The password, not the peer address, is what binds
+ * us to the target: in a cluster we reach the target through its Service address, while it connects from its pod
+ * address, and a port on a shared node can be reached from anything that runs there.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -28,6 +34,10 @@ export interface SnapshotMasterOptions {
   readonly sha256: string;
   /** Opens the snapshot file for reading from the start. */
   readonly open: () => Readable;
+  /** The one-time password the target was given as its `masterauth`; nothing is served without it. */
+  readonly password: string;
+  /** Told about each connection that was refused (no or a wrong password), with its peer address. */
+  readonly onRefused?: (peer: string, reason: string) => void;
 }
 
 export interface SnapshotMaster {
@@ -51,17 +61,24 @@ export async function startSnapshotMaster(options: SnapshotMasterOptions): Promi
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    // One replication session only: a second connection means the target abandoned the first sync.
-    if (sessions++ > 0) {
+    const peer = `${(socket.remoteAddress ?? "?").replace(/^::ffff:/, "")}:${socket.remotePort ?? "?"}`;
+    // One replication session only, counted from a successful AUTH: a second one means the target abandoned
+    // the first sync (only the target knows the password).
+    const claimSession = (): boolean => {
+      if (sessions++ === 0) return true;
       socket.end("-ERR this restore has already served its snapshot\r\n");
       fail(
         new Error(
           "the target abandoned the transfer and reconnected; its log says why (disk space or permissions of its data directory?)",
         ),
       );
-      return;
-    }
-    serveReplica(socket, options).catch((error: Error) => {
+      return false;
+    };
+    const refuse = (reply: string, reason: string): void => {
+      socket.end(reply);
+      options.onRefused?.(peer, reason);
+    };
+    serveReplica(socket, options, claimSession, refuse).catch((error: Error) => {
       socket.destroy();
       fail(error);
     });
@@ -92,24 +109,56 @@ export async function startSnapshotMaster(options: SnapshotMasterOptions): Promi
   };
 }
 
-/** Runs the replica handshake on one connection and streams the snapshot after PSYNC/SYNC. */
-function serveReplica(socket: Socket, options: SnapshotMasterOptions): Promise<void> {
+/** What an unauthenticated peer may send before we hang up on it (AUTH with a password fits many times). */
+const UNAUTHENTICATED_LIMIT = 4096;
+
+const digestOf = (text: string): Buffer => createHash("sha256").update(text).digest();
+
+/** Constant-time, so the reply time says nothing about how much of a guess was right. */
+function passwordMatches(given: string | undefined, expected: string): boolean {
+  return given !== undefined && timingSafeEqual(digestOf(given), digestOf(expected));
+}
+
+/**
+ * Runs the replica handshake on one connection and streams the snapshot after PSYNC/SYNC. Resolves without
+ * serving anything when the connection is refused (it is not the target); rejects when the target's own
+ * session fails.
+ */
+function serveReplica(
+  socket: Socket,
+  options: SnapshotMasterOptions,
+  claimSession: () => boolean,
+  refuse: (reply: string, reason: string) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let buffer: Buffer = Buffer.alloc(0);
+    let authenticated = false;
     let streaming = false;
+    let closed = false;
+    const hangUp = (reply: string, reason: string): void => {
+      closed = true;
+      refuse(reply, reason);
+    };
     socket.on("close", () => {
-      if (!streaming)
+      if (!authenticated) resolve();
+      else if (!streaming)
         reject(new Error("the target closed the replication connection before asking for a sync"));
     });
     socket.on("data", (chunk: Buffer) => {
+      if (closed) return;
       buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+      if (!authenticated && buffer.length > UNAUTHENTICATED_LIMIT) {
+        hangUp("-ERR too much data before AUTH\r\n", "sent too much before authenticating");
+        return;
+      }
       let at = 0;
       for (;;) {
         let parsed;
         try {
           parsed = parseCommand(buffer, at);
         } catch (error) {
-          reject(new Error("the target sent an unreadable command", { cause: error }));
+          if (!authenticated) hangUp("-ERR unreadable command\r\n", "sent an unreadable command");
+          else reject(new Error("the target sent an unreadable command", { cause: error }));
           return;
         }
         if (!parsed) break;
@@ -117,6 +166,25 @@ function serveReplica(socket: Socket, options: SnapshotMasterOptions): Promise<v
         if (streaming) continue; // REPLCONF ACKs and newlines after the sync: nothing to answer
         const name = (parsed.args[0] ?? "").toUpperCase();
         if (name === "") continue;
+        if (!authenticated) {
+          // A replica with masterauth sends PING (and accepts -NOAUTH to it, as from a real master), then AUTH.
+          if (name === "PING") socket.write("-NOAUTH Authentication required.\r\n");
+          else if (name !== "AUTH") {
+            hangUp("-NOAUTH Authentication required.\r\n", `sent ${name} without authenticating`);
+            return;
+          } else if (parsed.args.length > 3 || !passwordMatches(parsed.args.at(-1), options.password)) {
+            hangUp("-WRONGPASS invalid username-password pair\r\n", "gave a wrong password");
+            return;
+          } else {
+            authenticated = true;
+            if (!claimSession()) {
+              closed = true;
+              return;
+            }
+            socket.write("+OK\r\n");
+          }
+          continue;
+        }
         if (name === "PING") socket.write("+PONG\r\n");
         else if (name === "AUTH" || name === "REPLCONF") socket.write("+OK\r\n");
         else if (name === "PSYNC" || name === "SYNC") {

@@ -227,4 +227,40 @@ describe("neurallog backup / restore CLI", () => {
       client.disconnect();
     }
   });
+
+  it("refuses a snapshot holding a Lua function library unless --allow-functions is given", async () => {
+    const withLibrary = await startRedisServer({ args: ["--repl-diskless-sync-delay", "0"] });
+    const client = new Redis(withLibrary.url);
+    const into = new Redis(target.url);
+    try {
+      await client.call(
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=cli_lib\nredis.register_function('cli_hello', function() return 'hi' end)",
+      );
+      const backup = await neurallog([
+        "backup",
+        "--redis-url",
+        withLibrary.url,
+        "--dest",
+        join(dir, "functions"),
+      ]);
+      const file = lastLine(backup.stdout);
+      const args = ["restore", "--redis-url", target.url, "--from", file, "--advertise-host", "127.0.0.1"];
+      const refused = await neurallog(args);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /refused, nothing was restored: the snapshot holds 1 Lua function library .* pass --allow-functions/,
+      );
+      expect(await into.call("FUNCTION", "LIST")).toEqual([]);
+      const allowed = await neurallog([...args, "--allow-functions"]);
+      expect(allowed.stderr).toBe("");
+      expect(allowed.code).toBe(0);
+      expect(await into.call("FCALL", "cli_hello", "0")).toBe("hi");
+    } finally {
+      client.disconnect();
+      into.disconnect();
+      await withLibrary.stop();
+    }
+  });
 });
