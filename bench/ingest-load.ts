@@ -4,6 +4,7 @@
  * Usage: node bench/ingest-load.ts URL KEY SECONDS BATCH CONCURRENCY
  */
 import { Agent, request } from "node:http";
+import { realisticLines } from "./realistic-logs.ts";
 
 const [url = "", key = "", secondsText = "10", batchText = "1000", concurrencyText = "4"] =
   process.argv.slice(2);
@@ -11,29 +12,9 @@ const seconds = Number(secondsText);
 const batchSize = Number(batchText);
 const concurrency = Number(concurrencyText);
 
-const LEVELS = ["debug", "info", "info", "info", "warn", "error"];
-const SERVICES = ["api", "auth", "billing", "search", "worker"];
-const PATHS = ["/api/v1/users", "/api/v1/orders", "/login", "/health", "/api/v1/search"];
-
-/** Realistic, varied lines: several levels, services and fields, messages with ids and numbers. */
+/** The shared realistic lines, one NDJSON body per seed. */
 function body(seed: number): Buffer {
-  const lines: string[] = [];
-  const now = Date.now();
-  for (let i = 0; i < batchSize; i++) {
-    const n = seed * batchSize + i;
-    lines.push(
-      JSON.stringify({
-        time: new Date(now + i).toISOString(),
-        level: LEVELS[n % LEVELS.length],
-        msg: `request ${PATHS[n % PATHS.length]} handled in ${n % 997} ms for user u${n % 1000} (req-${n.toString(36)})`,
-        service: SERVICES[n % SERVICES.length],
-        http: { method: n % 3 ? "GET" : "POST", status: n % 50 ? 200 : 500, path: PATHS[n % PATHS.length] },
-        user: { id: `u${n % 1000}` },
-        trace_id: (n * 2654435761).toString(16).padStart(32, "0"),
-      }),
-    );
-  }
-  return Buffer.from(lines.join("\n") + "\n");
+  return Buffer.from(realisticLines(seed, batchSize).join("\n") + "\n");
 }
 
 const bodies = Array.from({ length: 16 }, (_, i) => body(i));

@@ -1,24 +1,60 @@
 /**
- * Appends a batch of logs to the tenant's stream with ONE Redis command: a Lua script that XADDs every log,
- * writes the batch's index entry and stats counts, and trims by retention, atomically (any replica, any number
+ * Appends a batch of logs to the tenant's stream with ONE Redis command: a Lua script that first trims the oldest
+ * logs when Redis memory nears maxmemory, then XADDs every log, writes the batch's index entry and stats counts,
+ * and trims by retention (count and age), atomically (any replica, any number
  * of them, sees either the whole batch with its index or nothing). The ids of a batch are contiguous
  * (`ms-seq`, `ms-seq+1`, ...), so the script returns only the first one.
  */
 import type { Redis } from "ioredis";
 import type { LogEntry, StoredLogEntry } from "../logs/log-entry.ts";
+import { LOG_MEMORY_HIGH_WATER, LOG_MEMORY_LOW_WATER } from "../../contracts/log-memory.ts";
 import { indexBatch } from "./batch-index.ts";
 import { tenantKeys, type TenantKeys } from "./keys.ts";
 import { encodeEntry } from "./stored-form.ts";
 
+/** Memory trim rounds per batch, each at most one `XTRIM ~` (10,000 entries by default). */
+const MEMORY_TRIM_ROUNDS = 8;
+
 /*
  * KEYS: logs, batches, stats hour hashes...
  * ARGV: n, maxEntries, minId ("0" = no age trim), statsTtlSeconds, minTs, maxTs, levelMask, tokensComplete, bloom
- *       (base64),
+ *       (base64), incomingBytes, highWater, lowWater,
  *       then per stats key: pair count c and c (field, increment) pairs, then the n stored entries.
+ *
+ * allow-oom: the tenant's Redis runs noeviction, which refuses scripts once used memory reaches maxmemory; this
+ * one must still run then, to trim the oldest logs and make room. It refuses the batch itself (an OOM error, a
+ * 503 for the client) only when trimming could not bring memory below maxmemory.
  */
-const APPEND_SCRIPT = `
+const APPEND_SCRIPT = `#!lua flags=allow-oom
 local n = tonumber(ARGV[1])
-local at = 10
+local incoming = tonumber(ARGV[10])
+local function usedMemory()
+  local info = redis.call('INFO', 'memory')
+  return tonumber(string.match(info, '\\nused_memory:(%d+)')), tonumber(string.match(info, '\\nmaxmemory:(%d+)'))
+end
+-- Memory first, so the batch is written into room already made. Read from Redis on every batch: always the
+-- maxmemory Redis enforces, also after a CONFIG SET.
+local used, maxmemory = usedMemory()
+if maxmemory > 0 and used + incoming > maxmemory * tonumber(ARGV[11]) then
+  local target = maxmemory * tonumber(ARGV[12])
+  -- A bounded budget per batch (XTRIM ~ takes at most 10,000 entries by default): Redis is never blocked for
+  -- long; the next batches go on trimming while memory stays above the high-water mark.
+  for round = 1, ${MEMORY_TRIM_ROUNDS} do
+    local len = redis.call('XLEN', KEYS[1])
+    if len == 0 or used + incoming <= target then break end
+    -- The logs hold at most all of the used memory, so at least this share of them must go.
+    local keep = math.max(0, math.floor(len - len * (used + incoming - target) / used))
+    if redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', keep) == 0 then
+      -- Less than one whole macro node: trim exactly (the node is freed once all its entries are gone).
+      redis.call('XTRIM', KEYS[1], 'MAXLEN', keep)
+    end
+    used = usedMemory()
+  end
+  if used + incoming > maxmemory then
+    return redis.error_reply('OOM used memory stays above maxmemory after trimming the oldest logs')
+  end
+end
+local at = 13
 for k = 3, #KEYS do
   local npairs = tonumber(ARGV[at])
   for p = 1, npairs do
@@ -39,6 +75,7 @@ end
 redis.call('XADD', KEYS[2], '*', 'f', first, 'l', last, 'n', n, 't0', ARGV[5], 't1', ARGV[6], 'lv', ARGV[7], 'c', ARGV[8], 'b', ARGV[9])
 redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[2])
 if ARGV[3] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3]) end
+-- The index follows whatever trimmed the logs (count, age or memory): down to the oldest remaining log.
 local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
 if oldest then redis.call('XTRIM', KEYS[2], 'MINID', '~', oldest[1]) end
 return first
@@ -97,9 +134,20 @@ export class LogStore {
       index.tokensComplete ? 1 : 0,
       // As text: one binary argument would make ioredis encode every argument of the command separately.
       index.bloom.toString("base64"),
+      0, // incomingBytes, set below
+      LOG_MEMORY_HIGH_WATER,
+      LOG_MEMORY_LOW_WATER,
       ...statsArgs,
     ];
-    for (const entry of entries) args.push(encodeEntry(entry));
+    const incomingAt = keys.length + 10;
+    let incomingBytes = 0;
+    for (const entry of entries) {
+      const stored = encodeEntry(entry);
+      // UTF-16 length: close enough to the UTF-8 bytes for the memory check, and free.
+      incomingBytes += stored.length;
+      args.push(stored);
+    }
+    args[incomingAt] = incomingBytes;
     const first = await (this.redis as unknown as { nlAppend: AppendCommand }).nlAppend(...args);
     const [ms, seq] = parseStreamId(first);
     // The entries become the stored entries (one property more, no copy: this runs for every log).
