@@ -27,6 +27,12 @@ export interface IngestLimits {
   readonly maxFieldNameLength: number;
   /** One field value (strings). Default 16 Ki. */
   readonly maxFieldValueLength: number;
+  /**
+   * Memory all ingestion requests may hold at once while decoding (ingest/ingest-memory.ts); beyond it a request
+   * gets 503 + Retry-After. Default: 40% of the smaller of V8's heap limit and the container's memory limit; env
+   * NEURALLOG_INGEST_MEMORY_BYTES.
+   */
+  readonly ingestMemoryBytes?: number;
 }
 
 export interface ServerConfig {
@@ -110,10 +116,14 @@ export function loadConfig(env: Env = process.env): ServerConfig {
   const maxAgeSeconds = retentionMaxAge(env, problems);
   const maxEntries = integer("NEURALLOG_RETENTION_MAX_ENTRIES", 1_000_000, 1000, 1_000_000_000);
 
+  const ingestMemoryBytes = env.NEURALLOG_INGEST_MEMORY_BYTES
+    ? integer("NEURALLOG_INGEST_MEMORY_BYTES", 0, 1024 * 1024, 1024 ** 4)
+    : undefined;
   const limits: IngestLimits = {
     ...DEFAULT_LIMITS,
     maxBodyBytes: integer("NEURALLOG_MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 1024, 1024 ** 3),
     maxBatchEntries: integer("NEURALLOG_MAX_BATCH_ENTRIES", DEFAULT_LIMITS.maxBatchEntries, 1, 1_000_000),
+    ...(ingestMemoryBytes ? { ingestMemoryBytes } : {}),
   };
 
   const logLevel = env.LOG_LEVEL || "info";

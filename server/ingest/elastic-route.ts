@@ -11,7 +11,9 @@ import { BadRequest } from "../errors.ts";
 import type { LogEntry } from "../logs/log-entry.ts";
 import { checkBatchSize, storeBatch } from "./batch.ts";
 import { EntryError, EntryNormalizer } from "./normalize.ts";
-import { decodedBody } from "./request-body.ts";
+import { chargeJson } from "./body-shape.ts";
+import type { IngestMemory } from "./ingest-memory.ts";
+import { decodedBody, withIngestMemory } from "./request-body.ts";
 
 /** The version reported to clients: the bulk API of 7.x and later, which is all we speak. */
 const COMPATIBLE_VERSION = "8.17.0";
@@ -51,6 +53,8 @@ export function decodeBulk(
     ) {
       throw new BadRequest(`line ${i + 1}: expected an action line like {"index": {}} or {"create": {}}`);
     }
+    // Every action counts, refused ones too: each becomes an item of the response.
+    checkBatchSize(items.length + 1, limits.maxBatchEntries);
     const index = typeof meta._index === "string" ? meta._index : defaultIndex;
     const id = typeof meta._id === "string" ? meta._id : undefined;
     if (!index) throw new BadRequest(`line ${i + 1}: the action names no _index and the URL none either`);
@@ -65,7 +69,6 @@ export function decodeBulk(
       items.push({ action: name, index, ...(id ? { id } : {}), error: refused("update") });
       continue;
     }
-    checkBatchSize(items.length + 1, limits.maxBatchEntries);
     const fail = (reason: string): void => {
       items.push({
         action: name,
@@ -108,51 +111,60 @@ function refused(action: string): { type: string; reason: string } {
   };
 }
 
-export async function elasticRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+export async function elasticRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  memory: IngestMemory,
+): Promise<void> {
   app.addHook("onSend", async (_request, reply) => {
     reply.header("x-elastic-product", "Elasticsearch");
   });
 
-  const bulk = async (index: string | undefined, request: FastifyRequest) => {
-    const limits = ctx.config.limits;
-    ctx.metrics.ingestedBytes.inc(
-      { endpoint: "elasticsearch" },
-      Buffer.isBuffer(request.body) ? request.body.length : 0,
-    );
-    const started = Date.now();
-    const body = await decodedBody(request, limits);
-    const items = decodeBulk(body.toString("utf8"), index, new EntryNormalizer(limits));
-    const good = items.filter((item): item is Extract<Item, { entry: LogEntry }> => "entry" in item);
-    const rejections = items.flatMap((item, i) =>
-      "error" in item ? [{ entry: i + 1, reason: item.error.reason }] : [],
-    );
-    const stored = await storeBatch(ctx, "elasticsearch", { entries: good.map((g) => g.entry), rejections });
-    let next = 0;
-    return {
-      took: Date.now() - started,
-      errors: rejections.length > 0,
-      items: items.map((item, i) => {
-        if ("error" in item) {
+  const bulk = (index: string | undefined, request: FastifyRequest) =>
+    withIngestMemory(memory, request, async (held) => {
+      const limits = ctx.config.limits;
+      ctx.metrics.ingestedBytes.inc(
+        { endpoint: "elasticsearch" },
+        Buffer.isBuffer(request.body) ? request.body.length : 0,
+      );
+      const started = Date.now();
+      const body = await decodedBody(request, limits, held);
+      chargeJson(body, held, limits.maxBatchEntries);
+      const items = decodeBulk(body.toString("utf8"), index, new EntryNormalizer(limits));
+      const good = items.filter((item): item is Extract<Item, { entry: LogEntry }> => "entry" in item);
+      const rejections = items.flatMap((item, i) =>
+        "error" in item ? [{ entry: i + 1, reason: item.error.reason }] : [],
+      );
+      const stored = await storeBatch(ctx, "elasticsearch", {
+        entries: good.map((g) => g.entry),
+        rejections,
+      });
+      let next = 0;
+      return {
+        took: Date.now() - started,
+        errors: rejections.length > 0,
+        items: items.map((item, i) => {
+          if ("error" in item) {
+            return {
+              [item.action]: { _index: item.index, _id: item.id ?? null, status: 400, error: item.error },
+            };
+          }
+          const id = stored[next++]!.id;
           return {
-            [item.action]: { _index: item.index, _id: item.id ?? null, status: 400, error: item.error },
+            [item.action]: {
+              _index: item.index,
+              _id: item.id ?? id,
+              _version: 1,
+              result: "created",
+              _shards: { total: 1, successful: 1, failed: 0 },
+              _seq_no: i,
+              _primary_term: 1,
+              status: 201,
+            },
           };
-        }
-        const id = stored[next++]!.id;
-        return {
-          [item.action]: {
-            _index: item.index,
-            _id: item.id ?? id,
-            _version: 1,
-            result: "created",
-            _shards: { total: 1, successful: 1, failed: 0 },
-            _seq_no: i,
-            _primary_term: 1,
-            status: 201,
-          },
-        };
-      }),
-    };
-  };
+        }),
+      };
+    });
 
   const routeOptions = {
     onRequest: ctx.auth.requireScope("ingest"),

@@ -3,8 +3,10 @@
  * its own format, compressed or not) up to the body limit, whatever the content type.
  */
 import type { FastifyInstance } from "fastify";
+import { Gauge } from "prom-client";
 import type { ServerContext } from "../context.ts";
 import { elasticRoutes } from "./elastic-route.ts";
+import { IngestMemory, defaultIngestMemoryBytes } from "./ingest-memory.ts";
 import { lokiRoutes } from "./loki-route.ts";
 import { nativeIngestRoutes } from "./native-route.ts";
 import { otlpRoutes } from "./otlp-route.ts";
@@ -18,9 +20,21 @@ export async function ingestRoutes(app: FastifyInstance, ctx: ServerContext): Pr
       done(null, body);
     },
   );
-  await nativeIngestRoutes(app, ctx);
-  await lokiRoutes(app, ctx);
-  await otlpRoutes(app, ctx);
+  // One budget for every protocol: what they decode at once is what the heap must hold.
+  const memory = new IngestMemory(ctx.config.limits.ingestMemoryBytes ?? defaultIngestMemoryBytes());
+  new Gauge({
+    name: "neurallog_ingest_memory_bytes",
+    help: "Memory held by ingestion requests being decoded, and the budget (over it: 503 + Retry-After)",
+    labelNames: ["kind"],
+    registers: [ctx.metrics.registry],
+    collect() {
+      this.set({ kind: "in_use" }, memory.inUse);
+      this.set({ kind: "budget" }, memory.capacity);
+    },
+  });
+  await nativeIngestRoutes(app, ctx, memory);
+  await lokiRoutes(app, ctx, memory);
+  await otlpRoutes(app, ctx, memory);
   // Its own context: the X-Elastic-Product header goes on its responses only.
-  await app.register(async (scope) => elasticRoutes(scope, ctx));
+  await app.register(async (scope) => elasticRoutes(scope, ctx, memory));
 }

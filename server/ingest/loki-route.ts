@@ -18,8 +18,10 @@ import {
   type Rejection,
 } from "./batch.ts";
 import { EntryError, EntryNormalizer, parseTimestamp, type ParsedTime } from "./normalize.ts";
-import { decodedBody, mediaType } from "./request-body.ts";
-import { LokiPushRequest, TO_OBJECT } from "./wire-schemas.ts";
+import { chargeJson, chargeProtobuf } from "./body-shape.ts";
+import { DECODED_BYTE_COST, type BodyMemory, type IngestMemory } from "./ingest-memory.ts";
+import { decodedBody, mediaType, rawBody, withIngestMemory } from "./request-body.ts";
+import { LokiEntry, LokiPushRequest, TO_OBJECT } from "./wire-schemas.ts";
 
 interface LokiEntry {
   readonly time: ParsedTime | undefined;
@@ -54,10 +56,11 @@ export function parseLabels(text: string): Record<string, string> | string {
   }
 }
 
-function fromJson(text: string): LokiStream[] {
+function fromJson(raw: Buffer, memory: BodyMemory, maxEntries: number): LokiStream[] {
+  chargeJson(raw, memory, maxEntries);
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(raw.toString("utf8"));
   } catch (error) {
     throw new BadRequest(`the body is not valid JSON: ${(error as Error).message}`);
   }
@@ -98,7 +101,7 @@ interface ProtoPush {
   }[];
 }
 
-function fromProtobuf(body: Buffer, maxBytes: number): LokiStream[] {
+function fromProtobuf(body: Buffer, maxBytes: number, memory: BodyMemory, maxEntries: number): LokiStream[] {
   let raw: Buffer;
   try {
     raw = Buffer.from(uncompress(body, maxBytes));
@@ -108,6 +111,8 @@ function fromProtobuf(body: Buffer, maxBytes: number): LokiStream[] {
       throw new PayloadTooLarge(`the body decompresses to more than ${maxBytes} bytes`);
     throw new BadRequest(`the body is not snappy-compressed protobuf: ${message}`);
   }
+  memory.take(raw.length * DECODED_BYTE_COST);
+  chargeProtobuf(raw, LokiPushRequest, LokiEntry, memory, maxEntries);
   let push: ProtoPush;
   try {
     push = LokiPushRequest.toObject(LokiPushRequest.decode(raw), TO_OBJECT) as ProtoPush;
@@ -187,7 +192,11 @@ export function decodeLokiStreams(streams: LokiStream[], normalizer: EntryNormal
   return { entries, rejections };
 }
 
-export async function lokiRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+export async function lokiRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  memory: IngestMemory,
+): Promise<void> {
   app.post(
     "/loki/api/v1/push",
     {
@@ -208,14 +217,16 @@ export async function lokiRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const type = mediaType(request);
       // The protobuf body is snappy-compressed by definition; some clients also say so in Content-Encoding.
       const snappyHeader = String(request.headers["content-encoding"] ?? "").toLowerCase() === "snappy";
-      const body =
-        snappyHeader && Buffer.isBuffer(request.body) ? request.body : await decodedBody(request, limits);
-      const streams =
-        type === "application/x-protobuf" || type === "application/protobuf"
-          ? fromProtobuf(body, limits.maxDecompressedBytes)
-          : fromJson(body.toString("utf8"));
-      const batch = decodeLokiStreams(streams, new EntryNormalizer(limits));
-      await storeBatch(ctx, "loki", batch);
+      const batch = await withIngestMemory(memory, request, async (held) => {
+        const body = snappyHeader ? rawBody(request) : await decodedBody(request, limits, held);
+        const streams =
+          type === "application/x-protobuf" || type === "application/protobuf"
+            ? fromProtobuf(body, limits.maxDecompressedBytes, held, limits.maxBatchEntries)
+            : fromJson(body, held, limits.maxBatchEntries);
+        const batch = decodeLokiStreams(streams, new EntryNormalizer(limits));
+        await storeBatch(ctx, "loki", batch);
+        return batch;
+      });
       if (batch.rejections.length === 0) return reply.status(204).send();
       // Loki answers 400 with a text listing what it refused; the valid entries are stored.
       const listed = batch.rejections.slice(0, MAX_LISTED_REJECTIONS).map((r) => r.reason);

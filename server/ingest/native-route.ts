@@ -13,8 +13,10 @@ import {
   type DecodedBatch,
   type Rejection,
 } from "./batch.ts";
+import { chargeJson } from "./body-shape.ts";
+import type { IngestMemory } from "./ingest-memory.ts";
 import { EntryError, EntryNormalizer } from "./normalize.ts";
-import { decodedBody, mediaType } from "./request-body.ts";
+import { decodedBody, mediaType, withIngestMemory } from "./request-body.ts";
 
 const NDJSON_TYPES = new Set([
   "application/x-ndjson",
@@ -88,7 +90,11 @@ export function decodeNativeBody(text: string, type: string, normalizer: EntryNo
   return { entries, rejections };
 }
 
-export async function nativeIngestRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+export async function nativeIngestRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  memory: IngestMemory,
+): Promise<void> {
   app.post(
     "/api/v1/logs",
     {
@@ -118,17 +124,21 @@ export async function nativeIngestRoutes(app: FastifyInstance, ctx: ServerContex
       },
     },
     async (request, reply) => {
-      const body = await decodedBody(request, ctx.config.limits);
-      ctx.metrics.ingestedBytes.inc(
-        { endpoint: "native" },
-        request.headers["content-length"] ? Number(request.headers["content-length"]) : body.length,
-      );
-      const batch = decodeNativeBody(
-        body.toString("utf8"),
-        mediaType(request),
-        new EntryNormalizer(ctx.config.limits),
-      );
-      const stored = await storeBatch(ctx, "native", batch);
+      const limits = ctx.config.limits;
+      const { batch, stored } = await withIngestMemory(memory, request, async (held) => {
+        const body = await decodedBody(request, limits, held);
+        ctx.metrics.ingestedBytes.inc(
+          { endpoint: "native" },
+          request.headers["content-length"] ? Number(request.headers["content-length"]) : body.length,
+        );
+        chargeJson(body, held, limits.maxBatchEntries);
+        const batch = decodeNativeBody(
+          body.toString("utf8"),
+          mediaType(request),
+          new EntryNormalizer(limits),
+        );
+        return { batch, stored: await storeBatch(ctx, "native", batch) };
+      });
       const result = {
         accepted: stored.length,
         rejected: batch.rejections.length,

@@ -16,8 +16,10 @@ import {
   type KnownParts,
 } from "./normalize.ts";
 import { checkBatchSize, storeBatch, type DecodedBatch, type Rejection } from "./batch.ts";
-import { decodedBody, mediaType } from "./request-body.ts";
-import { OtlpExportLogsRequest, OtlpExportLogsResponse, TO_OBJECT } from "./wire-schemas.ts";
+import { chargeJson, chargeProtobuf } from "./body-shape.ts";
+import type { IngestMemory } from "./ingest-memory.ts";
+import { decodedBody, mediaType, withIngestMemory } from "./request-body.ts";
+import { OtlpExportLogsRequest, OtlpExportLogsResponse, OtlpLogRecord, TO_OBJECT } from "./wire-schemas.ts";
 
 /** OTLP AnyValue in its JSON form (protobuf is converted to the same shape). */
 interface AnyValue {
@@ -172,7 +174,11 @@ function fromProtobuf(body: Buffer): ExportRequest {
   return object;
 }
 
-export async function otlpRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+export async function otlpRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  memory: IngestMemory,
+): Promise<void> {
   app.post(
     "/v1/logs",
     {
@@ -200,18 +206,24 @@ export async function otlpRoutes(app: FastifyInstance, ctx: ServerContext): Prom
           message: `Content-Type "${type}" is not OTLP (use application/x-protobuf or application/json)`,
         });
       }
-      const body = await decodedBody(request, limits);
-      let parsed: ExportRequest;
-      if (protobuf) parsed = fromProtobuf(body);
-      else {
-        try {
-          parsed = JSON.parse(body.toString("utf8")) as ExportRequest;
-        } catch (error) {
-          throw new BadRequest(`the body is not valid JSON: ${(error as Error).message}`);
+      const batch = await withIngestMemory(memory, request, async (held) => {
+        const body = await decodedBody(request, limits, held);
+        let parsed: ExportRequest;
+        if (protobuf) {
+          chargeProtobuf(body, OtlpExportLogsRequest, OtlpLogRecord, held, limits.maxBatchEntries);
+          parsed = fromProtobuf(body);
+        } else {
+          chargeJson(body, held, limits.maxBatchEntries);
+          try {
+            parsed = JSON.parse(body.toString("utf8")) as ExportRequest;
+          } catch (error) {
+            throw new BadRequest(`the body is not valid JSON: ${(error as Error).message}`);
+          }
         }
-      }
-      const batch = decodeOtlpRequest(parsed, new EntryNormalizer(limits));
-      await storeBatch(ctx, "otlp", batch);
+        const batch = decodeOtlpRequest(parsed, new EntryNormalizer(limits));
+        await storeBatch(ctx, "otlp", batch);
+        return batch;
+      });
       const partialSuccess = batch.rejections.length
         ? {
             rejectedLogRecords: batch.rejections.length,

@@ -56,11 +56,15 @@ message KeyValueList { repeated KeyValue values = 1; }
 message KeyValue { string key = 1; AnyValue value = 2; }
 `;
 
-const loki = protobuf.parse(LOKI_PUSH, { keepCase: true }).root;
-const otlp = protobuf.parse(OTLP_LOGS).root;
+// Resolved up front: body-shape.ts walks the field types before any decode would resolve them.
+const loki = protobuf.parse(LOKI_PUSH, { keepCase: true }).root.resolveAll();
+const otlp = protobuf.parse(OTLP_LOGS).root.resolveAll();
 
 export const LokiPushRequest = loki.lookupType("logproto.PushRequest");
+/** One log entry of a push: what the batch limit counts. */
+export const LokiEntry = loki.lookupType("logproto.EntryAdapter");
 export const OtlpExportLogsRequest = otlp.lookupType("otlp.ExportLogsServiceRequest");
+export const OtlpLogRecord = otlp.lookupType("otlp.LogRecord");
 export const OtlpExportLogsResponse = otlp.lookupType("otlp.ExportLogsServiceResponse");
 
 /** Plain objects as the OTLP/JSON encoding writes them (camelCase, 64-bit integers as strings, ids as hex). */

@@ -105,7 +105,9 @@ export function logTools({ ctx, now = Date.now }: McpDeps): McpTool[] {
           total: stats.total,
           byLevel: Object.fromEntries(Object.entries(stats.levels).map(([l, s]) => [l, sum(s)])),
           topSources: Object.fromEntries(sources.slice(0, 20)),
-          ...(sources.length > 20 ? { moreSources: sources.length - 20 } : {}),
+          ...(sources.length > 20 || stats.omittedSources > 0
+            ? { moreSources: sources.length - Math.min(20, sources.length) + stats.omittedSources }
+            : {}),
           timestamps: stats.timestamps.map((x) => new Date(x).toISOString()),
           perBucket: Object.fromEntries(Object.entries(stats.levels).filter(([, s]) => sum(s) > 0)),
         };

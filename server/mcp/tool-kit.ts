@@ -13,6 +13,7 @@ import { RuleConflict, RuleReadOnly } from "../alerting/engine/rule-store.ts";
 import type { ExtensionContext } from "../extension.ts";
 import type { Alerting } from "../alerting/alerting.ts";
 import type { StoredLogEntry } from "../logs/log-entry.ts";
+import { InvalidStatsQueryError } from "../query/log-stats.ts";
 import { InvalidCursorError } from "../query/query-logs.ts";
 
 export type ToolScope = "read" | "admin";
@@ -78,7 +79,8 @@ export function toolGuard(ctx: ExtensionContext, scopes: ReadonlySet<string>): T
         error instanceof RuleValidationFailed ||
         error instanceof RuleConflict ||
         error instanceof RuleReadOnly ||
-        error instanceof InvalidCursorError
+        error instanceof InvalidCursorError ||
+        error instanceof InvalidStatsQueryError
       ) {
         return failure(error.message);
       }
