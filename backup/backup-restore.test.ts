@@ -314,6 +314,28 @@ describe("backup and restore against real Redis", () => {
       );
     });
 
+    it("a restore user that may not run CONFIG is refused before anything is started", async () => {
+      const client = new Redis(target.url);
+      try {
+        await client.call("ACL", "SETUSER", "no-config", "on", ">pw", "~*", "&*", "+@all", "-config");
+        const url = `redis://no-config:pw@127.0.0.1:${target.port}`;
+        const restore = restoreSnapshot({
+          target: parseRedisUrl(url),
+          store: new DirectoryBackupStore(dir),
+          name: basename(goodFile),
+        });
+        await expect(restore).rejects.toBeInstanceOf(RestoreRefusedError);
+        await expect(restore).rejects.toThrow(
+          /refused CONFIG GET masterauth \(NOPERM.*\): the restore needs CONFIG/,
+        );
+        expect(await digest(target.url)).toBe(before);
+        expect(((await client.call("ROLE")) as unknown[])[0]).toBe("master");
+      } finally {
+        await client.call("ACL", "DELUSER", "no-config");
+        client.disconnect();
+      }
+    });
+
     it("intact RDB that is not the one its manifest describes", async () => {
       const manifestFile = goodFile.replace(/\.rdb$/, ".json");
       const manifest = JSON.parse(await readFile(manifestFile, "utf8"));

@@ -16,7 +16,7 @@ import { manifestNameFor } from "./backup-naming.ts";
 import { readManifest, type BackupManifest } from "./manifest.ts";
 import { RdbInspector, RdbVerificationError, type RdbSummary } from "./rdb-inspector.ts";
 import type { RedisTarget } from "./redis-url.ts";
-import { RespConnection } from "./resp.ts";
+import { RedisReplyError, RespConnection } from "./resp.ts";
 import { startSnapshotMaster } from "./snapshot-master.ts";
 import { keyspaceCounts } from "./snapshot-source.ts";
 
@@ -159,6 +159,8 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
     }
     const host =
       request.advertiseHost ?? (control.socket.localAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
+    // Read before the master listens: a user without CONFIG is refused here, with nothing started or changed.
+    const originalMasterauth = await masterauthOf(control, target);
     // Only the target learns this password (as its masterauth); the snapshot master serves nobody without it.
     const password = randomBytes(32).toString("hex");
     const master = await startSnapshotMaster({
@@ -171,7 +173,6 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
       onRefused: (peer, reason) => log(`refused a replication connection from ${peer}: it ${reason}`),
     });
     const deadline = Date.now() + (request.timeoutMs ?? 30 * 60_000);
-    const originalMasterauth = await masterauthOf(control);
     /** untouched → replicating (old data intact until the load) → loaded (old data gone) → promoted. */
     let state: "untouched" | "replicating" | "loaded" | "promoted" = "untouched";
     try {
@@ -195,18 +196,21 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
         throw new RestoreNotPromotedError(
           `${(error as Error).message}. ${target.display} was NOT promoted: it holds what it loaded (its previous ` +
             "data was replaced by the load) and stays a read-only replica that accepts no writes. " +
-            "Inspect it, then restore another backup after `REPLICAOF NO ONE`, or accept what it holds with " +
-            '`REPLICAOF NO ONE` and `CONFIG SET masterauth ""`',
+            "Inspect it; then `REPLICAOF NO ONE` and `CONFIG SET masterauth` back to its previous value " +
+            '(usually ""), and restore another backup or accept what it holds',
           { cause: error },
         );
       }
       throw error;
     } finally {
       // Before the load completed the target still has its old data: make it a primary again as it was.
-      if (state === "replicating") await control.command("REPLICAOF", "NO", "ONE");
-      if (state === "replicating" || state === "untouched")
-        await control.command("CONFIG", "SET", "masterauth", originalMasterauth).catch(() => {});
-      await master.close();
+      try {
+        if (state === "replicating") await control.command("REPLICAOF", "NO", "ONE");
+        if (state === "replicating" || state === "untouched")
+          await control.command("CONFIG", "SET", "masterauth", originalMasterauth);
+      } finally {
+        await master.close();
+      }
     }
   } finally {
     control.close();
@@ -214,8 +218,18 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
 }
 
 /** `CONFIG GET masterauth`: kept in memory only, to be put back after the restore. */
-async function masterauthOf(control: RespConnection): Promise<string> {
-  const reply = await control.command("CONFIG", "GET", "masterauth");
+async function masterauthOf(control: RespConnection, target: RedisTarget): Promise<string> {
+  let reply;
+  try {
+    reply = await control.command("CONFIG", "GET", "masterauth");
+  } catch (error) {
+    if (!(error instanceof RedisReplyError)) throw error;
+    throw new RestoreRefusedError(
+      `${target.display} refused CONFIG GET masterauth (${error.message}): the restore needs CONFIG ` +
+        "(to give the target a one-time replication password) besides REPLICAOF and INFO",
+      { cause: error },
+    );
+  }
   return Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : "";
 }
 
