@@ -16,6 +16,7 @@ import type { Redis } from "ioredis";
 import { createAuthenticator, type Authenticator } from "./auth/authenticator.ts";
 import type { ServerConfig } from "./config/config.ts";
 import type { Lifecycle, ServerContext } from "./context.ts";
+import type { LimitReached } from "./errors.ts";
 import type { ServerExtension } from "./extension.ts";
 import { ingestRoutes } from "./ingest/ingest-routes.ts";
 import { createMetrics, type IngestEndpoint } from "./ops/metrics.ts";
@@ -25,7 +26,8 @@ import { LogStore } from "./storage/log-store.ts";
 import { tailRoutes } from "./tail/tail-route.ts";
 
 /**
- * Every error as `{statusCode, code, error, message}`: Fastify's body errors as 4xx with our wording, ingest
+ * Every error as `{statusCode, code, error, message}` (plus `limit` when it names the limit it met, `withLimit`):
+ * Fastify's body errors as 4xx with our wording, ingest
  * rejects counted per reason, 5xx messages that never leak internals, a Retry-After on every 503.
  */
 function errorHandler(ctx: ServerContext) {
@@ -51,11 +53,13 @@ function errorHandler(ctx: ServerContext) {
       if (status !== 503 || !error.code?.startsWith("NL_"))
         message = STATUS_CODES[status] ?? "internal error";
     }
+    const { limit } = error as { limit?: LimitReached };
     return reply.status(status).send({
       statusCode: status,
       code: error.code ?? "NL_INTERNAL",
       error: STATUS_CODES[status] ?? "Error",
       message,
+      ...(limit ? { limit } : {}),
     });
   };
 }

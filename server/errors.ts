@@ -17,3 +17,22 @@ export const TooManyRequests = createError<"NL_RATE_LIMITED", 429, [string, numb
   429,
 );
 export const ServiceUnavailable = createError("NL_UNAVAILABLE", "%s", 503);
+/** A live-tail cap reached: the server's (503) or the API key's (429); the body names which (`limit`). */
+export const ServerTailLimit = createError("NL_TAIL_LIMIT", "%s", 503);
+export const KeyTailLimit = createError("NL_TAIL_LIMIT", "%s", 429);
+
+/** The limit a refused request met, written into the error body as `limit` so a client can tell which one. */
+export interface LimitReached {
+  /** Whose limit: the server's or the API key's. */
+  readonly scope: "server" | "key";
+  /** The setting that holds it. */
+  readonly setting: string;
+  readonly value: number;
+}
+
+export function withLimit<E extends Error>(
+  error: E,
+  limit: LimitReached,
+): E & { readonly limit: LimitReached } {
+  return Object.assign(error, { limit });
+}

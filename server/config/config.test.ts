@@ -26,7 +26,17 @@ describe("configuration", () => {
       tenant: "acme",
       retention: { maxAgeSeconds: 7 * 86400, maxEntries: 1_000_000 },
       workers: 1,
+      maxTailClients: 64,
+      maxTailClientsPerKey: 16,
     });
+  });
+
+  it("keeps a key's live-tail cap within the server's", () => {
+    const base = { NEURALLOG_TENANT: "acme", NEURALLOG_API_KEYS: KEYS };
+    expect(loadConfig({ ...base, NEURALLOG_MAX_TAIL_CLIENTS: "8" }).maxTailClientsPerKey).toBe(8);
+    expect(
+      problems({ ...base, NEURALLOG_MAX_TAIL_CLIENTS: "8", NEURALLOG_MAX_TAIL_CLIENTS_PER_KEY: "9" }),
+    ).toEqual(["NEURALLOG_MAX_TAIL_CLIENTS_PER_KEY=9 must not exceed NEURALLOG_MAX_TAIL_CLIENTS=8"]);
   });
 
   it("reports every problem at once, naming its variable, without echoing REDIS_URL", () => {

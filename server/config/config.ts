@@ -56,8 +56,13 @@ export interface ServerConfig {
     readonly maxEntries: number;
   };
   readonly limits: IngestLimits;
-  /** Most concurrent live-tail connections (each holds a Redis connection). Default 64. */
+  /** Most concurrent live tails of the server (each holds a Redis connection). Default 64; env NEURALLOG_MAX_TAIL_CLIENTS. */
   readonly maxTailClients: number;
+  /**
+   * Most concurrent live tails of one API key, so one key cannot take them all. Default 16 (or the server's cap
+   * when smaller); env NEURALLOG_MAX_TAIL_CLIENTS_PER_KEY, at most NEURALLOG_MAX_TAIL_CLIENTS.
+   */
+  readonly maxTailClientsPerKey: number;
   /** Grace for in-flight requests on SIGTERM. Default 10 s. */
   readonly shutdownGraceMs: number;
   /** Server processes sharing the port (node:cluster). Default 1; env NEURALLOG_WORKERS. */
@@ -126,6 +131,19 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     ...(ingestMemoryBytes ? { ingestMemoryBytes } : {}),
   };
 
+  const maxTailClients = integer("NEURALLOG_MAX_TAIL_CLIENTS", 64, 0, 10_000);
+  const maxTailClientsPerKey = integer(
+    "NEURALLOG_MAX_TAIL_CLIENTS_PER_KEY",
+    Math.min(16, maxTailClients),
+    0,
+    10_000,
+  );
+  if (maxTailClientsPerKey > maxTailClients) {
+    problems.push(
+      `NEURALLOG_MAX_TAIL_CLIENTS_PER_KEY=${maxTailClientsPerKey} must not exceed NEURALLOG_MAX_TAIL_CLIENTS=${maxTailClients}`,
+    );
+  }
+
   const logLevel = env.LOG_LEVEL || "info";
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
     problems.push(`LOG_LEVEL="${logLevel}" must be one of trace, debug, info, warn, error, fatal, silent`);
@@ -143,7 +161,8 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     },
     retention: { maxAgeSeconds, maxEntries },
     limits,
-    maxTailClients: integer("NEURALLOG_MAX_TAIL_CLIENTS", 64, 0, 10_000),
+    maxTailClients,
+    maxTailClientsPerKey,
     shutdownGraceMs: integer("NEURALLOG_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     workers: integer("NEURALLOG_WORKERS", 1, 1, 64),
     logLevel,

@@ -2,7 +2,7 @@
  * Prometheus metrics of one app instance (its own registry, so tests can build several apps). Extensions get
  * the registry through their context to add their own.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export type IngestEndpoint = "native" | "loki" | "otlp" | "elasticsearch";
 
@@ -14,6 +14,8 @@ export interface ServerMetrics {
   readonly rejects: Counter<"endpoint" | "reason">;
   readonly requestDuration: Histogram<"method" | "route" | "status_code">;
   readonly redisDuration: Histogram<"operation">;
+  /** Live tails open now (tail/tail-slots.ts keeps it). */
+  readonly liveTails: Gauge;
   /** The `/metrics` text: this registry's, or, in a worker cluster, every worker's aggregated. */
   text: () => Promise<string>;
 }
@@ -54,6 +56,11 @@ export function createMetrics(): ServerMetrics {
       help: "Latency of the server's Redis operations (append = one batch)",
       labelNames: ["operation"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    liveTails: new Gauge({
+      name: "neurallog_live_tails",
+      help: "Live tails (Server-Sent Events) open now, each holding a Redis connection",
       registers: [registry],
     }),
   };

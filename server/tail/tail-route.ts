@@ -6,23 +6,58 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import type { ServerContext } from "../context.ts";
-import { BadRequest, ServiceUnavailable } from "../errors.ts";
+import { BadRequest, KeyTailLimit, ServerTailLimit, ServiceUnavailable, withLimit } from "../errors.ts";
 import { compileFilter, filterFromQuery } from "../query/log-filter.ts";
 import { createRedisClient } from "../storage/redis-client.ts";
 import { decodeEntry, entryData } from "../storage/stored-form.ts";
+import { TailSlots, type TailSlot, type TailTake } from "./tail-slots.ts";
 
 const BLOCK_MS = 15_000;
 const READ_COUNT = 500;
 const STREAM_ID = /^\d+-\d+$/;
 /** How long a reconnecting client waits (the SSE `retry` field). */
 const RETRY_MS = 2000;
+/** Retry-After of a tail refused at a cap: tails last minutes, a slot rarely frees within a second. */
+const REFUSED_RETRY_AFTER_S = 10;
 
+/** Waits for the socket to drain, or for the connection to go away (a closed socket never drains). */
 async function write(reply: FastifyReply, chunk: string): Promise<void> {
-  if (!reply.raw.write(chunk)) await new Promise<void>((resolve) => reply.raw.once("drain", resolve));
+  const res = reply.raw;
+  if (res.destroyed || res.writableEnded) return;
+  if (res.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
+}
+
+/** The answer to a tail over a cap: 503 for the server's, 429 for the key's, with Retry-After and the cap. */
+function refusal(reply: FastifyReply, key: string, refused: Extract<TailTake, { refused: unknown }>): Error {
+  reply.header("retry-after", String(REFUSED_RETRY_AFTER_S));
+  if (refused.refused === "server") {
+    return withLimit(
+      new ServerTailLimit(`this server holds its limit of ${refused.limit} live tails; retry later`),
+      { scope: "server", setting: "NEURALLOG_MAX_TAIL_CLIENTS", value: refused.limit },
+    );
+  }
+  return withLimit(
+    new KeyTailLimit(
+      `the API key "${key}" holds its limit of ${refused.limit} live tails; close one or retry later`,
+    ),
+    { scope: "key", setting: "NEURALLOG_MAX_TAIL_CLIENTS_PER_KEY", value: refused.limit },
+  );
 }
 
 export async function tailRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  let clients = 0;
+  const slots = new TailSlots(
+    { server: ctx.config.maxTailClients, perKey: ctx.config.maxTailClientsPerKey },
+    (open) => ctx.metrics.liveTails.set(open),
+  );
   app.get(
     "/api/v1/logs/stream",
     {
@@ -53,45 +88,82 @@ export async function tailRoutes(app: FastifyInstance, ctx: ServerContext): Prom
         problems.push("Last-Event-ID must be a log id (ms-seq) from this stream");
       }
       if (problems.length) throw new BadRequest(problems.join("; "));
-      if (clients >= ctx.config.maxTailClients) {
-        throw new ServiceUnavailable(`too many live tails (${ctx.config.maxTailClients}); retry later`);
-      }
-      const compiled = compileFilter(filter);
-      const logsKey = ctx.store.keys.logs;
-
-      const { reader, lastId } = await openTailReader(ctx, logsKey, resume);
-
-      clients++;
-      let open = true;
-      const close = (): void => {
-        if (!open) return;
-        open = false;
-        clients--;
-        ctx.lifecycle.onShutdown.delete(close);
-        reader.disconnect();
-        reply.raw.end();
-      };
-      ctx.lifecycle.onShutdown.add(close);
-      request.raw.once("close", close);
-      reader.on("error", () => undefined);
-
-      reply.hijack();
-      reply.raw.writeHead(200, {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache, no-transform",
-        connection: "keep-alive",
-        "x-accel-buffering": "no",
-      });
-      await write(reply, `retry: ${RETRY_MS}\n: tailing from ${lastId}\n\n`);
-
-      await streamTail({ reader, reply, request, logsKey, lastId, compiled }, () => open, close);
+      const key = request.principal!.name;
+      // Checked and taken in one step, before the first await.
+      const taken = slots.take(key);
+      if ("refused" in taken) throw refusal(reply, key, taken);
+      await serveTail(ctx, { request, reply, slot: taken.slot, compiled: compileFilter(filter), resume });
     },
   );
 }
 
+interface TailRequest {
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+  readonly slot: TailSlot;
+  readonly compiled: ReturnType<typeof compileFilter>;
+  readonly resume: unknown;
+}
+
+/**
+ * One tail, from its slot to its end. Every way it ends goes through `end`, which gives the slot back (once):
+ * the client going away (also while the tail still connects to Redis), server shutdown, a failed Redis read,
+ * Redis unreachable at the start (503), or an error while streaming.
+ */
+async function serveTail(
+  ctx: ServerContext,
+  { request, reply, slot, compiled, resume }: TailRequest,
+): Promise<void> {
+  let reader: Redis | undefined;
+  let streaming = false;
+  let ended = false;
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    slot.release();
+    ctx.lifecycle.onShutdown.delete(end);
+    reply.raw.off("close", end);
+    reader?.disconnect();
+    if (streaming) reply.raw.end();
+  };
+  ctx.lifecycle.onShutdown.add(end);
+  reply.raw.once("close", end);
+
+  const logsKey = ctx.store.keys.logs;
+  let lastId: string;
+  try {
+    ({ reader, lastId } = await openTailReader(ctx, logsKey, resume));
+  } catch (error) {
+    end();
+    throw error;
+  }
+  if (ended) {
+    // The client left, or the server began shutting down, while the tail was connecting.
+    reader.disconnect();
+    throw new ServiceUnavailable("the live tail ended before it started");
+  }
+
+  reply.hijack();
+  streaming = true;
+  try {
+    reply.raw.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    await write(reply, `retry: ${RETRY_MS}\n: tailing from ${lastId}\n\n`);
+    await streamTail({ reader, reply, request, logsKey, lastId, compiled }, () => !ended);
+  } catch (error) {
+    request.log.warn({ err: error }, "live tail failed; ending the stream so the client reconnects");
+  } finally {
+    end();
+  }
+}
+
 /**
  * A connection of the tail's own (a blocking read has no command timeout) and where the tail starts: the
- * client's Last-Event-ID, or the newest entry. A 503 when Redis cannot be reached.
+ * client's Last-Event-ID, or the newest entry. A 503 when Redis cannot be reached (the reader disconnected).
  */
 async function openTailReader(
   ctx: ServerContext,
@@ -102,6 +174,8 @@ async function openTailReader(
     commandTimeoutMs: 0,
     connectionName: "neurallog-tail",
   });
+  // Connection errors end the tail through its failed read; an error event must not go unheard.
+  reader.on("error", () => undefined);
   let lastId: string;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -129,11 +203,13 @@ interface TailStream {
   readonly compiled: ReturnType<typeof compileFilter>;
 }
 
-/** Reads the stream while the client listens: matching entries as `log` events, a comment when idle. */
+/**
+ * Reads the stream while the client listens: matching entries as `log` events, a comment when idle. Returns when
+ * the tail ended or its read failed; the caller ends the stream.
+ */
 async function streamTail(
   { reader, reply, request, logsKey, compiled, ...start }: TailStream,
   isOpen: () => boolean,
-  close: () => void,
 ): Promise<void> {
   let lastId = start.lastId;
   while (isOpen()) {
@@ -149,11 +225,10 @@ async function streamTail(
         lastId,
       )) as typeof batch;
     } catch (error) {
-      if (isOpen()) {
+      // Redis went away (or the tail ended and disconnected its reader): the caller ends the stream.
+      if (isOpen())
         request.log.warn({ err: error }, "live tail read failed; ending the stream so the client reconnects");
-        close();
-      }
-      break;
+      return;
     }
     if (!isOpen()) break;
     if (!batch) {

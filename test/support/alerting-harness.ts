@@ -40,11 +40,12 @@ export async function startAlertingApp(
   options: AlertingOptions = {},
   more: (ctx: ExtensionContext, alerting: AlertingExtension) => ServerExtension[] = () => [],
   tenant = "acme",
+  apiKeys = API_KEYS,
 ): Promise<AlertingApp> {
   const config = loadConfig({
     REDIS_URL: redisUrl,
     NEURALLOG_TENANT: tenant,
-    NEURALLOG_API_KEYS: API_KEYS,
+    NEURALLOG_API_KEYS: apiKeys,
     LOG_LEVEL: "silent",
   });
   const redis = createRedisClient(config.redisUrl);

@@ -113,3 +113,50 @@ function flat(headers: IncomingHttpHeaders): Record<string, string> {
     Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : (v ?? "")]),
   );
 }
+
+/** A long-lived response (Server-Sent Events) on a connection of its own. */
+export interface OpenStream extends RawResponse {
+  /** Resolves when the server ended the response or the connection closed (bounded by the caller's waits). */
+  readonly ended: Promise<void>;
+  /** Drops the connection, as a client that goes away does. */
+  close(): void;
+}
+
+/**
+ * A GET on a connection of its own that resolves at the response head: a 200 stays open (its body is not read
+ * into `body`; `ended` tells when the server ends it), any other answer resolves once its body is read.
+ */
+export function openStream(url: string, headers: Readonly<Record<string, string>>): Promise<OpenStream> {
+  return within(
+    new Promise<OpenStream>((resolve, reject) => {
+      const req = httpRequest(url, { headers, agent: false }, (res) => {
+        const ended = new Promise<void>((done) => {
+          res.once("end", done);
+          res.once("close", done);
+          res.once("error", () => done());
+        });
+        const stream = (body: string): OpenStream => ({
+          status: res.statusCode ?? 0,
+          headers: flat(res.headers),
+          body,
+          ended,
+          close: () => req.destroy(),
+        });
+        if (res.statusCode === 200) {
+          res.resume();
+          resolve(stream(""));
+          return;
+        }
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.once("end", () => resolve(stream(body)));
+      });
+      // A reset after the answer is the test dropping the connection.
+      req.on("error", reject);
+      req.end();
+    }),
+    REQUEST_TIMEOUT_MS,
+    `GET ${url}`,
+  );
+}
