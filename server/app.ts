@@ -27,8 +27,8 @@ import { tailRoutes } from "./tail/tail-route.ts";
 
 /**
  * Every error as `{statusCode, code, error, message}` (plus `limit` when it names the limit it met, `withLimit`):
- * Fastify's body errors as 4xx with our wording, ingest
- * rejects counted per reason, 5xx messages that never leak internals, a Retry-After on every 503.
+ * Fastify's body errors as 4xx with our wording, ingest rejects counted per reason, 5xx messages that never leak
+ * internals, a Retry-After on every 503.
  */
 function errorHandler(ctx: ServerContext) {
   const { config } = ctx;

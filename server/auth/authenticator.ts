@@ -8,7 +8,7 @@
  * `Connection: close`, so the server stops reading instead of draining the unread body.
  */
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
-import { Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized } from "../errors.ts";
+import { Forbidden, TooManyRequests, Unauthorized } from "../errors.ts";
 import { findKey, type ApiKeyRecord, type ApiPrincipal, type Scope } from "./api-keys.ts";
 import { FailedAuthLimiter } from "./failed-auth-limiter.ts";
 import { TokenBucket, type RateLimit } from "./token-bucket.ts";
@@ -33,10 +33,21 @@ export interface Authenticator {
   requireScope(scope: Scope): onRequestAsyncHookHandler;
   /**
    * For a request that carries `calls` calls (an MCP JSON-RPC batch): each call counts against the key's rate
-   * limit like a request of its own. `requireScope` counted the request once; this takes the other `calls - 1`
-   * tokens, all or none, or throws 429 (413 when they exceed the key's burst, which no wait can satisfy).
+   * limit like a request of its own. `requireScope` paid for the first; this takes a token for each further
+   * call, in order, while there are tokens. Returns how many calls may run (the first `admitted`, at least 1)
+   * and, when not all, the seconds until the next token (`retryAfter`, else 0).
    */
-  chargeBatch(request: FastifyRequest, reply: FastifyReply, calls: number): void;
+  admitCalls(request: FastifyRequest, calls: number): CallsAdmitted;
+}
+
+export interface CallsAdmitted {
+  readonly admitted: number;
+  readonly retryAfter: number;
+}
+
+/** What a call over the key's rate limit is told, as an HTTP 429 or as the JSON-RPC error of one batch call. */
+export function rateLimitMessage(keyName: string): string {
+  return `rate limit of the API key "${keyName}" exceeded`;
 }
 
 function presentedKey(header: string | undefined): string | undefined {
@@ -76,18 +87,12 @@ export function createAuthenticator(
   for (const key of apiKeys) if (key.rateLimit) keyBuckets.set(key.name, new TokenBucket(key.rateLimit, now));
   const failures = new FailedAuthLimiter(options.authFailureLimit, now);
 
-  /** Takes `cost` tokens of the key's rate limit, or throws 429 with the wait. */
-  const spend = (request: FastifyRequest, reply: FastifyReply, name: string, cost: number): void => {
-    const wait = keyBuckets.get(name)?.take(cost) ?? 0;
+  /** Takes a token of the key's rate limit, or throws 429 with the wait. */
+  const spend = (request: FastifyRequest, reply: FastifyReply, name: string): void => {
+    const wait = keyBuckets.get(name)?.take(1) ?? 0;
     if (wait === 0) return;
-    if (wait === Infinity) {
-      refuse(request, reply);
-      throw new PayloadTooLarge(
-        `one request may carry at most the burst of the API key "${name}" in calls; send fewer at once`,
-      );
-    }
     refuse(request, reply, wait);
-    throw new TooManyRequests(`rate limit of the API key "${name}" exceeded`, wait);
+    throw new TooManyRequests(rateLimitMessage(name), wait);
   };
 
   /** The key of the request, or a 401/429 thrown; the address limiter sees every outcome. */
@@ -122,11 +127,18 @@ export function createAuthenticator(
           refuse(request, reply);
           throw new Forbidden(`the API key "${key.name}" lacks the "${scope}" scope`);
         }
-        spend(request, reply, key.name, 1);
+        spend(request, reply, key.name);
       };
     },
-    chargeBatch(request, reply, calls) {
-      if (calls > 1) spend(request, reply, request.principal!.name, calls - 1);
+    admitCalls(request, calls) {
+      const bucket = keyBuckets.get(request.principal!.name);
+      if (!bucket) return { admitted: calls, retryAfter: 0 };
+      // requireScope paid for the first call.
+      for (let admitted = 1; admitted < calls; admitted++) {
+        const wait = bucket.take(1);
+        if (wait > 0) return { admitted, retryAfter: wait };
+      }
+      return { admitted: calls, retryAfter: 0 };
     },
   };
 }

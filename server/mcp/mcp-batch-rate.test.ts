@@ -10,6 +10,7 @@ import { mcpExtension } from "./mcp-extension.ts";
 
 const BURST = 10;
 const LIMITED_KEY = "mcp-limited-key-0123456789";
+const SMALL_KEY = "mcp-small-key-0123456789";
 /** Refills one call in ~17 minutes: nothing refills while the test runs. */
 const KEYS = JSON.stringify([
   ...JSON.parse(API_KEYS),
@@ -18,6 +19,12 @@ const KEYS = JSON.stringify([
     key: LIMITED_KEY,
     scopes: ["read"],
     rateLimit: { requestsPerSecond: 0.001, burst: BURST },
+  },
+  {
+    name: "small",
+    key: SMALL_KEY,
+    scopes: ["read"],
+    rateLimit: { requestsPerSecond: 0.001, burst: 2 },
   },
 ]);
 
@@ -44,15 +51,22 @@ afterAll(async () => {
 interface JsonRpcAnswer {
   readonly id: number;
   readonly result?: { readonly isError?: boolean; readonly content: { text: string }[] };
-  readonly error?: { readonly code: number; readonly message: string; readonly data?: Record<string, unknown> };
+  readonly error?: {
+    readonly code: number;
+    readonly message: string;
+    readonly data?: Record<string, unknown>;
+  };
 }
 
 /** POSTs JSON-RPC messages as a 2025-03-26 client (the revision with batches) and reads every answer. */
-async function post(body: unknown): Promise<{ status: number; retryAfter: string | null; answers: JsonRpcAnswer[] }> {
+async function post(
+  body: unknown,
+  key = LIMITED_KEY,
+): Promise<{ status: number; retryAfter: string | null; answers: JsonRpcAnswer[] }> {
   const res = await fetch(url, {
     method: "POST",
     headers: {
-      authorization: `Bearer ${LIMITED_KEY}`,
+      authorization: `Bearer ${key}`,
       "content-type": "application/json",
       accept: "application/json, text/event-stream",
       "mcp-protocol-version": "2025-03-26",
@@ -87,7 +101,9 @@ describe("MCP batches and the key's rate limit", () => {
     expect(ran).toHaveLength(BURST);
     expect(ran.every((a) => !a.result!.isError)).toBe(true);
     // The first calls of the batch run, in its order.
-    expect(ran.map((a) => a.id).sort((a, b) => a - b)).toEqual(Array.from({ length: BURST }, (_, i) => i + 1));
+    expect(ran.map((a) => a.id).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: BURST }, (_, i) => i + 1),
+    );
     expect(limited).toHaveLength(100 - BURST);
     for (const a of limited) {
       expect(a.error).toMatchObject({
@@ -103,5 +119,18 @@ describe("MCP batches and the key's rate limit", () => {
     const refused = await post([call(101), call(102)]);
     expect(refused.status).toBe(429);
     expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+  });
+
+  it("counts requests, not notifications", async () => {
+    const cancelled = { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 0 } };
+    const batch = await post([cancelled, call(1), cancelled, call(2), call(3)], SMALL_KEY);
+    expect(batch.status).toBe(200);
+    expect(
+      batch.answers
+        .filter((a) => a.result)
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual([1, 2]);
+    expect(batch.answers.filter((a) => a.error).map((a) => [a.id, a.error!.code])).toEqual([[3, 429]]);
   });
 });
