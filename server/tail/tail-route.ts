@@ -88,11 +88,12 @@ export async function tailRoutes(app: FastifyInstance, ctx: ServerContext): Prom
         problems.push("Last-Event-ID must be a log id (ms-seq) from this stream");
       }
       if (problems.length) throw new BadRequest(problems.join("; "));
+      const compiled = compileFilter(filter);
       const key = request.principal!.name;
-      // Checked and taken in one step, before the first await.
+      // Checked and taken in one step, before the first await; serveTail gives it back.
       const taken = slots.take(key);
       if ("refused" in taken) throw refusal(reply, key, taken);
-      await serveTail(ctx, { request, reply, slot: taken.slot, compiled: compileFilter(filter), resume });
+      await serveTail(ctx, { request, reply, slot: taken.slot, compiled, resume });
     },
   );
 }
