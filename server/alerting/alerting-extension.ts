@@ -7,6 +7,7 @@ import { alertRoutes } from "./routes/alert-routes.ts";
 import type { ExtensionContext, ServerExtension } from "../extension.ts";
 import { Alerting, type AlertingOptions } from "./alerting.ts";
 import { ruleRoutes } from "./routes/rule-routes.ts";
+import { deadLetterRoutes } from "./routes/dead-letter-routes.ts";
 import { loadRulesFile } from "./engine/rule-store.ts";
 
 export interface AlertingExtension extends ServerExtension {
@@ -33,10 +34,11 @@ export function alertingExtension(
     alerting: get,
     async register(app) {
       const fileRules = options.rulesFile ? await loadRulesFile(options.rulesFile) : [];
-      alerting = new Alerting(ctx, options, fileRules);
+      alerting = new Alerting(ctx, options, fileRules, app.neurallog.metrics.registry);
       await app.register(async (scope) => {
         await ruleRoutes(scope, ctx, get());
         await alertRoutes(scope, ctx, get());
+        await deadLetterRoutes(scope, ctx, get());
       });
     },
     onIngested: (entries) => get().onIngested(entries),

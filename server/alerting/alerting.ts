@@ -3,6 +3,10 @@
  * `alerting-extension.ts` plugs it into the server; the routes and the MCP tools use it.
  */
 import type { Redis } from "ioredis";
+import { Registry } from "prom-client";
+import { alertingMetrics, type AlertingMetrics } from "./alerting-metrics.ts";
+import { DeadLetterStore } from "./actions/dead-letters.ts";
+import { RuleErrorLog } from "./engine/rule-evaluation-errors.ts";
 import { AlertStore } from "./engine/alert-store.ts";
 import { ActionWorker } from "./actions/action-worker.ts";
 import { dedicatedConnection } from "./actions/dedicated-connection.ts";
@@ -57,6 +61,9 @@ export class Alerting {
   readonly engine: RuleEngine;
   readonly alerts: AlertStore;
   readonly worker: ActionWorker;
+  readonly deadLetters: DeadLetterStore;
+  readonly ruleErrors: RuleErrorLog;
+  readonly metrics: AlertingMetrics;
   private readonly ctx: ExtensionContext;
   private readonly options: AlertingOptions;
   private readonly redis: Redis;
@@ -64,11 +71,26 @@ export class Alerting {
   private timers: NodeJS.Timeout[] = [];
   private sweeping = false;
 
-  constructor(ctx: ExtensionContext, options: AlertingOptions, fileRules: readonly FileRule[]) {
+  /** `registry`: the server's metrics registry (`app.neurallog.metrics.registry`); default a private one. */
+  constructor(
+    ctx: ExtensionContext,
+    options: AlertingOptions,
+    fileRules: readonly FileRule[],
+    registry: Registry = new Registry(),
+  ) {
     this.ctx = ctx;
     this.options = options;
     this.redis = ctx.redis;
     this.keys = ruleKeys(ctx.config.tenant);
+    this.deadLetters = new DeadLetterStore(this.redis, this.keys);
+    this.metrics = alertingMetrics(
+      registry,
+      () => this.deadLetters.length(),
+      (error) => ctx.logger.warn({ err: error }, "reading the dead-letter stream length failed"),
+    );
+    this.ruleErrors = new RuleErrorLog(this.redis, this.keys, (error) =>
+      ctx.logger.warn({ err: error }, "recording a rule evaluation error failed"),
+    );
     const allowInternal = parseWebhookAllowList(options.allowInternalWebhooks ?? []);
     this.store = new RuleStore({
       redis: this.redis,
@@ -76,7 +98,21 @@ export class Alerting {
       fileRules,
       checkTargets: (rule) => webhookTargetErrors(rule, allowInternal),
     });
-    this.engine = new RuleEngine({ redis: withRuleScripts(this.redis), keys: this.keys });
+    const loggedAt = new Map<string, number>();
+    this.engine = new RuleEngine({
+      redis: withRuleScripts(this.redis),
+      keys: this.keys,
+      onRuleError: (ruleId, error) => {
+        this.metrics.ruleEvaluationErrors.inc({ rule: ruleId });
+        this.ruleErrors.record(ruleId, error.message);
+        // A rule failing on every batch would flood the log: once a minute per rule (the count has them all).
+        const now = Date.now();
+        if ((loggedAt.get(ruleId) ?? -Infinity) > now - 60_000) return;
+        if (loggedAt.size > 10_000) loggedAt.clear();
+        loggedAt.set(ruleId, now);
+        ctx.logger.warn({ err: error, rule: ruleId }, "rule evaluation failed");
+      },
+    });
     // The periodic reload usually finds nothing new; recompiling would also drop the engine's per-replica caches.
     let loaded = "";
     this.store.onChange((rules) => {
@@ -99,6 +135,7 @@ export class Alerting {
       allowInternal,
       ...options.worker,
       onError: (error) => ctx.logger.warn({ err: error }, "action worker"),
+      onDeadLetter: (actionType) => this.metrics.deadLetters.inc({ action: actionType }),
     });
   }
 
@@ -159,6 +196,7 @@ export class Alerting {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.worker.stop();
+    await this.ruleErrors.settled();
     this.subscriber?.disconnect();
     this.subscriber = undefined;
   }

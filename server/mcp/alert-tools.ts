@@ -1,6 +1,13 @@
-/** MCP tools over the alerts: list them, acknowledge one. */
+/** MCP tools over the alerts: list them, acknowledge one, list the deliveries that failed for good. */
 import { Type } from "typebox";
-import { compactAlert, defineTool, ToolInputError, type McpDeps, type McpTool } from "./tool-kit.ts";
+import {
+  compactAlert,
+  defineTool,
+  ToolInputError,
+  truncate,
+  type McpDeps,
+  type McpTool,
+} from "./tool-kit.ts";
 
 const ListAlertsInput = Type.Object(
   {
@@ -10,6 +17,15 @@ const ListAlertsInput = Type.Object(
     acknowledged: Type.Optional(Type.Boolean()),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "Default 20" })),
     cursor: Type.Optional(Type.String({ description: "nextCursor of the previous call" })),
+  },
+  { additionalProperties: false },
+);
+const ListDeadLettersInput = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "Default 20" })),
+    cursor: Type.Optional(
+      Type.String({ pattern: "^[0-9]{1,20}-[0-9]{1,20}$", description: "nextCursor of the previous call" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -43,6 +59,34 @@ export function alertTools({ alerting }: McpDeps): McpTool[] {
         const alert = await alerting().alerts.acknowledge(a.id, "mcp");
         if (!alert) throw new ToolInputError(`no alert with id ${a.id}`);
         return compactAlert(alert);
+      },
+    }),
+    defineTool({
+      name: "list_dead_letters",
+      scope: "read",
+      description:
+        "Webhook and Slack deliveries that failed every attempt, newest first (an admin replays one with " +
+        "POST /api/v1/dead-letters/{id}/replay)",
+      input: ListDeadLettersInput,
+      async run(a) {
+        const page = await alerting().deadLetters.list({ limit: a.limit ?? 20, cursor: a.cursor });
+        return {
+          deadLetters: page.deadLetters.map(({ payload, ...d }) => ({
+            id: d.id,
+            rule: d.ruleId,
+            alertId: d.alertId,
+            event: d.event,
+            action: `${d.actionIndex}:${d.actionType}`,
+            target: d.target,
+            attempts: d.attempts,
+            lastError: truncate(d.lastError, 300),
+            firstAttemptAt: new Date(d.firstAttemptAt).toISOString(),
+            lastAttemptAt: new Date(d.lastAttemptAt).toISOString(),
+            ...(payload ? { reason: truncate(payload.alert.reason, 300) } : {}),
+            ...(d.replays ? { replays: d.replays } : {}),
+          })),
+          ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        };
       },
     }),
   ];

@@ -28,6 +28,7 @@ const TOOLS = [
   "get_log_context",
   "get_log_stats",
   "list_alerts",
+  "list_dead_letters",
   "list_rules",
   "search_logs",
   "test_rule",
@@ -132,6 +133,8 @@ describe.each(["2026-07-28", "2025-11-25"] as const)("MCP over Streamable HTTP, 
       expect(created.id).toBe(ruleId);
       const rules = json(await client.callTool({ name: "list_rules", arguments: {} }));
       expect(rules.rules.map((r: { id: string }) => r.id)).toContain(ruleId);
+      const dead = json(await client.callTool({ name: "list_dead_letters", arguments: { limit: 5 } }));
+      expect(dead.deadLetters).toEqual([]); // no action failed here (dead-letters.test.ts fills them)
 
       const bad = await client.callTool({
         name: "create_rule",

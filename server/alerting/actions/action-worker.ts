@@ -5,6 +5,10 @@
  * replica takes it over (XAUTOCLAIM) once it has been idle longer than `claimIdleMs`. While a job runs (a webhook
  * retrying with backoff may take a while) its owner keeps refreshing its idle time, so it is not taken over — and
  * delivered twice — while still in progress.
+ *
+ * An HTTP delivery that ends without a 2xx is dead-lettered when its job is acknowledged, in the same script
+ * (dead-letters.ts), so a job is never both lost and dead-lettered twice. A replayed dead letter comes back as a job
+ * of its own that carries the notification and the action's index, and runs through the same delivery path.
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
@@ -12,7 +16,14 @@ import type { AlertStore } from "../engine/alert-store.ts";
 import type { RuleKeys } from "../engine/keys.ts";
 import { durationMs, type Rule, type RuleAction } from "../../../contracts/rules/rule-schema.ts";
 import { dedicatedConnection } from "./dedicated-connection.ts";
-import { ALERT_EVENTS, notification, slackMessage, type AlertEvent } from "./notification.ts";
+import { failedDelivery, fieldMap, finishJob, type FailedDelivery } from "./dead-letters.ts";
+import {
+  ALERT_EVENTS,
+  notification,
+  slackMessage,
+  type AlertEvent,
+  type Notification,
+} from "./notification.ts";
 import { deliverWebhook, type DeliveryAttempt } from "./webhook.ts";
 import type { AllowedCidr } from "../../../contracts/network/internal-address.ts";
 
@@ -41,23 +52,35 @@ export interface ActionWorkerOptions {
   /** Internal ranges webhooks may reach (the tenant's allow-list); default none. */
   readonly allowInternal?: readonly AllowedCidr[];
   readonly onError?: (error: Error) => void;
+  /** Called once per dead letter written (by the replica whose acknowledgement wrote it). */
+  readonly onDeadLetter?: (actionType: string) => void;
 }
 
 interface Job {
   readonly id: string;
   readonly alertId: string;
   readonly event: AlertEvent;
+  /** Set on a replayed dead letter: what it was, to be delivered again. */
+  readonly replay?: FailedDelivery;
 }
 
 function parseJob(id: string, fields: string[]): Job | undefined {
-  const get = (name: string) => {
-    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-    return undefined;
-  };
-  const alertId = get("alert");
-  const event = get("event") as AlertEvent | undefined;
+  const f = fieldMap(fields);
+  const alertId = f.alert;
+  const event = f.event as AlertEvent | undefined;
   if (!alertId || !event || !ALERT_EVENTS.includes(event)) return undefined;
-  return { id, alertId, event };
+  return { id, alertId, event, ...(f.deadLetter ? { replay: failedDelivery(f) } : {}) };
+}
+
+/** How an HTTP action ended (pub/sub actions are not dead-lettered: their one attempt is a Redis command). */
+interface HttpOutcome {
+  readonly attempts: readonly DeliveryAttempt[];
+  readonly firstAt: number;
+  readonly lastAt: number;
+}
+
+function isHttp(action: RuleAction | undefined): action is RuleAction {
+  return action?.type === "webhook" || action?.type === "slack";
 }
 
 export class ActionWorker {
@@ -184,23 +207,103 @@ export class ActionWorker {
     }
   }
 
+  private async ruleById(id: string): Promise<Rule | undefined> {
+    const rule = this.o.rule(id);
+    if (rule || !this.o.reloadRules) return rule;
+    // Another replica may have fired a rule created a moment ago that this one has not loaded yet.
+    await this.o.reloadRules();
+    return this.o.rule(id);
+  }
+
   private async runJob(id: string, fields: string[]): Promise<void> {
     const job = parseJob(id, fields);
-    const alert = job && (await this.o.alerts.get(job.alertId));
-    let rule = alert && this.o.rule(alert.ruleId);
-    if (alert && !rule && this.o.reloadRules) {
-      // Another replica may have fired a rule created a moment ago that this one has not loaded yet.
-      await this.o.reloadRules();
-      rule = this.o.rule(alert.ruleId);
-    }
-    if (job && alert && rule) {
-      const n = notification(this.o.tenant, job.event, alert);
-      await Promise.all((rule.actions ?? []).map((action, i) => this.runAction(job, rule, action, i, n)));
-    }
+    const failed = job?.replay ? await this.runReplay(job, job.replay) : await this.runAlertJob(job);
     // Cut short by shutdown: leave the job pending, another replica takes it over (at-least-once).
     if (this.abort.signal.aborted) return;
     // A job whose alert or rule is gone has nothing left to deliver; acknowledging it keeps the queue moving.
-    await this.o.redis.xack(this.o.keys.actionQueue, CONSUMER_GROUP, id);
+    const written = await finishJob(this.o.redis, this.o.keys, CONSUMER_GROUP, id, failed);
+    for (let i = 0; i < written.length; i++) this.o.onDeadLetter?.(failed[i]!.actionType);
+  }
+
+  /** Runs every action of the alert's rule; returns the HTTP deliveries that failed for good. */
+  private async runAlertJob(job: Job | undefined): Promise<FailedDelivery[]> {
+    const alert = job && (await this.o.alerts.get(job.alertId));
+    const rule = alert && (await this.ruleById(alert.ruleId));
+    if (!job || !alert || !rule) return [];
+    const n = notification(this.o.tenant, job.event, alert);
+    const payload = JSON.stringify(n);
+    const outcomes = await Promise.all(
+      (rule.actions ?? []).map((action, i) => this.runAction(job, rule, action, i, n, `${job.id}/${i}`)),
+    );
+    const failed: FailedDelivery[] = [];
+    outcomes.forEach((outcome, i) => {
+      const action = rule.actions![i]!;
+      if (outcome && !delivered(outcome)) {
+        failed.push(
+          this.failure(job, rule.id, action, i, outcome, {
+            deliveryId: `${job.id}/${i}`,
+            jobId: job.id,
+            payload,
+            replays: 0,
+          }),
+        );
+      }
+    });
+    return failed;
+  }
+
+  /** Delivers a replayed dead letter to its rule's action as the rule has it now (its URL may have been fixed). */
+  private async runReplay(job: Job, was: FailedDelivery): Promise<FailedDelivery[]> {
+    const rule = await this.ruleById(was.ruleId);
+    const action = rule?.actions?.[was.actionIndex];
+    const again = {
+      deliveryId: was.deliveryId,
+      jobId: was.jobId,
+      payload: was.payload,
+      replays: was.replays + 1,
+    };
+    // What cannot be delivered goes back to the dead letters with the reason, rather than vanish.
+    const undeliverable = (lastError: string) => [
+      { ...was, ...again, attempts: 0, lastError, lastAttemptAt: Date.now() },
+    ];
+    if (!rule || !isHttp(action)) {
+      return undeliverable(`rule "${was.ruleId}" has no webhook or slack action ${was.actionIndex} any more`);
+    }
+    let n: Notification;
+    try {
+      n = JSON.parse(was.payload) as Notification;
+    } catch {
+      return undeliverable("the stored notification is not JSON");
+    }
+    const outcome = await this.runAction(job, rule, action, was.actionIndex, n, was.deliveryId);
+    if (!outcome || delivered(outcome)) return [];
+    const failure = this.failure(job, rule.id, action, was.actionIndex, outcome, again);
+    return [{ ...failure, firstAttemptAt: was.firstAttemptAt || failure.firstAttemptAt }];
+  }
+
+  private failure(
+    job: Job,
+    ruleId: string,
+    action: RuleAction,
+    index: number,
+    outcome: HttpOutcome,
+    origin: Pick<FailedDelivery, "deliveryId" | "jobId" | "payload" | "replays">,
+  ): FailedDelivery {
+    const last = outcome.attempts.at(-1);
+    return {
+      ...origin,
+      alertId: job.alertId,
+      ruleId,
+      event: job.event,
+      actionIndex: index,
+      actionType: action.type,
+      target: redactUrl(action.url ?? ""),
+      attempts: outcome.attempts.length,
+      ...(last?.status === undefined ? {} : { status: last.status }),
+      lastError: last?.error ?? "no attempt was made",
+      firstAttemptAt: outcome.firstAt,
+      lastAttemptAt: outcome.lastAt,
+    };
   }
 
   private async runAction(
@@ -208,8 +311,9 @@ export class ActionWorker {
     rule: Rule,
     action: RuleAction,
     index: number,
-    n: ReturnType<typeof notification>,
-  ): Promise<void> {
+    n: Notification,
+    deliveryId: string,
+  ): Promise<HttpOutcome | undefined> {
     const log = (attempt: DeliveryAttempt) => this.logDelivery(job, rule, action, index, attempt);
     if (action.type === "pubsub") {
       const started = performance.now();
@@ -224,15 +328,16 @@ export class ActionWorker {
       } catch (error) {
         await log({ attempt: 1, ok: false, error: (error as Error).message, durationMs: 0 });
       }
-      return;
+      return undefined;
     }
     const secret =
       action.secret ?? (action.secretEnv ? (this.o.env ?? process.env)[action.secretEnv] : undefined);
-    await deliverWebhook({
+    const firstAt = Date.now();
+    const attempts = await deliverWebhook({
       url: action.url!,
       body: JSON.stringify(action.type === "slack" ? slackMessage(n) : n),
       secret,
-      deliveryId: `${job.id}/${index}`,
+      deliveryId,
       event: job.event,
       timeoutMs: action.timeout ? durationMs(action.timeout) : (this.o.webhookTimeoutMs ?? 5_000),
       maxAttempts: action.maxAttempts ?? this.o.webhookMaxAttempts ?? 5,
@@ -242,6 +347,7 @@ export class ActionWorker {
       signal: this.abort.signal,
       allowInternal: this.o.allowInternal,
     });
+    return { attempts, firstAt, lastAt: Date.now() };
   }
 
   private async logDelivery(
@@ -285,6 +391,10 @@ export class ActionWorker {
       this.report(error);
     }
   }
+}
+
+function delivered(outcome: HttpOutcome): boolean {
+  return outcome.attempts.at(-1)?.ok ?? false;
 }
 
 /**

@@ -28,6 +28,12 @@ export interface RuleKeys {
   readonly actionQueue: string;
   /** STREAM of delivery attempts (capped). */
   readonly deliveries: string;
+  /** STREAM of HTTP deliveries that failed every attempt (capped, see actions/dead-letters.ts). */
+  readonly deadLetters: string;
+  /** STRING: the job a dead letter was replayed as (expires), so a repeated replay queues nothing. */
+  deadLetterReplayed(id: string): string;
+  /** HASH `<rule id>:count` / `<rule id>:last` → evaluation errors of a rule (count, last `{message, at}`). */
+  readonly ruleErrors: string;
   /** PUB/SUB channel for the `pubsub` action's default target. */
   readonly alertEvents: string;
 }
@@ -50,6 +56,9 @@ export function ruleKeysUnder(prefix: string): RuleKeys {
     silences: `${prefix}silences`,
     actionQueue: `${prefix}actions`,
     deliveries: `${prefix}deliveries`,
+    deadLetters: `${prefix}deadletters`,
+    deadLetterReplayed: (id) => `${prefix}deadletters:replayed:${id}`,
+    ruleErrors: `${prefix}rules:errors`,
     alertEvents: `${prefix}alerts:events`,
   };
 }

@@ -216,6 +216,21 @@ export interface RuleEngineOptions {
   readonly keys: RuleKeys;
   /** Alerts kept (oldest resolved ones are trimmed by the sweep). Default 10,000. */
   readonly maxAlerts?: number;
+  /**
+   * A rule whose compilation, matching or script work failed: the other rules are still evaluated. Without it,
+   * the first failure is thrown (rule tests report it to the caller).
+   */
+  readonly onRuleError?: (ruleId: string, error: Error) => void;
+}
+
+/** A rule's evaluation failed (in-process or in the rule script); the message is safe to show on the rule. */
+export class RuleEvaluationError extends Error {
+  override readonly name = "RuleEvaluationError";
+  readonly ruleId: string;
+  constructor(ruleId: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.ruleId = ruleId;
+  }
 }
 
 export class RuleEngine {
@@ -228,11 +243,31 @@ export class RuleEngine {
   private readonly redis: RuleRedis;
   private readonly keys: RuleKeys;
   private readonly maxAlerts: number;
+  private readonly onRuleError?: (ruleId: string, error: Error) => void;
 
   constructor(options: RuleEngineOptions) {
     this.redis = options.redis;
     this.keys = options.keys;
     this.maxAlerts = options.maxAlerts ?? 10_000;
+    this.onRuleError = options.onRuleError;
+  }
+
+  private ruleFailed(ruleId: string, error: unknown): void {
+    const failure =
+      error instanceof RuleEvaluationError
+        ? error
+        : new RuleEvaluationError(ruleId, error instanceof Error ? error.message : String(error), {
+            cause: error,
+          });
+    if (!this.onRuleError) throw failure;
+    this.onRuleError(ruleId, failure);
+  }
+
+  /** The `[rule id, message, …]` pairs a script returned. */
+  private scriptFailures(errs: readonly string[] | undefined): void {
+    for (let i = 0; i + 1 < (errs?.length ?? 0); i += 2) {
+      this.ruleFailed(errs![i]!, new RuleEvaluationError(errs![i]!, errs![i + 1]!));
+    }
   }
 
   /** Replaces the active rule set. `since` overrides when windows start counting (rule tests replay history). */
@@ -241,16 +276,23 @@ export class RuleEngine {
     this.recentValues = new Map();
     this.touched = new Map();
     this.disabledIds = rules.filter((rule) => rule.enabled === false).map((rule) => rule.id);
-    this.compiled = rules
-      .filter((rule) => rule.enabled !== false)
-      .map((rule) => ({
-        rule,
-        params: ruleParams(rule, since ?? rule.updatedAt),
-        wire: wireParams(ruleParams(rule, since ?? rule.updatedAt)),
-        matches: compileCondition(rule.when),
-        prefilter: prefilterOf(rule.when),
-        conditionKey: JSON.stringify(rule.when ?? null),
-      }));
+    this.compiled = [];
+    for (const rule of rules) {
+      if (rule.enabled === false) continue;
+      try {
+        this.compiled.push({
+          rule,
+          params: ruleParams(rule, since ?? rule.updatedAt),
+          wire: wireParams(ruleParams(rule, since ?? rule.updatedAt)),
+          matches: compileCondition(rule.when),
+          prefilter: prefilterOf(rule.when),
+          conditionKey: JSON.stringify(rule.when ?? null),
+        });
+      } catch (error) {
+        // One rule that does not compile leaves it out, not the whole rule set.
+        this.ruleFailed(rule.id, error);
+      }
+    }
   }
 
   get ruleCount(): number {
@@ -317,48 +359,64 @@ export class RuleEngine {
     const ops: BatchOp[] = [];
     const view = new BatchView(entries);
     const matchedBy = new Map<string, readonly LogEntry[]>();
-    for (const { params, wire, matches, prefilter, conditionKey } of this.compiled) {
-      // A change rule compares values in arrival order; the others do not care about order.
-      const ordered = params.t === "change";
-      const memo = ordered ? `ordered ${conditionKey}` : conditionKey;
-      let matched = matchedBy.get(memo);
-      if (!matched) {
-        matched = view.candidates(prefilter, ordered).filter(matches);
-        matchedBy.set(memo, matched);
+    for (const compiled of this.compiled) {
+      try {
+        const used = this.ruleOps(compiled, view, matchedBy, rules.length + 1, now); // Lua arrays start at 1
+        if (used.length === 0) continue;
+        ops.push(...used);
+        rules.push(compiled.wire as RuleParams);
+      } catch (error) {
+        this.ruleFailed(compiled.params.r, error);
       }
-      let byGroup: Map<string, BatchOp> | undefined;
-      const i = rules.length + 1; // Lua arrays start at 1
-      const grouped = params.gb.length > 0;
-      let single: BatchOp | undefined;
-      for (const entry of matched) {
-        byGroup ??= new Map();
-        // Without group-by there is one group: no key to build, no map lookup per entry.
-        const key = grouped ? groupKey(entry, params.gb) : "";
-        let op = grouped ? byGroup.get(key) : single;
-        if (!op) {
-          op = { i, g: groupJson(entry, params.gb), c: 0 };
-          byGroup.set(key, op);
-          if (!grouped) single = op;
-          if (params.t === "new_value") op[KNOWN] = this.knownSet(params, op.g);
-        }
-        if (!accumulate(params, op, entry)) continue;
-        // The example is the entry's id: the alert links to the log; notifications look it up off the ingest path.
-        if (op.c === 0) op.ex = (entry as Partial<StoredLogEntry>).id;
-        op.c += 1;
-      }
-      if (!byGroup) continue;
-      let used = false;
-      for (const op of byGroup.values()) {
-        if (op.c === 0) continue;
-        if ((params.t === "new_value" || params.t === "cardinality") && !this.unsentValues(params, op, now))
-          continue;
-        if (params.t === "any" && !this.touchDue(params, op, now)) continue;
-        ops.push(op);
-        used = true;
-      }
-      if (used) rules.push(wire as RuleParams);
     }
     return { rules, ops };
+  }
+
+  /** One rule's aggregates of the batch; `i` is its index in the batch's rule table. */
+  private ruleOps(
+    { params, matches, prefilter, conditionKey }: CompiledRule,
+    view: BatchView,
+    matchedBy: Map<string, readonly LogEntry[]>,
+    i: number,
+    now: number,
+  ): BatchOp[] {
+    const ops: BatchOp[] = [];
+    // A change rule compares values in arrival order; the others do not care about order.
+    const ordered = params.t === "change";
+    const memo = ordered ? `ordered ${conditionKey}` : conditionKey;
+    let matched = matchedBy.get(memo);
+    if (!matched) {
+      matched = view.candidates(prefilter, ordered).filter(matches);
+      matchedBy.set(memo, matched);
+    }
+    let byGroup: Map<string, BatchOp> | undefined;
+    const grouped = params.gb.length > 0;
+    let single: BatchOp | undefined;
+    for (const entry of matched) {
+      byGroup ??= new Map();
+      // Without group-by there is one group: no key to build, no map lookup per entry.
+      const key = grouped ? groupKey(entry, params.gb) : "";
+      let op = grouped ? byGroup.get(key) : single;
+      if (!op) {
+        op = { i, g: groupJson(entry, params.gb), c: 0 };
+        byGroup.set(key, op);
+        if (!grouped) single = op;
+        if (params.t === "new_value") op[KNOWN] = this.knownSet(params, op.g);
+      }
+      if (!accumulate(params, op, entry)) continue;
+      // The example is the entry's id: the alert links to the log; notifications look it up off the ingest path.
+      if (op.c === 0) op.ex = (entry as Partial<StoredLogEntry>).id;
+      op.c += 1;
+    }
+    if (!byGroup) return ops;
+    for (const op of byGroup.values()) {
+      if (op.c === 0) continue;
+      if ((params.t === "new_value" || params.t === "cardinality") && !this.unsentValues(params, op, now))
+        continue;
+      if (params.t === "any" && !this.touchDue(params, op, now)) continue;
+      ops.push(op);
+    }
+    return ops;
   }
 
   /**
@@ -369,12 +427,21 @@ export class RuleEngine {
     if (this.compiled.length === 0 || entries.length === 0) return [];
     const batch = this.batchOps(entries, now || Date.now());
     if (batch.ops.length === 0) return [];
-    return this.redis.nlRulesApply(
-      this.keys.activeAlerts,
-      this.keys.prefix,
-      String(now),
-      JSON.stringify(batch),
-    );
+    let result: [string[], string[]];
+    try {
+      result = await this.redis.nlRulesApply(
+        this.keys.activeAlerts,
+        this.keys.prefix,
+        String(now),
+        JSON.stringify(batch),
+      );
+    } catch (error) {
+      // The whole script failed (Redis unreachable, out of memory): none of the batch's rules saw it.
+      if (this.onRuleError) for (const rule of batch.rules) this.ruleFailed(rule.r, error);
+      throw error;
+    }
+    this.scriptFailures(result[1]);
+    return result[0];
   }
 
   /** Resolves cleared alerts and fires absence-type rules; returns counts. */
@@ -386,7 +453,7 @@ export class RuleEngine {
     const rules: Record<string, RuleParams | { off: true }> = {};
     for (const { params } of this.compiled) rules[params.r] = params;
     for (const id of this.disabledIds) rules[id] = { off: true };
-    const [fired = 0, resolved = 0] = await this.redis.nlRulesSweep(
+    const [fired = 0, resolved = 0, errs] = await this.redis.nlRulesSweep(
       this.keys.activeAlerts,
       this.keys.prefix,
       String(now),
@@ -394,6 +461,7 @@ export class RuleEngine {
       String(this.maxAlerts),
       String(lockMs),
     );
+    this.scriptFailures(errs);
     return { fired, resolved };
   }
 }

@@ -32,6 +32,16 @@ end
 local function fmt(n) return string.format('%.0f', n) end
 local function num(v, d) if v then return tonumber(v) or d end return d end
 local function str(v) if v == nil then return '' end return tostring(v) end
+-- One rule that fails (a state key of the wrong type, a script error) must not cost the others their evaluation:
+-- each rule's work runs under pcall, and the failures go back to the caller as rule id, message pairs.
+local errs = {}
+local function guarded(ruleId, work, ...)
+  local ok, e = pcall(work, ...)
+  if not ok then
+    errs[#errs + 1] = ruleId
+    errs[#errs + 1] = string.sub(type(e) == 'table' and tostring(e.err or e) or tostring(e), 1, 300)
+  end
+end
 
 local function stateBase(op) return P .. 'rs:' .. op.r .. ':' .. fmt(op.rev) .. ':' .. op.g end
 local function groupsKey(op) return P .. 'rs:' .. op.r .. ':' .. fmt(op.rev) .. ':groups' end
@@ -303,8 +313,8 @@ for from = 1, #stateKeys, 4000 do
   local chunk = redis.call('MGET', unpack(stateKeys, from, math.min(from + 3999, #stateKeys)))
   for j = 1, #chunk do states[from + j - 1] = chunk[j] end
 end
-local nextState = 0
-for _, op in ipairs(batch.ops) do
+-- One op: its rule's work for one group of the batch (under pcall, see guarded).
+local function applyOp(op, state)
   local ty = op.t
   local base = stateBase(op)
   local dedupKey = op.r .. '|' .. op.g
@@ -315,8 +325,7 @@ for _, op in ipairs(batch.ops) do
   if ty == 'any' then
     note(fire(op, dedupKey, op.c, 'matched', op.ex, true))
   elseif ty == 'frequency' or ty == 'flatline' or ty == 'spike' then
-    nextState = nextState + 1
-    local breach, value = countBreach(op, addCount(base, op, states[nextState]))
+    local breach, value = countBreach(op, addCount(base, op, state))
     if breach then note(fire(op, dedupKey, value, describe(op, value), op.ex, true)) end
   elseif ty == 'aggregate' then
     if addAggregate(base .. ':b', op) then
@@ -354,7 +363,13 @@ for _, op in ipairs(batch.ops) do
     end
   end
 end
-return fired
+
+local nextState = 0
+for _, op in ipairs(batch.ops) do
+  if isCount[op.t] then nextState = nextState + 1 end
+  guarded(op.r, applyOp, op, states[nextState])
+end
+return { fired, errs }
 `;
 
 const SWEEP = `${COMMON}
@@ -370,38 +385,40 @@ for i = 1, #active, 2 do
   local meta = redis.call('HMGET', P .. 'alert:' .. id, 'ruleId', 'groupKey', 'lastSeenAt')
   local ruleId, g = meta[1] or string.match(dedupKey, '^[^|]*'), meta[2] or ''
   local rule = rules[ruleId]
-  if rule and rule.off then
-    resolve(id, dedupKey, ruleId, true, 'rule disabled')
-    resolved = resolved + 1
-  elseif not rule then
-    -- A rule this replica does not know yet (its cache lags) is left to a replica that does.
-    if redis.call('HEXISTS', P .. 'rules', ruleId) == 0 then
-      resolve(id, dedupKey, ruleId, true, 'rule removed')
+  guarded(ruleId, function()
+    if rule and rule.off then
+      resolve(id, dedupKey, ruleId, true, 'rule disabled')
       resolved = resolved + 1
-    end
-  else
-    local breach, value
-    if rule.t == 'any' or rule.t == 'new_value' or rule.t == 'change' then
-      breach = now - num(meta[3], 0) < rule.ra
+    elseif not rule then
+      -- A rule this replica does not know yet (its cache lags) is left to a replica that does.
+      if redis.call('HEXISTS', P .. 'rules', ruleId) == 0 then
+        resolve(id, dedupKey, ruleId, true, 'rule removed')
+        resolved = resolved + 1
+      end
     else
-      rule.g = g
-      if rule.sw and not redis.call('ZSCORE', groupsKey(rule), g) then
-        breach = false
+      local breach, value
+      if rule.t == 'any' or rule.t == 'new_value' or rule.t == 'change' then
+        breach = now - num(meta[3], 0) < rule.ra
       else
-        breach, value = evaluate(rule, now)
+        rule.g = g
+        if rule.sw and not redis.call('ZSCORE', groupsKey(rule), g) then
+          breach = false
+        else
+          breach, value = evaluate(rule, now)
+        end
+      end
+      if not breach then
+        resolve(id, dedupKey, ruleId, rule.nr ~= false, 'condition cleared')
+        resolved = resolved + 1
+      elseif value ~= nil then
+        fire(rule, dedupKey, value, describe(rule, value), nil, false)
       end
     end
-    if not breach then
-      resolve(id, dedupKey, ruleId, rule.nr ~= false, 'condition cleared')
-      resolved = resolved + 1
-    elseif value ~= nil then
-      fire(rule, dedupKey, value, describe(rule, value), nil, false)
-    end
-  end
+  end)
 end
 
 for ruleId, rule in pairs(rules) do
-  if rule.sw and not rule.off then
+  if rule.sw and not rule.off then guarded(ruleId, function()
     local gk = groupsKey(rule)
     if rule.grouped then
       redis.call('ZREMRANGEBYSCORE', gk, '-inf', '(' .. fmt(now - rule.keep))
@@ -417,7 +434,7 @@ for ruleId, rule in pairs(rules) do
         if breach and fire(rule, dedupKey, value, describe(rule, value), nil, true) then fired = fired + 1 end
       end
     end
-  end
+  end) end
 end
 
 local total = redis.call('ZCARD', P .. 'alerts')
@@ -429,11 +446,12 @@ if total > tonumber(ARGV[4]) then
     end
   end
 end
-return { fired, resolved }
+return { fired, resolved, errs }
 `;
 
 export interface RuleStateCommands {
-  nlRulesApply(anchorKey: string, prefix: string, now: string, ops: string): Promise<string[]>;
+  /** The alerts opened, and the rules that failed as `[rule id, message, …]`. */
+  nlRulesApply(anchorKey: string, prefix: string, now: string, ops: string): Promise<[string[], string[]]>;
   nlRulesSweep(
     anchorKey: string,
     prefix: string,
@@ -441,7 +459,7 @@ export interface RuleStateCommands {
     rules: string,
     maxAlerts: string,
     lockMs: string,
-  ): Promise<number[]>;
+  ): Promise<[number, number, string[]]>;
 }
 
 export type RuleRedis = Redis & RuleStateCommands;

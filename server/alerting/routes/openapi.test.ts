@@ -14,7 +14,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-it("documents the rules, alerts and MCP routes in the OpenAPI document, with the rule schema", async () => {
+it("documents the rules, alerts, dead-letter and MCP routes in the OpenAPI document, with the rule schema", async () => {
   const res = await app.app.inject({ url: "/docs/json" });
   expect(res.statusCode).toBe(200);
   const doc = res.json() as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
@@ -25,6 +25,9 @@ it("documents the rules, alerts and MCP routes in the OpenAPI document, with the
     "/api/v1/rules/{id}/history",
     "/api/v1/alerts",
     "/api/v1/alerts/{id}/ack",
+    "/api/v1/dead-letters",
+    "/api/v1/dead-letters/{id}/replay",
+    "/api/v1/dead-letters/{id}",
     "/mcp",
   ]) {
     expect(Object.keys(doc.paths)).toContain(path);

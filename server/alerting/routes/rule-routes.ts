@@ -13,6 +13,7 @@ import { RuleSchema, type Rule } from "../../../contracts/rules/rule-schema.ts";
 import { MAX_TEST_LOGS } from "../engine/rule-tester.ts";
 import { redactRule } from "../../../contracts/rules/rule-validation.ts";
 import { typeboxCompiler } from "./route-validation.ts";
+import type { RuleErrorState } from "../engine/rule-evaluation-errors.ts";
 
 const IdParams = Type.Object({ id: Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }) });
 const Time = Type.Union([Type.Number(), Type.String()], { description: "epoch ms or ISO 8601" });
@@ -34,6 +35,18 @@ export function silenceUntil(body: unknown): number {
   const until = timeParam((body as { until?: unknown } | undefined)?.until, "until");
   if (until === undefined) throw new BadRequest("until: required (epoch ms or ISO 8601)");
   return until;
+}
+
+/** `errorCount` always; `lastError` `{ message, at }` once the rule failed to evaluate. */
+function withErrors(state: RuleErrorState | undefined): RuleErrorState {
+  return state ?? { errorCount: 0 };
+}
+
+/** The error fields are output only: a rule read with GET can be sent back as it is. */
+function withoutErrors(body: unknown): unknown {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return body;
+  const { errorCount: _count, lastError: _last, ...rule } = body as Record<string, unknown>;
+  return rule;
 }
 
 async function mapped<T>(run: () => Promise<T>): Promise<T> {
@@ -82,17 +95,20 @@ interface RuleRouteContext {
 function ruleCollectionRoutes({ app, alerting, read, admin }: RuleRouteContext): void {
   app.get(
     "/api/v1/rules",
-    { onRequest: read, schema: { tags, summary: "List rules (git and API)" } },
-    async () => ({
-      rules: alerting.rules().map(redactRule),
-    }),
+    { onRequest: read, schema: { tags, summary: "List rules (git and API), with their evaluation errors" } },
+    async () => {
+      const errors = await alerting.ruleErrors.all();
+      return {
+        rules: alerting.rules().map((rule) => ({ ...redactRule(rule), ...withErrors(errors.get(rule.id)) })),
+      };
+    },
   );
 
   app.post(
     "/api/v1/rules",
     { onRequest: admin, schema: { tags, summary: "Create a rule", body: RuleSchema } },
     async (request, reply) => {
-      const rule = await mapped(() => alerting.store.create(request.body));
+      const rule = await mapped(() => alerting.store.create(withoutErrors(request.body)));
       return reply.status(201).send(redactRule(rule));
     },
   );
@@ -133,8 +149,14 @@ function ruleCollectionRoutes({ app, alerting, read, admin }: RuleRouteContext):
 function ruleItemRoutes({ app, ctx, alerting, read, admin, find }: RuleRouteContext): void {
   app.get(
     "/api/v1/rules/:id",
-    { onRequest: read, schema: { tags, summary: "One rule", params: IdParams } },
-    async (request) => redactRule(find((request.params as { id: string }).id)),
+    {
+      onRequest: read,
+      schema: { tags, summary: "One rule, with its evaluation errors (count, last)", params: IdParams },
+    },
+    async (request) => {
+      const rule = find((request.params as { id: string }).id);
+      return { ...redactRule(rule), ...withErrors(await alerting.ruleErrors.get(rule.id)) };
+    },
   );
 
   app.put(
@@ -145,7 +167,7 @@ function ruleItemRoutes({ app, ctx, alerting, read, admin, find }: RuleRouteCont
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      return redactRule(await mapped(() => alerting.store.replace(id, request.body)));
+      return redactRule(await mapped(() => alerting.store.replace(id, withoutErrors(request.body))));
     },
   );
 
@@ -156,7 +178,9 @@ function ruleItemRoutes({ app, ctx, alerting, read, admin, find }: RuleRouteCont
       schema: { tags, summary: "Delete a rule (not rules from git); its alerts resolve", params: IdParams },
     },
     async (request, reply) => {
-      await mapped(() => alerting.store.remove((request.params as { id: string }).id));
+      const { id } = request.params as { id: string };
+      await mapped(() => alerting.store.remove(id));
+      await alerting.ruleErrors.forget(id);
       return reply.status(204).send();
     },
   );
