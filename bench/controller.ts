@@ -53,6 +53,7 @@ let writes = 0;
 const actions: KubeActions = {
   createEvent: async (_event: CoreV1Event) => void writes++,
   patchEvent: async (_ns: string, _name: string, _patch: EventPatch) => void writes++,
+  createSecret: async () => void writes++,
   applyObject: async () => void writes++,
   removeFields: async () => void writes++,
 };

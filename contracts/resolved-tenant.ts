@@ -135,7 +135,11 @@ export interface ResolvedRedis {
   readonly maxmemoryBytes: number;
   readonly maxmemoryPolicy: string;
   readonly appendfsync: "always" | "everysec" | "no";
-  readonly passwordSecret?: { readonly name: string; readonly key: string };
+  /**
+   * The Secret holding Redis' password (always set: Redis never runs without one). `generated`: the tenant file
+   * names none, so the controller creates `<tenant>-redis-auth` with a random password once (ADR 0011).
+   */
+  readonly passwordSecret: { readonly name: string; readonly key: string; readonly generated: boolean };
   readonly placement: ResolvedPlacement;
 }
 

@@ -23,6 +23,8 @@ export const objectNames = (tenant: Pick<ResolvedTenant, "name">) => {
     redis: `${t}-redis`,
     redisHeadless: `${t}-redis-headless`,
     redisConfig: `${t}-redis-config`,
+    /** The generated Redis password Secret (when the tenant file names none); the controller creates it. */
+    redisAuth: `${t}-redis-auth`,
     server: `${t}-server`,
     serverConfig: `${t}-server-config`,
     backup: `${t}-backup`,
@@ -43,6 +45,15 @@ export interface TenantDesiredState {
   readonly limitRange: DesiredObject;
   /** In the order they were rendered: default deny first. */
   readonly networkPolicies: readonly DesiredObject[];
+  /** The RoleBindings synth renders into the namespace (the controller's own); any other one is drift. */
+  readonly roleBindings: readonly DesiredRoleBinding[];
+}
+
+/** A RoleBinding as rendered (RBAC objects have no spec: roleRef and subjects are their content). */
+export interface DesiredRoleBinding {
+  readonly name: string;
+  readonly roleRef: { readonly apiGroup: string; readonly kind: string; readonly name: string };
+  readonly subjects: readonly { readonly kind: string; readonly name: string; readonly namespace?: string }[];
 }
 
 export interface DesiredObject {

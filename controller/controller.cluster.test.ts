@@ -69,6 +69,11 @@ async function createTenant(
   testCase?: string,
   /** A cluster of its own (the API server restart test); default: the shared one. */
   cluster: KubeConfig = kc,
+  /**
+   * The controller's RBAC of `applyControllerRbac` (its namespace and its tenant role's unique name): the tenant's
+   * RoleBinding, and the desired state naming it, bind that controller instead of the platform's.
+   */
+  access?: { readonly namespace: string; readonly tenantRole: string },
 ): Promise<{ tenant: string; namespace: string }> {
   const tenant = uniqueName("ctl");
   const file: TenantFile = {
@@ -85,10 +90,11 @@ async function createTenant(
     resolveTenant(file, platformFile),
     resolvePlatform(platformFile),
   ) as (KubernetesObject & Record<string, unknown>)[];
-  const wanted = ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "CronJob"];
+  const wanted = ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "RoleBinding", "CronJob"];
   const selected = objects.filter(
     (o) => wanted.includes(o.kind!) || (o.kind === "ConfigMap" && o.metadata!.name === "neurallog-tenant"),
   );
+  if (access) bindTo(selected, access);
   const namespace = selected.find((o) => o.kind === "Namespace")!;
   namespace.metadata!.labels = {
     ...namespace.metadata!.labels,
@@ -103,6 +109,23 @@ async function createTenant(
   );
   if (cluster === kc) namespaces.push(namespace.metadata!.name!);
   return { tenant, namespace: namespace.metadata!.name! };
+}
+
+/** Points the tenant's RoleBinding, in the object and in the tenant ConfigMap's desired state, at `access`. */
+function bindTo(
+  objects: (KubernetesObject & Record<string, unknown>)[],
+  access: { readonly namespace: string; readonly tenantRole: string },
+): void {
+  type Binding = { roleRef: { name: string }; subjects: { namespace?: string }[] };
+  const rebind = (binding: Binding) => {
+    binding.roleRef.name = access.tenantRole;
+    for (const subject of binding.subjects) subject.namespace = access.namespace;
+  };
+  rebind(objects.find((o) => o.kind === "RoleBinding") as unknown as Binding);
+  const configMap = objects.find((o) => o.kind === "ConfigMap") as { data: Record<string, string> };
+  const state = JSON.parse(configMap.data["tenant.json"]!) as { roleBindings: Binding[] };
+  state.roleBindings.forEach(rebind);
+  configMap.data["tenant.json"] = JSON.stringify(state);
 }
 
 async function leaseNamespace(): Promise<string> {
@@ -471,7 +494,10 @@ describe("controller on the test cluster", () => {
 async function applyControllerRbac(mode: "report-only" | "self-heal"): Promise<{
   namespace: string;
   user: string;
+  /** The cluster-wide ClusterRole's rules. */
   rules: { resources?: string[]; verbs: string[] }[];
+  /** The unique name of the ClusterRole tenant namespaces bind it to (see `createTenant`'s `access`). */
+  tenantRole: string;
   cleanup: () => Promise<void>;
 }> {
   const controllerNamespace = uniqueName("nl-ctl-rbac");
@@ -509,12 +535,16 @@ async function applyControllerRbac(mode: "report-only" | "self-heal"): Promise<{
   return {
     namespace: controllerNamespace,
     user: `system:serviceaccount:${controllerNamespace}:neurallog-controller`,
-    rules: rbac.find((o) => o.kind === "ClusterRole")!.rules as { resources?: string[]; verbs: string[] }[],
+    rules: rbac.find(
+      (o) => o.kind === "ClusterRole" && o.metadata!.name === `neurallog-controller-${suffix}`,
+    )!.rules as { resources?: string[]; verbs: string[] }[],
+    tenantRole: `neurallog-controller-tenant-${suffix}`,
     async cleanup() {
       await rbacApi
         .deleteClusterRoleBinding({ name: `neurallog-controller-${suffix}` })
         .catch(() => undefined);
-      await rbacApi.deleteClusterRole({ name: `neurallog-controller-${suffix}` }).catch(() => undefined);
+      for (const name of [`neurallog-controller-${suffix}`, `neurallog-controller-tenant-${suffix}`])
+        await rbacApi.deleteClusterRole({ name }).catch(() => undefined);
     },
   };
 }
@@ -591,8 +621,8 @@ describe("controller across a real API server restart", () => {
 describe("controller with the RBAC synth renders", () => {
   it("lists, watches, reports and self-heals as its ServiceAccount, with nothing forbidden", async () => {
     // Its own tenant only: what other tests left drifted is not this test's business.
-    const { namespace } = await createTenant({}, "rbac");
     const rbac = await applyControllerRbac("self-heal");
+    const { tenant, namespace } = await createTenant({}, "rbac", kc, rbac);
     try {
       const token = await core.createNamespacedServiceAccountToken({
         name: "neurallog-controller",
@@ -656,6 +686,11 @@ describe("controller with the RBAC synth renders", () => {
         ),
       );
       expect(metricValue(await metrics(c), "neurallog_reconcile_total", { result: "error" }) ?? 0).toBe(0);
+      // The generated Redis password, created by the ServiceAccount through the tenant namespace's RoleBinding.
+      const secret = await core.readNamespacedSecret({ name: `${tenant}-redis-auth`, namespace });
+      expect(secret.metadata?.managedFields?.map((f) => f.manager)).toEqual(["neurallog-controller"]);
+      expect(await events(namespace, "RedisPasswordCreated")).toHaveLength(1);
+      expect(await events(namespace, "RedisPasswordFailed")).toEqual([]);
       await stopController(c);
     } finally {
       await rbac.cleanup();
@@ -663,8 +698,8 @@ describe("controller with the RBAC synth renders", () => {
   });
 
   it("grants report-only mode no write on quotas, limits or policies, only reads and Events", async () => {
-    const { namespace } = await createTenant({}, "rbac-report-only");
     const rbac = await applyControllerRbac("report-only");
+    const { namespace } = await createTenant({}, "rbac-report-only", kc, rbac);
     try {
       for (const rule of rbac.rules) {
         const writes = rule.verbs.filter((v) => !["get", "list", "watch"].includes(v));
@@ -683,6 +718,12 @@ describe("controller with the RBAC synth renders", () => {
       }
       expect(await allowed(rbac.user, "create", "", "events", namespace)).toBe(true);
       expect(await allowed(rbac.user, "get", "", "pods", namespace)).toBe(false);
+      // Secrets: created in a tenant namespace (its RoleBinding), nowhere else, and never read.
+      expect(await allowed(rbac.user, "create", "", "secrets", namespace)).toBe(true);
+      expect(await allowed(rbac.user, "create", "", "secrets", "kube-system")).toBe(false);
+      expect(await allowed(rbac.user, "create", "", "secrets", rbac.namespace)).toBe(false);
+      for (const verb of ["get", "list", "watch", "update", "patch", "delete"])
+        expect(await allowed(rbac.user, verb, "", "secrets", namespace), `${verb} secrets`).toBe(false);
     } finally {
       await rbac.cleanup();
     }

@@ -14,6 +14,7 @@ import { LeaderElector, type LeaderElectionTimings } from "./leader/leader-elect
 import { ApiLeaseStore } from "./leader/lease-store.ts";
 import { ControllerMetrics } from "./metrics/controller-metrics.ts";
 import { EventRecorder } from "./reconcile/event-recorder.ts";
+import { RedisPasswords } from "./reconcile/redis-password.ts";
 import { reconcileTenant, type CorrectionMode, type TenantStatus } from "./reconcile/reconcile-tenant.ts";
 import { WorkQueue, runWorkers } from "./queue/work-queue.ts";
 
@@ -87,8 +88,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
     ...(options.eventRepeatMs !== undefined ? { repeatAfterMs: options.eventRepeatMs } : {}),
   });
 
+  const passwords = new RedisPasswords(actions);
   const reconcile = tenantReconciler(
-    { elector, informers, actions, events, metrics, statuses, queue },
+    { elector, informers, actions, events, passwords, metrics, statuses, queue },
     options.mode,
   );
 
@@ -178,6 +180,7 @@ interface ReconcileParts {
   readonly informers: TenantInformers;
   readonly actions: ClientKubeActions;
   readonly events: EventRecorder;
+  readonly passwords: RedisPasswords;
   readonly metrics: ControllerMetrics;
   readonly statuses: Map<string, TenantStatus>;
   readonly queue: WorkQueue<string>;
@@ -185,7 +188,7 @@ interface ReconcileParts {
 
 /** One tenant's reconcile as the workers run it: on the leader only, its findings kept for /status and metrics. */
 function tenantReconciler(
-  { elector, informers, actions, events, metrics, statuses, queue }: ReconcileParts,
+  { elector, informers, actions, events, passwords, metrics, statuses, queue }: ReconcileParts,
   mode: CorrectionMode,
 ): (namespace: string) => Promise<void> {
   return async (namespace) => {
@@ -197,6 +200,7 @@ function tenantReconciler(
         cache: informers.cache,
         actions,
         events,
+        passwords,
         mode,
         now: () => new Date(),
       });

@@ -27,12 +27,12 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { NEURALLOG_UID, REDIS_UID } from "../contracts/image-users.ts";
 import { layoutDigest, writeLayout, type LayoutResult } from "./oci.ts";
 import { BUILDER_INPUTS, imageInputs, traceSources } from "./sources.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const NEURALLOG_UID = 10001;
-export const REDIS_UID = 999;
+export { NEURALLOG_UID, REDIS_UID } from "../contracts/image-users.ts";
 const PAUSE_UID = 65535;
 const COREDNS_UID = 65532;
 export const LAYOUTS = {

@@ -28,7 +28,7 @@ export async function startServer(
   signal?: AbortSignal,
 ): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
-  const redis = createRedisClient(config.redisUrl);
+  const redis = createRedisClient(config.redisUrl, { password: config.redisPassword });
   redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   redis.on("ready", () => logger.info("redis connected"));
   // Extensions load their state from Redis when they start: wait for it (the error handler logs every failed try;

@@ -5,6 +5,7 @@
 import { App, Chart } from "cdk8s";
 import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { Backup } from "../constructs/backup.ts";
+import { ControllerAccess } from "../constructs/controller-access.ts";
 import { LogServer } from "../constructs/log-server.ts";
 import { NetworkPolicies } from "../constructs/network-policies.ts";
 import { Redis } from "../constructs/redis.ts";
@@ -16,6 +17,7 @@ export class TenantChart extends Chart {
     super(scope, tenant.name, { disableResourceNameHashes: true });
     new TenantNamespace(this, "namespace", tenant);
     new NetworkPolicies(this, "network", tenant, platform);
+    new ControllerAccess(this, "controller-access", tenant, platform);
     new Redis(this, "redis", tenant, platform);
     new LogServer(this, "server", tenant, platform);
     new Backup(this, "backup", tenant, platform);

@@ -33,7 +33,7 @@ interface GroupKind {
 
 /**
  * The namespaced kinds a tenant folder may contain: exactly what the tenant chart renders (a test checks that
- * every rendered kind is listed). Anything else — RoleBindings, Secrets, other CRDs — is refused by Argo CD.
+ * every rendered kind is listed). Anything else — Roles, Secrets, other CRDs — is refused by Argo CD.
  */
 export const TENANT_NAMESPACED_KINDS: readonly GroupKind[] = [
   { group: "", kind: "ConfigMap" },
@@ -50,6 +50,8 @@ export const TENANT_NAMESPACED_KINDS: readonly GroupKind[] = [
   { group: "networking.k8s.io", kind: "Ingress" },
   { group: "networking.k8s.io", kind: "NetworkPolicy" },
   { group: "policy", kind: "PodDisruptionBudget" },
+  // Only the controller's, to the ClusterRole controller-access.ts renders (drift reports any other).
+  { group: "rbac.authorization.k8s.io", kind: "RoleBinding" },
 ];
 
 /** `spec` of an AppProject (fields of appprojects.argoproj.io v1alpha1 that we use). */

@@ -16,7 +16,7 @@ import {
   TMP_VOLUME,
 } from "./pod-security.ts";
 import { podPlacement } from "./placement.ts";
-import { redisClientEnv } from "./redis.ts";
+import { REDIS_AUTH_VOLUME_MOUNT, redisAuthVolume, redisClientEnv } from "./redis.ts";
 
 export const BACKUP_DIR = "/backups";
 
@@ -66,10 +66,14 @@ function backupJobSpec(tenant: ResolvedTenant, platform: ResolvedPlatform): k8s.
             env: redisClientEnv(tenant),
             resources: resourceRequirements(tenant.backup.resources),
             securityContext: containerSecurityContext,
-            volumeMounts: [{ name: "backups", mountPath: BACKUP_DIR }, TMP_MOUNT],
+            volumeMounts: [{ name: "backups", mountPath: BACKUP_DIR }, REDIS_AUTH_VOLUME_MOUNT, TMP_MOUNT],
           },
         ],
-        volumes: [{ name: "backups", persistentVolumeClaim: { claimName: names.backupVolume } }, TMP_VOLUME],
+        volumes: [
+          { name: "backups", persistentVolumeClaim: { claimName: names.backupVolume } },
+          redisAuthVolume(tenant),
+          TMP_VOLUME,
+        ],
       },
     },
   };

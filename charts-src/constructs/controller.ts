@@ -7,14 +7,14 @@
  *   the controller compares desired with actual state, reports quota usage and backup health;
  * - read configmaps, but only those named `neurallog-tenant` (the desired state): the informer lists them with
  *   the field selector `metadata.name=neurallog-tenant`, which RBAC matches against `resourceNames`;
- * - create/patch resourcequotas, limitranges and networkpolicies, in self-heal mode only: it restores drifted
- *   objects between Argo CD syncs with server-side apply, a PATCH that is authorized as `create` when the
- *   object is missing and as `patch` otherwise. Report-only mode never writes them and gets read access
- *   only (the mode is rendered into the Deployment too, so switching it is one sync that changes both);
+ * - no write on any tenant object here: the ClusterRole `neurallog-controller-tenant` (controller-access.ts)
+ *   holds the writes (the generated Redis Secret; quotas, limit ranges and policies in self-heal mode only,
+ *   the mode being rendered into the Deployment too, so switching it is one sync that changes both), and only
+ *   the RoleBinding synth renders into each tenant namespace grants it, so no other namespace can be written;
  * - read, create and patch events: it reads FailedCreate events (pods refused by quota) and tells humans what
  *   it found through Events of its own;
  * - leases in its own namespace only (a Role): leader election between its replicas.
- * Nothing else: no secrets, no pods, no update or delete of tenant objects.
+ * Nothing else: no reading secrets, no pods, no update or delete of tenant objects.
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
@@ -28,10 +28,11 @@ import {
   TMP_VOLUME,
 } from "./pod-security.ts";
 import { byName, tcp } from "./network-policies.ts";
+import { CONTROLLER_NAME, CONTROLLER_TENANT_ROLE, controllerTenantRules } from "./controller-access.ts";
 import { podPlacement } from "./placement.ts";
 import { POD_SECURITY_LABELS } from "./tenant-namespace.ts";
 
-export const CONTROLLER_NAME = "neurallog-controller";
+export { CONTROLLER_NAME } from "./controller-access.ts";
 export const CONTROLLER_METRICS_PORT = 8081;
 
 /** Fixed: the controller's load grows with tenants slowly (informer caches), not with traffic. */
@@ -41,8 +42,6 @@ const CONTROLLER_RESOURCES = {
 };
 
 const READ = ["get", "list", "watch"];
-/** What server-side apply of a missing or drifted object needs (see `KubeActions.applyObject`). */
-const SELF_HEAL_WRITE = ["create", "patch"];
 
 export class Controller extends Construct {
   constructor(scope: Construct, id: string, platform: ResolvedPlatform) {
@@ -143,8 +142,8 @@ function controllerIngress(platform: ResolvedPlatform): k8s.NetworkPolicySpec {
 type ObjectMetadata = (name: string, wave?: number) => k8s.ObjectMeta & { namespace: string };
 
 /**
- * The controller's ServiceAccount and RBAC: read what it watches cluster-wide, write quotas, limit ranges and
- * policies only in self-heal mode (ADR 0005), its Lease in its own namespace.
+ * The controller's ServiceAccount and RBAC: read what it watches cluster-wide, its Lease in its own namespace,
+ * and the ClusterRole the tenant namespaces bind it to (writes only there; ADR 0005, ADR 0011).
  */
 function addRbac(scope: Construct, platform: ResolvedPlatform, metadata: ObjectMetadata): void {
   const namespace = platform.controller.namespace;
@@ -155,28 +154,23 @@ function addRbac(scope: Construct, platform: ResolvedPlatform, metadata: ObjectM
   });
 
   const { namespace: _cluster, ...clusterMetadata } = metadata(CONTROLLER_NAME);
-  const tenantObjectVerbs = platform.controller.mode === "self-heal" ? [...READ, ...SELF_HEAL_WRITE] : READ;
   new k8s.KubeClusterRole(scope, "cluster-role", {
     metadata: clusterMetadata,
     rules: [
       { apiGroups: [""], resources: ["namespaces"], verbs: READ },
       { apiGroups: [""], resources: ["configmaps"], resourceNames: [TENANT_CONFIGMAP_NAME], verbs: READ },
-      {
-        apiGroups: [""],
-        resources: ["resourcequotas", "limitranges"],
-        verbs: tenantObjectVerbs,
-      },
-      {
-        apiGroups: ["networking.k8s.io"],
-        resources: ["networkpolicies"],
-        verbs: tenantObjectVerbs,
-      },
-      // Read only, in self-heal mode too: any Role or RoleBinding in a tenant namespace is drift (synth renders
-      // none there), reported and never deleted.
+      { apiGroups: [""], resources: ["resourcequotas", "limitranges"], verbs: READ },
+      { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: READ },
+      // Read only, in self-heal mode too: any Role or RoleBinding in a tenant namespace but the controller's own
+      // is drift, reported and never deleted.
       { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: READ },
       { apiGroups: ["batch"], resources: ["cronjobs"], verbs: READ },
       { apiGroups: [""], resources: ["events"], verbs: [...READ, "create", "patch"] },
     ],
+  });
+  new k8s.KubeClusterRole(scope, "tenant-role", {
+    metadata: { ...clusterMetadata, name: CONTROLLER_TENANT_ROLE },
+    rules: controllerTenantRules(platform),
   });
   const subject = { kind: "ServiceAccount", name: CONTROLLER_NAME, namespace };
   new k8s.KubeClusterRoleBinding(scope, "cluster-role-binding", {

@@ -17,7 +17,7 @@ import {
   TMP_VOLUME,
 } from "./pod-security.ts";
 import { podPlacement } from "./placement.ts";
-import { redisClientEnv } from "./redis.ts";
+import { REDIS_AUTH_VOLUME_MOUNT, redisAuthVolume, redisClientEnv } from "./redis.ts";
 
 export const SERVER_PORT = 8080;
 const CONFIG_DIR = "/etc/neurallog/config";
@@ -78,7 +78,6 @@ export class LogServer extends Construct {
     });
 
     const replicas = serverReplicas(tenant);
-    const keys = tenant.server.apiKeysSecret;
     const env = serverEnv(tenant, names.serverConfig, Object.keys(settings));
     const http = k8s.IntOrString.fromString("http");
 
@@ -119,7 +118,7 @@ export class LogServer extends Construct {
             ],
             ...podPlacement(tenant.server.placement, spreadOverNodes(selector)),
             containers: [serverContainer(tenant, platform, env)],
-            volumes: serverVolumes(names.serverConfig, keys),
+            volumes: serverVolumes(tenant, names.serverConfig),
           },
         },
       },
@@ -190,13 +189,15 @@ function serverContainer(
     volumeMounts: [
       { name: "config", mountPath: CONFIG_DIR, readOnly: true },
       { name: "api-keys", mountPath: KEYS_DIR, readOnly: true },
+      REDIS_AUTH_VOLUME_MOUNT,
       TMP_MOUNT,
     ],
   };
 }
 
-/** The rules file from the ConfigMap, the API keys from their Secret (group-readable only), a writable /tmp. */
-function serverVolumes(configMap: string, keys: ResolvedTenant["server"]["apiKeysSecret"]): k8s.Volume[] {
+/** The rules file from the ConfigMap, the API keys and Redis password from their Secrets, a writable /tmp. */
+function serverVolumes(tenant: ResolvedTenant, configMap: string): k8s.Volume[] {
+  const keys = tenant.server.apiKeysSecret;
   return [
     {
       name: "config",
@@ -210,6 +211,7 @@ function serverVolumes(configMap: string, keys: ResolvedTenant["server"]["apiKey
         defaultMode: 0o440,
       },
     },
+    redisAuthVolume(tenant),
     TMP_VOLUME,
   ];
 }

@@ -6,10 +6,7 @@
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
 import type { ResolvedResources } from "../../contracts/resolved-tenant.ts";
 
-/** The server image (server, backup job, controller) runs as this uid/gid. */
-export const NEURALLOG_UID = 10001;
-/** The official Redis image's `redis` user. */
-export const REDIS_UID = 999;
+export { NEURALLOG_UID, REDIS_UID } from "../../contracts/image-users.ts";
 
 export function podSecurityContext(uid: number): k8s.PodSecurityContext {
   return {

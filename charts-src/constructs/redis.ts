@@ -24,18 +24,25 @@ import {
   TMP_VOLUME,
 } from "./pod-security.ts";
 import { podPlacement } from "./placement.ts";
+import {
+  REDIS_AUTH_MOUNT,
+  REDIS_PASSWORD_FILE,
+  REDIS_PASSWORD_FILE_ENV,
+} from "../../contracts/redis-password.ts";
 
 export const REDIS_PORT = 6379;
 export const REDIS_DATA_DIR = "/data";
 
-/** redis.conf for the tenant. The password (if any) cannot come from here: redis.conf cannot read env. */
+/**
+ * redis.conf for the tenant. The password cannot be in it (the ConfigMap is in git): Redis reads it at start
+ * from the Secret's file (redisContainer). Protected mode stays on (Redis' default): with a password set it
+ * admits remote clients that authenticate, and refuses everyone should the password ever be missing.
+ */
 export function redisConf(tenant: ResolvedTenant): string {
   return [
     `# redis.conf of tenant ${tenant.name}, rendered by neurallog synth from the tenant file.`,
     `port ${REDIS_PORT}`,
-    // NetworkPolicies decide who connects; protected mode would refuse every remote client without a password.
     "bind * -::*",
-    "protected-mode no",
     `dir ${REDIS_DATA_DIR}`,
     // Every acknowledged log must survive a restart: append-only file on the claim.
     "appendonly yes",
@@ -46,21 +53,45 @@ export function redisConf(tenant: ResolvedTenant): string {
   ].join("\n");
 }
 
-function passwordEnv(name: string, secret: { name: string; key: string }): k8s.EnvVar {
-  return { name, valueFrom: { secretKeyRef: { name: secret.name, key: secret.key } } };
+/**
+ * The Redis password as a file (key `password`, group-readable only: fsGroup gives the pod's user the group),
+ * never as an environment variable, which `kubectl describe`, crash dumps and every process in the container see.
+ */
+export function redisAuthVolume(tenant: ResolvedTenant): k8s.Volume {
+  const secret = tenant.redis.passwordSecret;
+  return {
+    name: "redis-auth",
+    secret: { secretName: secret.name, items: [{ key: secret.key, path: "password" }], defaultMode: 0o440 },
+  };
 }
 
-/** Env of every container that talks to the tenant's Redis: REDIS_PASSWORD (if any), then REDIS_URL. */
+export const REDIS_AUTH_VOLUME_MOUNT: k8s.VolumeMount = {
+  name: "redis-auth",
+  mountPath: REDIS_AUTH_MOUNT,
+  readOnly: true,
+};
+
+/** Env of every container that talks to the tenant's Redis: REDIS_URL (no password in it) and the password file. */
 export function redisClientEnv(tenant: ResolvedTenant): k8s.EnvVar[] {
-  const host = `${objectNames(tenant).redis}:${REDIS_PORT}`;
-  const secret = tenant.redis.passwordSecret;
-  if (!secret) return [{ name: "REDIS_URL", value: `redis://${host}` }];
   return [
-    passwordEnv("REDIS_PASSWORD", secret),
-    // Kubernetes expands $(REDIS_PASSWORD) because it is defined above; the password must be URL-safe.
-    { name: "REDIS_URL", value: `redis://:$(REDIS_PASSWORD)@${host}` },
+    { name: "REDIS_URL", value: `redis://${objectNames(tenant).redis}:${REDIS_PORT}` },
+    { name: REDIS_PASSWORD_FILE_ENV, value: REDIS_PASSWORD_FILE },
   ];
 }
+
+/**
+ * Starts Redis with the password read from its file by the shell's `read` builtin (redis.conf cannot include a
+ * Secret's bare value, and `$(cat …)` needs a cat the image may lack). Redis rewrites its process title at
+ * start, so the password does not stay visible in /proc/<pid>/cmdline. A missing or empty file stops the
+ * container with a message naming the file, never a Redis without a password.
+ */
+const REDIS_START = [
+  'IFS= read -r password < "$0" || [ -n "$password" ] || { echo "redis: no password in $0" >&2; exit 1; }',
+  'exec redis-server /etc/redis/redis.conf --requirepass "$password"',
+].join("; ");
+
+/** The readiness probe authenticates through REDISCLI_AUTH, so the password is on no command line. */
+const REDIS_READY = `IFS= read -r REDISCLI_AUTH < ${REDIS_PASSWORD_FILE}; export REDISCLI_AUTH; redis-cli -p ${REDIS_PORT} ping | grep -q PONG`;
 
 export class Redis extends Construct {
   constructor(scope: Construct, id: string, tenant: ResolvedTenant, platform: ResolvedPlatform) {
@@ -100,7 +131,11 @@ export class Redis extends Construct {
             ...hardenedPodSpec(REDIS_UID),
             ...podPlacement(tenant.redis.placement),
             containers: [redisContainer(tenant, platform)],
-            volumes: [{ name: "config", configMap: { name: names.redisConfig } }, TMP_VOLUME],
+            volumes: [
+              { name: "config", configMap: { name: names.redisConfig } },
+              redisAuthVolume(tenant),
+              TMP_VOLUME,
+            ],
           },
         },
         volumeClaimTemplates: [
@@ -119,24 +154,13 @@ export class Redis extends Construct {
   }
 }
 
-/** The Redis container: redis.conf from the ConfigMap, the password (if any) from its Secret, probes. */
+/** The Redis container: redis.conf from the ConfigMap, the password from its Secret's file, probes. */
 function redisContainer(tenant: ResolvedTenant, platform: ResolvedPlatform): k8s.Container {
-  const secret = tenant.redis.passwordSecret;
-  const env: k8s.EnvVar[] = secret
-    ? [
-        passwordEnv("REDIS_PASSWORD", secret),
-        // redis-cli reads this, so the readiness probe authenticates without the password on its command line.
-        passwordEnv("REDISCLI_AUTH", secret),
-      ]
-    : [];
   return {
     name: "redis",
     image: platform.images.redis,
     imagePullPolicy: platform.images.pullPolicy,
-    command: ["redis-server", "/etc/redis/redis.conf"],
-    // redis.conf cannot read the environment; Kubernetes expands $(REDIS_PASSWORD) in args.
-    args: secret ? ["--requirepass", "$(REDIS_PASSWORD)"] : undefined,
-    env: env.length > 0 ? env : undefined,
+    command: ["sh", "-c", REDIS_START, REDIS_PASSWORD_FILE],
     ports: [{ name: "redis", containerPort: REDIS_PORT, protocol: "TCP" }],
     resources: resourceRequirements(tenant.redis.resources),
     securityContext: containerSecurityContext,
@@ -151,7 +175,7 @@ function redisContainer(tenant: ResolvedTenant, platform: ResolvedPlatform): k8s
       failureThreshold: 6,
     },
     readinessProbe: {
-      exec: { command: ["sh", "-c", `redis-cli -p ${REDIS_PORT} ping | grep -q PONG`] },
+      exec: { command: ["sh", "-c", REDIS_READY] },
       periodSeconds: 5,
       timeoutSeconds: 3,
       failureThreshold: 3,
@@ -159,6 +183,7 @@ function redisContainer(tenant: ResolvedTenant, platform: ResolvedPlatform): k8s
     volumeMounts: [
       { name: "data", mountPath: REDIS_DATA_DIR },
       { name: "config", mountPath: "/etc/redis", readOnly: true },
+      REDIS_AUTH_VOLUME_MOUNT,
       TMP_MOUNT,
     ],
   };

@@ -1,8 +1,8 @@
 /**
  * The tenant ConfigMap (`neurallog-tenant`, its format in `contracts/tenant-configmap.ts`): the controller's desired state, read from the cluster so the
  * controller needs no git access. It carries the resolved tenant spec, the names of the objects the controller
- * watches, and the exact ResourceQuota, LimitRange and NetworkPolicy specs rendered next to it, so quota and
- * policy drift can be diffed (and, in self-heal mode, repaired) without git.
+ * watches, and the exact ResourceQuota, LimitRange and NetworkPolicy specs and RoleBindings rendered next to it,
+ * so quota, policy and RBAC drift can be diffed (and quotas and policies, in self-heal mode, repaired) without git.
  *
  * It is built from the tenant's other objects after they are synthesized — not as a construct — so the specs
  * in it are the rendered ones byte for byte, and each object is serialized only once.
@@ -15,6 +15,7 @@ import {
   objectNames,
   TENANT_CONFIGMAP_NAME,
   type DesiredObject,
+  type DesiredRoleBinding,
   type TenantDesiredState,
 } from "../../contracts/tenant-configmap.ts";
 import { canonicalJson, sortKeys } from "./canonical-json.ts";
@@ -46,6 +47,13 @@ export function desiredState(tenant: ResolvedTenant, objects: readonly RenderedO
     resourceQuota,
     limitRange,
     networkPolicies: desired(objects, "NetworkPolicy"),
+    roleBindings: objects
+      .filter((o) => o.kind === "RoleBinding")
+      .map((o) => ({
+        name: o.metadata.name,
+        roleRef: o.roleRef as DesiredRoleBinding["roleRef"],
+        subjects: o.subjects as DesiredRoleBinding["subjects"],
+      })),
   };
 }
 

@@ -9,6 +9,8 @@ import {
   REDIS_MAXMEMORY_SHARE,
 } from "./defaults.ts";
 import { parseQuantity } from "../../contracts/quantity.ts";
+import { REDIS_PASSWORD_KEY } from "../../contracts/redis-password.ts";
+import { objectNames } from "../../contracts/tenant-configmap.ts";
 import type { ResolvedPlacement, ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import type { PlacementInput, PlatformFile, TenantFile } from "./tenant-schema.ts";
 
@@ -125,7 +127,7 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
     labels: spec.labels ?? {},
     annotations: spec.annotations ?? {},
     server: resolveServer(server, name, platform),
-    redis: resolveRedis(redis, platform),
+    redis: resolveRedis(redis, name, platform),
     quota: { hard: parts.quota.hard },
     limitRange: parts.limitRange as unknown as ResolvedTenant["limitRange"],
     network: {
@@ -201,7 +203,7 @@ function resolveServer(
   };
 }
 
-function resolveRedis(redis: MergedRedis, platform: ResolvedPlatform): ResolvedTenant["redis"] {
+function resolveRedis(redis: MergedRedis, name: string, platform: ResolvedPlatform): ResolvedTenant["redis"] {
   const redisMemoryLimit = parseQuantity(redis.resources.limits.memory) ?? 0;
   const maxmemory = redis.maxmemory !== undefined ? parseQuantity(redis.maxmemory) : undefined;
   return {
@@ -213,9 +215,13 @@ function resolveRedis(redis: MergedRedis, platform: ResolvedPlatform): ResolvedT
     maxmemoryBytes: Math.floor(maxmemory ?? redisMemoryLimit * REDIS_MAXMEMORY_SHARE),
     maxmemoryPolicy: redis.maxmemoryPolicy ?? BUILTIN_DEFAULTS.redis.maxmemoryPolicy,
     appendfsync: redis.appendfsync ?? BUILTIN_DEFAULTS.redis.appendfsync,
-    ...(redis.passwordSecret
-      ? { passwordSecret: { name: redis.passwordSecret.name, key: redis.passwordSecret.key ?? "password" } }
-      : {}),
+    passwordSecret: redis.passwordSecret
+      ? {
+          name: redis.passwordSecret.name,
+          key: redis.passwordSecret.key ?? REDIS_PASSWORD_KEY,
+          generated: false,
+        }
+      : { name: objectNames({ name }).redisAuth, key: REDIS_PASSWORD_KEY, generated: true },
     placement: placementOf(redis),
   };
 }

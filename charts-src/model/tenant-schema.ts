@@ -383,7 +383,9 @@ export const Redis = Type.Object(
         { name: Dns1123Label, key: Type.Optional(Type.String({ description: "default password" })) },
         {
           additionalProperties: false,
-          description: "Secret with the Redis password; default: none (network policy only)",
+          description:
+            "a Secret with the Redis password that the platform team provides (an External Secrets or Vault " +
+            "sync, say); default: <tenant>-redis-auth, created once by the controller with a random password",
         },
       ),
     ),

@@ -40,6 +40,14 @@ function quoted(text: string): string {
   );
 }
 
+/**
+ * A string holding `"` but no `'`, all printable ASCII, reads better single-quoted (a shell command stays as
+ * written, no backslashes): the `yaml` package makes the same choice, and the tests compare with it.
+ */
+function singleQuoted(text: string): string | undefined {
+  return text.includes('"') && !text.includes("'") && /^[\x20-\x7e]*$/.test(text) ? `'${text}'` : undefined;
+}
+
 /** Multi-line text that a literal block keeps byte for byte (no leading blanks, trailing spaces or tabs). */
 const LITERAL_SAFE = /^[^\s][\x20-\x7e\n]*$/;
 
@@ -61,7 +69,7 @@ function scalar(value: null | boolean | number | string, indent: string): string
     return String(value);
   }
   if (value.includes("\n")) return literalBlock(value, indent) ?? quoted(value);
-  return value !== "" && isPlainSafe(value) ? value : quoted(value);
+  return value !== "" && isPlainSafe(value) ? value : (singleQuoted(value) ?? quoted(value));
 }
 
 const key = (name: string) => (name !== "" && isPlainSafe(name) ? name : quoted(name));

@@ -10,7 +10,9 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { BACKUP_DIR, backupCommand } from "../../charts-src/constructs/backup.ts";
+import { redisClientEnv } from "../../charts-src/constructs/redis.ts";
 import { resolveTenant } from "../../charts-src/model/resolve.ts";
+import { REDIS_PASSWORD_FILE, REDIS_PASSWORD_FILE_ENV } from "../../contracts/redis-password.ts";
 import { freePort, startRedisServer, type RedisServerHandle } from "../../test/support/redis-server.ts";
 
 const BIN = new URL("../../bin/neurallog.ts", import.meta.url).pathname;
@@ -102,7 +104,7 @@ describe("neurallog backup / restore CLI", () => {
     });
   });
 
-  it("runs the command line synth renders into the acme CronJob, with REDIS_URL from the env as the pod has it", async () => {
+  it("runs the command line synth renders into the acme CronJob, with the env and password file the pod has", async () => {
     const tenants = new URL("../../tenants/", import.meta.url).pathname;
     const tenant = resolveTenant(
       parse(await readFile(join(tenants, "acme.yaml"), "utf8")),
@@ -114,7 +116,16 @@ describe("neurallog backup / restore CLI", () => {
     expect(command.join(" ")).not.toMatch(/redis:|REDIS_URL/);
     const [program, ...args] = command.map((arg) => (arg === BACKUP_DIR ? dest : arg));
     expect(program).toBe("neurallog");
-    const outcome = await neurallog(args, { REDIS_URL: url });
+    // The pod's env, with the Service's host moved to the local Redis and the mounted file to a temp one.
+    const passwordFile = join(dir, "password");
+    await writeFile(passwordFile, `${PASSWORD}\n`);
+    const env = Object.fromEntries(redisClientEnv(tenant).map((e) => [e.name, e.value!]));
+    expect(env.REDIS_URL).toBe("redis://acme-redis:6379");
+    const outcome = await neurallog(args, {
+      REDIS_URL: env.REDIS_URL!.replace("acme-redis:6379", `127.0.0.1:${source.port}`),
+      [REDIS_PASSWORD_FILE_ENV]:
+        env[REDIS_PASSWORD_FILE_ENV] === REDIS_PASSWORD_FILE ? passwordFile : "unexpected",
+    });
     expect(outcome.stderr).toBe("");
     expect(outcome.code).toBe(0);
     expect(lastLine(outcome.stdout)).toMatch(new RegExp(`^${dest}/acme-.*\\.rdb$`));
@@ -151,6 +162,16 @@ describe("neurallog backup / restore CLI", () => {
       [["backup", "--redis-url", "http://example.com", "--dest", dir], /must start with redis:\/\//],
       [["restore", "--redis-url", url], /--from is required/],
     ];
+    const unreadable = await neurallog(
+      ["backup", "--redis-url", `redis://127.0.0.1:${source.port}`, "--dest", dir],
+      {
+        [REDIS_PASSWORD_FILE_ENV]: join(dir, "no-such-password"),
+      },
+    );
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.stderr).toContain(
+      `REDIS_PASSWORD_FILE: cannot read ${join(dir, "no-such-password")} (ENOENT)`,
+    );
     const outcomes = await Promise.all(cases.map(([args]) => neurallog(args)));
     for (const [index, [args, message]] of cases.entries()) {
       const outcome = outcomes[index]!;

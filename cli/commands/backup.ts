@@ -1,34 +1,40 @@
 /**
  * `neurallog backup [--redis-url URL] --dest DIR [--tenant T] [--keep N] [--max-age DURATION]`: takes a verified
  * point-in-time snapshot of a Redis into DIR with a manifest, then applies retention. What each tenant's backup
- * CronJob runs. The Redis URL comes from --redis-url or, when omitted, from the REDIS_URL environment variable
- * (so the password can stay in a Secret-backed env var). The last stdout line is the backup file's path; in a
+ * CronJob runs. The Redis URL comes from --redis-url or, when omitted, from the REDIS_URL environment variable;
+ * the password from the URL or, when it has none, from the file REDIS_PASSWORD_FILE names (the CronJob mounts the
+ * tenant's Secret there, so the password is in no environment variable). The last stdout line is the backup file's path; in a
  * Kubernetes container the result also goes to the termination message, for the controller.
  */
 import { DURATION_SYNTAX, parseDurationMs } from "../../contracts/duration.ts";
 import { parseFlags, UsageError } from "../args.ts";
 import { checkTenantName } from "../../backup/backup-naming.ts";
 import { DirectoryBackupStore } from "../../backup/backup-store.ts";
-import { parseRedisUrl, RedisUrlError } from "../../backup/redis-url.ts";
+import { parseRedisUrl, RedisUrlError, type RedisTarget } from "../../backup/redis-url.ts";
+import { RedisPasswordError, redisPasswordFromEnv } from "../../contracts/redis-password.ts";
 import { takeBackup } from "../../backup/take-backup.ts";
 import { writeTerminationMessage } from "../../backup/termination-message.ts";
 
 const USAGE =
   "usage: neurallog backup [--redis-url URL] --dest DIR [--tenant T] [--keep N] [--max-age DURATION]\n" +
-  "  --redis-url  redis://[:password@]host:port (default: $REDIS_URL)\n" +
+  "  --redis-url  redis://[:password@]host:port (default: $REDIS_URL; password from $REDIS_PASSWORD_FILE if none)\n" +
   "  --dest       backup directory (created if missing)\n" +
   "  --tenant     tenant name: file prefix and manifest field (default prefix: redis)\n" +
   "  --keep       keep at most N snapshots of this tenant, newest first\n" +
   "  --max-age    delete this tenant's snapshots older than this (e.g. 36h, 14d)";
 
-/** Resolves --redis-url / $REDIS_URL; shared with `neurallog restore`. */
-export function redisTargetFrom(flag: string | undefined) {
+/** Resolves --redis-url / $REDIS_URL and the password file; shared with `neurallog restore`. */
+export function redisTargetFrom(flag: string | undefined): RedisTarget {
   const url = flag ?? process.env.REDIS_URL;
   if (!url) throw new UsageError("--redis-url is required (or set REDIS_URL)");
   try {
-    return parseRedisUrl(url);
+    const target = parseRedisUrl(url);
+    if (target.password !== undefined) return target;
+    const password = redisPasswordFromEnv(process.env);
+    return password === undefined ? target : { ...target, password };
   } catch (error) {
-    if (error instanceof RedisUrlError) throw new UsageError(error.message, { cause: error });
+    if (error instanceof RedisUrlError || error instanceof RedisPasswordError)
+      throw new UsageError(error.message, { cause: error });
     throw error;
   }
 }

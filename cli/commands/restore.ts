@@ -19,7 +19,7 @@ import { durationFlag, redisTargetFrom } from "./backup.ts";
 const USAGE =
   "usage: neurallog restore [--redis-url URL] --from FILE [--advertise-host HOST] [--listen-port PORT] [--timeout D]\n" +
   "                         [--allow-functions]\n" +
-  "  --redis-url       the Redis to restore into (default: $REDIS_URL); its current data is replaced\n" +
+  "  --redis-url       the Redis to restore into (default: $REDIS_URL; password from $REDIS_PASSWORD_FILE if none); its data is replaced\n" +
   "  --from            the .rdb snapshot (its .json manifest next to it is checked too)\n" +
   "  --advertise-host  address of this machine the target Redis connects back to (default: auto)\n" +
   "  --listen-port     port for that connection (default: a free port)\n" +

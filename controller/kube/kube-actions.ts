@@ -9,6 +9,7 @@ import {
   type CoreV1Event,
   type KubeConfig,
   type KubernetesObject,
+  type V1Secret,
 } from "@kubernetes/client-node";
 import { RawApi, REQUEST_TIMEOUT_MS } from "./raw-api.ts";
 
@@ -25,6 +26,11 @@ export interface KubeActions {
   createEvent(event: CoreV1Event): Promise<void>;
   /** Throws `NotFoundError` when the Event is gone (expired). */
   patchEvent(namespace: string, name: string, patch: EventPatch): Promise<void>;
+  /**
+   * Creates a Secret, never reads or replaces one (the controller has no right to): throws `AlreadyExistsError`
+   * when it exists.
+   */
+  createSecret(secret: V1Secret): Promise<void>;
   /** Server-side apply, forced, as `neurallog-controller`: takes over the fields we own. */
   applyObject(object: KubernetesObject): Promise<void>;
   /**
@@ -76,6 +82,14 @@ export class ClientKubeActions implements KubeActions {
         body: patch,
         contentType: PatchStrategy.MergePatch,
       }),
+    );
+  }
+
+  async createSecret(secret: V1Secret): Promise<void> {
+    this.#guard();
+    const namespace = secret.metadata?.namespace ?? "";
+    await translate(() =>
+      this.#core.createNamespacedSecret({ namespace, body: secret, fieldManager: FIELD_MANAGER }),
     );
   }
 

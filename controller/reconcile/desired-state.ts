@@ -18,12 +18,27 @@ export const DRIFT_KINDS = {
   ResourceQuota: "v1",
   LimitRange: "v1",
   NetworkPolicy: "networking.k8s.io/v1",
-  // Synth renders none of these into a tenant namespace: every one there is an extra (a RoleBinding handing a
-  // tenant's ServiceAccount more rights, or a person access beside git).
+  // Synth renders none of these into a tenant namespace but the controller's own RoleBinding: every other one
+  // there is an extra (a RoleBinding handing a tenant's ServiceAccount more rights, or a person access beside git).
   Role: "rbac.authorization.k8s.io/v1",
   RoleBinding: "rbac.authorization.k8s.io/v1",
 } as const;
 export type DriftKind = keyof typeof DRIFT_KINDS;
+
+/**
+ * The kinds self-heal restores. RBAC is reported only: the controller may not write RoleBindings (it could then
+ * grant itself anything), so a changed or missing one waits for Argo CD's next sync.
+ */
+export const SELF_HEALED_KINDS: ReadonlySet<DriftKind> = new Set([
+  "ResourceQuota",
+  "LimitRange",
+  "NetworkPolicy",
+]);
+
+/** What drift compares of an RBAC binding, which has no spec: its role and its subjects, as a spec. */
+export function rbacSpec(binding: { roleRef?: unknown; subjects?: unknown }): Record<string, unknown> {
+  return { roleRef: binding.roleRef, subjects: binding.subjects ?? [] };
+}
 
 /** One desired object, with what server-side apply needs to restore it. */
 export interface DesiredObject {
@@ -69,12 +84,20 @@ export function readDesiredState(configMap: V1ConfigMap): DesiredState {
   if (!Array.isArray(state.networkPolicies)) {
     throw new DesiredStateError(`${where}: "${STATE_KEY}" networkPolicies is not a list`);
   }
+  // A ConfigMap rendered before synth rendered the controller's RoleBinding has no list: no RoleBinding desired.
+  const roleBindings = state.roleBindings ?? [];
+  if (!Array.isArray(roleBindings)) {
+    throw new DesiredStateError(`${where}: "${STATE_KEY}" roleBindings is not a list`);
+  }
   return {
     state,
     objects: [
       object("ResourceQuota", state.resourceQuota, "resourceQuota"),
       object("LimitRange", state.limitRange, "limitRange"),
       ...state.networkPolicies.map((p, i) => object("NetworkPolicy", p, `networkPolicies[${i}]`)),
+      ...roleBindings.map((b, i) =>
+        object("RoleBinding", { name: b?.name, spec: rbacSpec(b ?? {}) }, `roleBindings[${i}]`),
+      ),
     ],
   };
 }

@@ -21,6 +21,10 @@ export const EventReason = {
   BackupStale: "BackupStale",
   /** The backup CronJob never succeeded, and its first success was due (one interval after creation + grace). */
   BackupMissing: "BackupMissing",
+  /** The controller created the tenant's generated Redis password Secret (once). */
+  RedisPasswordCreated: "RedisPasswordCreated",
+  /** The generated Redis password Secret could not be created: the tenant's pods wait for it. */
+  RedisPasswordFailed: "RedisPasswordFailed",
   /** The tenant ConfigMap is missing or unreadable: drift cannot be judged. */
   DesiredStateUnavailable: "DesiredStateUnavailable",
 } as const;

@@ -2,7 +2,7 @@
  * Reconcile, driven with objects, asserting the exact API actions it takes (the sample-controller way).
  */
 import { describe, expect, it } from "vitest";
-import type { CoreV1Event, KubernetesObject, V1NetworkPolicy } from "@kubernetes/client-node";
+import type { CoreV1Event, KubernetesObject, V1NetworkPolicy, V1Secret } from "@kubernetes/client-node";
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -10,6 +10,7 @@ import {
   type KubeActions,
 } from "../kube/kube-actions.ts";
 import { EventRecorder, eventName } from "./event-recorder.ts";
+import { RedisPasswords } from "./redis-password.ts";
 import { CorrectionMode, reconcileTenant, type ReconcileDependencies } from "./reconcile-tenant.ts";
 import {
   NOW,
@@ -22,6 +23,7 @@ import {
 
 type Action =
   | { verb: "create"; resource: "events"; name: string; reason: string; type: string; message: string }
+  | { verb: "create"; resource: "secrets"; name: string; body: V1Secret }
   | { verb: "patch"; resource: "events"; name: string; count?: number; message: string }
   | { verb: "apply"; resource: string; name: string; body: KubernetesObject }
   | { verb: "remove"; resource: string; name: string; resourceVersion: string; fields: string[][] };
@@ -30,7 +32,17 @@ type Action =
 class RecordingActions implements KubeActions {
   readonly actions: Action[] = [];
   readonly events = new Set<string>();
+  readonly secrets = new Set<string>();
   failApply = false;
+  failSecret = false;
+
+  async createSecret(secret: V1Secret): Promise<void> {
+    const name = secret.metadata!.name!;
+    if (this.failSecret) throw new Error('secrets is forbidden: User cannot create resource "secrets"');
+    if (this.secrets.has(name)) throw new AlreadyExistsError(name);
+    this.secrets.add(name);
+    this.actions.push({ verb: "create", resource: "secrets", name, body: secret });
+  }
 
   async createEvent(event: CoreV1Event): Promise<void> {
     const name = event.metadata.name!;
@@ -88,7 +100,7 @@ class RecordingActions implements KubeActions {
   /** Actions without the apply bodies and event messages: the list a reader checks at a glance. */
   takeShort(): string[] {
     return this.take().map((a) =>
-      a.verb === "create"
+      a.verb === "create" && a.resource === "events"
         ? `create events ${a.reason}`
         : `${a.verb} ${a.resource} ${"name" in a ? a.name : ""}`,
     );
@@ -286,7 +298,7 @@ describe("reconcileTenant", () => {
       rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] }],
     };
     const { reconcile, actions } = setup(
-      { ...objects, networkPolicies, roles: [role], roleBindings: [roleBinding] },
+      { ...objects, networkPolicies, roles: [role], roleBindings: [...objects.roleBindings, roleBinding] },
       CorrectionMode.SelfHeal,
     );
     const status = await reconcile();
@@ -310,6 +322,92 @@ describe("reconcileTenant", () => {
     expect(taken.filter((a) => a.verb === "create").map((a) => (a as { message: string }).message)).toContain(
       "NetworkPolicy debug-allow-all is not defined by git (not in the tenant ConfigMap)",
     );
+  });
+
+  it("judges the controller's own RoleBinding against the rendered one, and never writes RBAC, in self-heal either", async () => {
+    const objects = clusterObjects();
+    const [binding] = objects.roleBindings;
+    // Someone points the controller's binding at cluster-admin and adds a subject.
+    const escalated = structuredClone(binding!);
+    escalated.roleRef.name = "cluster-admin";
+    escalated.subjects!.push({ kind: "User", name: "mallory" });
+    const { reconcile, actions } = setup({ ...objects, roleBindings: [escalated] }, CorrectionMode.SelfHeal);
+    const status = await reconcile();
+    expect(status?.drift).toEqual([
+      {
+        kind: "RoleBinding",
+        name: "neurallog-controller",
+        state: "different",
+        fields: ["spec.roleRef.name", "spec.subjects"],
+        extraFields: [],
+      },
+    ]);
+    expect(actions.takeShort()).toEqual(["create events DriftDetected"]);
+
+    const missing = setup({ ...objects, roleBindings: [] }, CorrectionMode.SelfHeal);
+    expect((await missing.reconcile())?.drift).toMatchObject([{ kind: "RoleBinding", state: "missing" }]);
+    expect(missing.actions.takeShort()).toEqual(["create events DriftDetected"]);
+  });
+
+  it("creates the generated Redis password Secret once, create-only, and reports it", async () => {
+    const { reconcile, actions, deps, advance } = setup(clusterObjects());
+    const passwords = new RedisPasswords(actions, { recheckMs: 10 * 60_000 });
+    (deps as { passwords?: RedisPasswords }).passwords = passwords;
+    await reconcile();
+    const [created, event, ...rest] = actions.take();
+    expect(rest).toEqual([]);
+    expect(created).toMatchObject({ verb: "create", resource: "secrets", name: "acme-redis-auth" });
+    const secret = (created as { body: V1Secret }).body;
+    expect(secret.metadata).toMatchObject({ namespace: NS, labels: { "neurallog.io/tenant": "acme" } });
+    // Argo CD would prune an object carrying its tracking label; the Secret is not the application's.
+    expect(Object.keys(secret.metadata!.labels!)).not.toContain("app.kubernetes.io/instance");
+    const password = Buffer.from(secret.data!.password!, "base64").toString();
+    expect(password).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(event).toMatchObject({ verb: "create", resource: "events", reason: "RedisPasswordCreated" });
+    expect((event as { message: string }).message).not.toContain(password);
+
+    // Within the recheck interval: no API call at all. After it: a create that finds the Secret, and no Event.
+    await reconcile();
+    expect(actions.take()).toEqual([]);
+    advance(10 * 60_000);
+    await reconcile();
+    expect(actions.take()).toEqual([]);
+    expect(actions.secrets.size).toBe(1);
+
+    // Deleted by hand: it comes back with a new password at the next check.
+    actions.secrets.clear();
+    advance(10 * 60_000);
+    await reconcile();
+    const [again] = actions.take();
+    expect(again).toMatchObject({ resource: "secrets", name: "acme-redis-auth" });
+    expect(Buffer.from((again as { body: V1Secret }).body.data!.password!, "base64").toString()).not.toBe(
+      password,
+    );
+  });
+
+  it("reports a Secret it may not create as a Warning and tries again at the next reconcile; a named Secret is left alone", async () => {
+    const { reconcile, actions, deps } = setup(clusterObjects());
+    (deps as { passwords?: RedisPasswords }).passwords = new RedisPasswords(actions);
+    actions.failSecret = true;
+    await reconcile();
+    const [warning] = actions.take();
+    expect(warning).toMatchObject({ resource: "events", reason: "RedisPasswordFailed", type: "Warning" });
+    expect((warning as { message: string }).message).toContain("docs/runbooks/redis-password.md");
+    actions.failSecret = false;
+    await reconcile();
+    expect(actions.takeShort()).toEqual([
+      "create secrets acme-redis-auth",
+      "create events RedisPasswordCreated",
+    ]);
+
+    const objects = clusterObjects();
+    const state = JSON.parse(objects.configMap.data!["tenant.json"]!);
+    state.tenant.redis.passwordSecret = { name: "acme-vault-redis", key: "password", generated: false };
+    objects.configMap.data!["tenant.json"] = JSON.stringify(state);
+    const named = setup(objects);
+    (named.deps as { passwords?: RedisPasswords }).passwords = new RedisPasswords(named.actions);
+    await named.reconcile();
+    expect(named.actions.take()).toEqual([]);
   });
 
   it("reports a failed correction as an Event and fails the reconcile so the queue retries", async () => {

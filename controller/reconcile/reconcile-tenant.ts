@@ -18,11 +18,14 @@ import {
   type DesiredObject,
   type DesiredState,
   type DriftKind,
+  rbacSpec,
+  SELF_HEALED_KINDS,
 } from "./desired-state.ts";
 import { detectDrift, type DriftFinding } from "./drift.ts";
 import { EventReason, EventType } from "./event-reasons.ts";
 import type { EventRecorder, TenantEvent } from "./event-recorder.ts";
 import { overcommit, type OvercommitFinding } from "./overcommit.ts";
+import type { RedisPasswords } from "./redis-password.ts";
 import { quotaRejections, quotaUsage, type QuotaRejection, type QuotaUsage } from "./quota-usage.ts";
 
 export const CorrectionMode = { ReportOnly: "report-only", SelfHeal: "self-heal" } as const;
@@ -48,6 +51,11 @@ export interface ReconcileDependencies {
   readonly events: EventRecorder;
   readonly mode: CorrectionMode;
   readonly now: () => Date;
+  /**
+   * Creates generated Redis password Secrets (the running controller always has it). Left out by the tests of
+   * the other judgements, whose exact action lists would otherwise all start with a Secret create.
+   */
+  readonly passwords?: RedisPasswords;
 }
 
 /** What a tenant looks like right now, from the cache alone. `undefined`: the namespace is not a tenant's. */
@@ -96,7 +104,10 @@ export function assessTenant(
       LimitRange: cache.limitRanges.list(namespaceName),
       NetworkPolicy: cache.networkPolicies.list(namespaceName),
       Role: cache.roles.list(namespaceName),
-      RoleBinding: cache.roleBindings.list(namespaceName),
+      // Compared as a spec (roleRef, subjects), like the desired binding; the cached object is not modified.
+      RoleBinding: cache.roleBindings
+        .list(namespaceName)
+        .map((b) => ({ metadata: b.metadata, spec: rbacSpec(b) })),
     },
     { key: TENANT_LABEL, value: tenantName },
   );
@@ -226,17 +237,19 @@ export async function reconcileTenant(
   const assessed = assessTenant(namespaceName, deps.cache, now);
   if (!assessed) {
     deps.events.forget(namespaceName);
+    deps.passwords?.forget(namespaceName);
     return undefined;
   }
   const namespace = deps.cache.namespaces.get(namespaceName) as V1Namespace;
   const { status, desired } = assessed;
-  const corrections: TenantEvent[] = [];
+  const corrections: TenantEvent[] =
+    desired && deps.passwords ? await deps.passwords.ensure(namespaceName, desired.state.tenant, now) : [];
   const corrected: string[] = [];
   if (deps.mode === CorrectionMode.SelfHeal && desired) {
     for (const finding of status.drift) {
       // Never deleted here: the controller's RBAC grants no delete, and an object nobody in git defined may be
       // someone's emergency fix or another operator's; deleting it blind could cut a tenant off. Report it only.
-      if (finding.state === "extra") continue;
+      if (finding.state === "extra" || !SELF_HEALED_KINDS.has(finding.kind)) continue;
       const subject = `${finding.kind}/${finding.name}`;
       const object = desired.objects.find((o) => o.kind === finding.kind && o.name === finding.name)!;
       try {

@@ -5,6 +5,7 @@
  * when an action runs so a rotated secret needs no restart.
  */
 import { readFileSync } from "node:fs";
+import { RedisPasswordError, redisPasswordFromEnv } from "../../contracts/redis-password.ts";
 import { parseDurationMs } from "../../contracts/duration.ts";
 import { TENANT_NAME } from "../storage/keys.ts";
 import { parseApiKeys, type ApiKeyRecord } from "../auth/api-keys.ts";
@@ -42,6 +43,8 @@ export interface ServerConfig {
   readonly host: string;
   /** Default redis://127.0.0.1:6379. */
   readonly redisUrl: string;
+  /** From the file REDIS_PASSWORD_FILE names (the rendered pods mount the tenant's Secret); none when unset. */
+  readonly redisPassword?: string;
   readonly tenant: string;
   readonly apiKeys: readonly ApiKeyRecord[];
   /**
@@ -112,6 +115,14 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     // The value is not echoed: it may hold the Redis password.
     problems.push("REDIS_URL must start with redis:// or rediss://");
 
+  let redisPassword: string | undefined;
+  try {
+    redisPassword = redisPasswordFromEnv(env);
+  } catch (error) {
+    if (!(error instanceof RedisPasswordError)) throw error;
+    problems.push(error.message);
+  }
+
   const tenant = env.NEURALLOG_TENANT ?? "";
   if (!tenant) problems.push("NEURALLOG_TENANT is required (the tenant name, a DNS label)");
   else if (!TENANT_NAME.test(tenant))
@@ -153,6 +164,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     port,
     host: env.HOST || "0.0.0.0",
     redisUrl,
+    ...(redisPassword !== undefined ? { redisPassword } : {}),
     tenant,
     apiKeys,
     authFailureLimit: {

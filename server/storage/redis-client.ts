@@ -9,6 +9,8 @@ export interface RedisClientOptions {
   /** Blocking readers (live tail) must not time out; others fail a command after this. Default 10 s. */
   readonly commandTimeoutMs?: number;
   readonly connectionName?: string;
+  /** Redis' requirepass (ServerConfig.redisPassword), kept out of the URL so it is never logged with it. */
+  readonly password?: string;
 }
 
 export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
@@ -18,6 +20,7 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     maxRetriesPerRequest: 0,
     ...(timeout > 0 ? { commandTimeout: timeout } : {}),
     connectionName: options.connectionName ?? "neurallog-server",
+    ...(options.password !== undefined ? { password: options.password } : {}),
     // Reconnect forever, at most every 2 s: Redis restarts are normal in Kubernetes.
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
     connectTimeout: 5000,

@@ -172,6 +172,7 @@ async function openTailReader(
   resume: unknown,
 ): Promise<{ reader: Redis; lastId: string }> {
   const reader: Redis = createRedisClient(ctx.config.redisUrl, {
+    password: ctx.config.redisPassword,
     commandTimeoutMs: 0,
     connectionName: "neurallog-tail",
   });

@@ -77,7 +77,9 @@ describe("neurallog diff", () => {
     await edit(
       path.join(tenants, "acme.yaml"),
       "  network:\n",
-      "  network:\n    extraRules:\n      - name: wide-open\n        direction: ingress\n        peers:\n" +
+      // The server's pods: opening Redis this way is a validate error, which diff would report instead.
+      "  network:\n    extraRules:\n      - name: wide-open\n        direction: ingress\n" +
+        "        podSelector: { matchLabels: { app.kubernetes.io/component: server } }\n        peers:\n" +
         "          - namespaceSelector: { matchLabels: {} }\n" +
         "          - namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: nl-globex } }\n" +
         "          - cidr: 0.0.0.0/0\n",

@@ -2,12 +2,15 @@
  * The server as a real process under load: SIGKILL loses no log whose request got a 2xx (Redis stays up; the
  * server is what dies), and SIGTERM drains in-flight requests and exits 0 with the same guarantee.
  */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tenantKeys } from "../../server/storage/keys.ts";
 import { freePort, startRedisServer, type RedisServerHandle } from "../support/redis-server.ts";
 import { REQUEST_TIMEOUT_MS, SpawnedServers, type ServerProcess } from "../support/server-process.ts";
-import { API_KEYS, INGEST_KEY } from "./harness.ts";
+import { API_KEYS, INGEST_KEY, READ_KEY } from "./harness.ts";
 
 const LINES_PER_BATCH = 200;
 
@@ -125,6 +128,67 @@ describe("server process", () => {
     server.child.kill("SIGTERM");
     expect(await server.exited()).toBe(0);
     expect(missing(traffic.acked, await storedLines("workers"))).toEqual([]);
+  });
+
+  it("reaches a Redis that requires a password through REDIS_PASSWORD_FILE: ingest, query and the live tail's own connection", async () => {
+    const password = "file-pw-0123456789abcdef";
+    const locked = await startRedisServer({ args: ["--requirepass", password] });
+    const dir = await mkdtemp(join(tmpdir(), "nl-redis-pw-"));
+    try {
+      await writeFile(join(dir, "password"), `${password}\n`, { mode: 0o440 });
+      const server = await servers.start({
+        redisUrl: locked.url,
+        tenant: "locked",
+        apiKeys: API_KEYS,
+        env: { REDIS_PASSWORD_FILE: join(dir, "password"), NEURALLOG_WORKERS: "2" },
+      });
+      const tail = await fetch(`${server.url}/api/v1/logs/stream`, {
+        headers: { authorization: `Bearer ${READ_KEY}` },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      expect(tail.status).toBe(200);
+      const ingest = await fetch(`${server.url}/api/v1/logs`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${INGEST_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify([{ msg: "behind a password" }]),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      expect(ingest.status).toBe(200);
+      const reader = tail.body!.getReader();
+      let streamed = "";
+      while (!streamed.includes("behind a password")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        streamed += new TextDecoder().decode(value);
+      }
+      expect(streamed).toContain("behind a password");
+      await reader.cancel();
+      const query = await fetch(`${server.url}/api/v1/logs?q=password`, {
+        headers: { authorization: `Bearer ${READ_KEY}` },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      expect(
+        ((await query.json()) as { entries: { message: string }[] }).entries.map((l) => l.message),
+      ).toEqual(["behind a password"]);
+      server.child.kill("SIGTERM");
+      expect(await server.exited()).toBe(0);
+    } finally {
+      await locked.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses to start when REDIS_PASSWORD_FILE cannot be read, naming the file and not its content", async () => {
+    const server = await servers.spawn({
+      redisUrl: redisServer.url,
+      tenant: "nopw",
+      apiKeys: API_KEYS,
+      env: { REDIS_PASSWORD_FILE: "/nonexistent/redis-auth/password" },
+    });
+    expect(await server.exited()).not.toBe(0);
+    expect(server.stderr()).toContain(
+      "REDIS_PASSWORD_FILE: cannot read /nonexistent/redis-auth/password (ENOENT)",
+    );
   });
 
   it("stops every worker gracefully (exit 0) on SIGTERM right after the first one got ready", async () => {

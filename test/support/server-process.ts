@@ -27,6 +27,8 @@ export interface ServerProcess {
   /** The exit code, or the signal that killed it. */
   exited(): Promise<number | NodeJS.Signals | null>;
   stdout: () => string;
+  /** Also passed through to the test's stderr. */
+  stderr: () => string;
 }
 
 export interface ServerProcessOptions {
@@ -58,11 +60,16 @@ export class SpawnedServers {
         LOG_LEVEL: "warn",
         ...options.env,
       },
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     this.spawned.add(child);
     let out = "";
+    let err = "";
     child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+      process.stderr.write(chunk);
+    });
     const exit = new Promise<number | NodeJS.Signals | null>((resolve) =>
       child.once("exit", (code, signal) => resolve(code ?? signal)),
     );
@@ -71,6 +78,7 @@ export class SpawnedServers {
       url: `http://127.0.0.1:${port}`,
       exited: () => within(exit, EXIT_TIMEOUT_MS, "server exits"),
       stdout: () => out,
+      stderr: () => err,
     };
   }
 

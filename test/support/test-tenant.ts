@@ -77,7 +77,8 @@ export function clusterObjects() {
     cronJob: cronJob as V1CronJob | undefined,
     events: [] as CoreV1Event[],
     roles: [] as V1Role[],
-    roleBindings: [] as V1RoleBinding[],
+    // The controller's own, as synth renders it.
+    roleBindings: [renderedObject<V1RoleBinding>("RoleBinding")],
   };
 }
 

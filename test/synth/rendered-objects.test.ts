@@ -224,8 +224,11 @@ describe("every pod", () => {
         expect(pod.automountServiceAccountToken, owner).toBe(false);
     }
     const redisPods = allPods().filter((p) => p.owner.startsWith("StatefulSet"));
-    for (const { owner, template } of redisPods)
-      expect(template.spec.securityContext.runAsUser, owner).toBe(999);
+    // A uid no node knows (999 is a Debian system account), with the volume handed over by fsGroup.
+    for (const { owner, template } of redisPods) {
+      expect(template.spec.securityContext.runAsUser, owner).toBeGreaterThanOrEqual(10_000);
+      expect(template.spec.securityContext.fsGroup, owner).toBe(template.spec.securityContext.runAsUser);
+    }
   });
 
   it("has hardened containers with requests, limits, a pinned image pulled IfNotPresent", () => {
@@ -447,15 +450,33 @@ describe("Redis", () => {
     ]);
   });
 
-  it("takes its password from the Secret as an argument (redis.conf cannot read env)", () => {
-    const redis = one("globex", "StatefulSet").spec.template.spec.containers[0];
-    expect(redis.args).toEqual(["--requirepass", "$(REDIS_PASSWORD)"]);
-    expect(env(redis, "REDIS_PASSWORD")).toEqual({
-      name: "REDIS_PASSWORD",
-      valueFrom: { secretKeyRef: { name: "globex-redis-auth", key: "password" } },
+  it("has a password by default: a generated Secret's file, named ones as given, never env, args or the ConfigMap", () => {
+    const volume = (name: string) =>
+      one(name, "StatefulSet").spec.template.spec.volumes.find((v: Json) => v.name === "redis-auth").secret;
+    // acme names no Secret: the controller's generated one. globex names the one its platform team provides.
+    expect(volume("acme")).toEqual({
+      secretName: "acme-redis-auth",
+      items: [{ key: "password", path: "password" }],
+      defaultMode: 0o440,
     });
-    expect(one("acme", "StatefulSet").spec.template.spec.containers[0].args).toBeUndefined();
-    expect(one("acme", "ConfigMap", "acme-redis-config").data["redis.conf"]).not.toContain("requirepass");
+    expect(tenant("acme").redis.passwordSecret).toEqual({
+      name: "acme-redis-auth",
+      key: "password",
+      generated: true,
+    });
+    expect(volume("globex").secretName).toBe("globex-redis-vault");
+    expect(tenant("globex").redis.passwordSecret.generated).toBe(false);
+    for (const name of ["acme", "globex", "initech"]) {
+      const redis = one(name, "StatefulSet").spec.template.spec.containers[0];
+      expect(redis.command.slice(0, 2), name).toEqual(["sh", "-c"]);
+      expect(redis.command.at(-1), name).toBe("/etc/redis-auth/password");
+      expect(redis.env, name).toBeUndefined();
+      expect(redis.args, name).toBeUndefined();
+      expect(redis.readinessProbe.exec.command[2], name).toContain("REDISCLI_AUTH");
+      const conf = one(name, "ConfigMap", `${name}-redis-config`).data["redis.conf"] as string;
+      expect(conf, name).not.toContain("protected-mode no");
+      expect(conf, name).not.toContain("requirepass");
+    }
   });
 });
 
@@ -486,16 +507,26 @@ describe("the server", () => {
     }
   });
 
-  it("builds REDIS_URL from the password only after defining REDIS_PASSWORD", () => {
+  it("reaches Redis by a REDIS_URL without the password and the password file; no Secret in any env", () => {
     for (const kind of ["Deployment", "CronJob"]) {
       const { template } = podTemplates([one("globex", kind)])[0]!;
-      const names = (template.spec.containers[0].env as Json[]).map((e) => e.name);
-      expect(names.indexOf("REDIS_PASSWORD"), kind).toBeGreaterThanOrEqual(0);
-      expect(names.indexOf("REDIS_PASSWORD"), kind).toBeLessThan(names.indexOf("REDIS_URL"));
-      expect(env(template.spec.containers[0], "REDIS_URL")!.value).toBe(
-        "redis://:$(REDIS_PASSWORD)@globex-redis:6379",
+      const container = template.spec.containers[0];
+      expect(env(container, "REDIS_URL")!.value, kind).toBe("redis://globex-redis:6379");
+      expect(env(container, "REDIS_PASSWORD_FILE")!.value, kind).toBe("/etc/redis-auth/password");
+      expect(container.volumeMounts, kind).toContainEqual({
+        name: "redis-auth",
+        mountPath: "/etc/redis-auth",
+        readOnly: true,
+      });
+      expect(template.spec.volumes.find((v: Json) => v.name === "redis-auth").secret.secretName, kind).toBe(
+        "globex-redis-vault",
       );
     }
+    for (const name of ["acme", "globex", "initech"])
+      for (const { owner, template } of podTemplates(tenantFolder(name).map((f) => f.object)))
+        for (const c of template.spec.containers)
+          for (const e of c.env ?? [])
+            expect(e.valueFrom?.secretKeyRef, `${owner} ${e.name}`).toBeUndefined();
   });
 
   it("rolls one surge pod at a time, spreads across nodes and is scraped by Prometheus", () => {
@@ -768,23 +799,24 @@ describe("the platform folder", () => {
     expect(platformObject("ServiceAccount").metadata.namespace).toBe(platform.controller.namespace);
   });
 
-  it("grants least privilege: no wildcards, no secrets or pods, writes only to quota, limits, policies, events", () => {
-    const rules = platformObject("ClusterRole").rules as Json[];
-    const writable = new Set(["resourcequotas", "limitranges", "networkpolicies", "events"]);
+  it("grants least privilege cluster-wide: read only (no secrets, no pods), Events the only write", () => {
+    const rules = folder("platform").find(
+      (f) => f.object.kind === "ClusterRole" && f.object.metadata.name === "neurallog-controller",
+    )!.object.rules as Json[];
     for (const rule of rules) {
       for (const field of ["apiGroups", "resources", "verbs"]) expect(rule[field]).not.toContain("*");
       expect(rule.resources).not.toContain("secrets");
       expect(rule.resources).not.toContain("pods");
-      expect(rule.verbs).not.toContain("delete");
-      const writes = (rule.verbs as string[]).filter((v) => !["get", "list", "watch"].includes(v));
-      if (writes.length > 0) for (const r of rule.resources) expect(writable.has(r), r).toBe(true);
-      if ((rule.verbs as string[]).includes("create")) expect(rule.resources).toEqual(["events"]);
-      expect(rule.verbs).not.toContain("update");
+      if (!rule.resources.includes("events"))
+        expect(rule.verbs, rule.resources.join()).toEqual(["get", "list", "watch"]);
     }
-    // The example platform is report-only: it writes Events and nothing else.
-    expect(platform.controller.mode).toBe("report-only");
-    for (const rule of rules.filter((r) => !r.resources.includes("events")))
-      expect(rule.verbs, rule.resources.join()).toEqual(["get", "list", "watch"]);
+    expect(rules.find((r) => r.resources.includes("events"))!.verbs).toEqual([
+      "get",
+      "list",
+      "watch",
+      "create",
+      "patch",
+    ]);
     expect(rules.find((r) => r.resources.includes("configmaps"))!.resourceNames).toEqual([
       "neurallog-tenant",
     ]);
@@ -796,19 +828,44 @@ describe("the platform folder", () => {
     expect(platformObject("ClusterRoleBinding").subjects).toEqual([
       { kind: "ServiceAccount", name: "neurallog-controller", namespace: platform.controller.namespace },
     ]);
+    // The tenant role is bound in tenant namespaces only: no ClusterRoleBinding grants it anywhere.
+    const bindings = folder("platform").filter((f) => f.object.kind === "ClusterRoleBinding");
+    expect(bindings.map((b) => b.object.roleRef.name)).toEqual(["neurallog-controller"]);
   });
 
-  it("grants self-heal mode create and patch on quotas, limits and policies (server-side apply), never update", () => {
-    const chart = new Chart(new App(), "platform");
-    new Controller(chart, "controller", {
-      ...platform,
-      controller: { ...platform.controller, mode: "self-heal" },
-    });
-    const role = (chart.toJson() as Json[]).find((o) => o.kind === "ClusterRole")!;
-    const verbsOf = (resource: string) =>
-      (role.rules as Json[]).find((r) => (r.resources as string[]).includes(resource))!.verbs;
-    for (const resource of ["resourcequotas", "limitranges", "networkpolicies"])
-      expect(verbsOf(resource), resource).toEqual(["get", "list", "watch", "create", "patch"]);
-    expect(verbsOf("namespaces")).toEqual(["get", "list", "watch"]);
+  it("writes to tenant namespaces only through their RoleBinding: Secrets create-only, self-heal writes by mode", () => {
+    const tenantRole = (mode: "report-only" | "self-heal") => {
+      const chart = new Chart(new App(), "platform");
+      new Controller(chart, "controller", { ...platform, controller: { ...platform.controller, mode } });
+      return (chart.toJson() as Json[]).find(
+        (o) => o.kind === "ClusterRole" && o.metadata.name === "neurallog-controller-tenant",
+      )!;
+    };
+    expect(platform.controller.mode).toBe("report-only");
+    expect(tenantRole("report-only").rules).toEqual([
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+    ]);
+    expect(tenantRole("self-heal").rules).toEqual([
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["resourcequotas", "limitranges"], verbs: ["create", "patch"] },
+      { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["create", "patch"] },
+    ]);
+    for (const t of tenants) {
+      const binding = one(t.name, "RoleBinding");
+      expect(binding.metadata.namespace, t.name).toBe(t.namespace);
+      expect(binding.roleRef).toEqual({
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: "neurallog-controller-tenant",
+      });
+      expect(binding.subjects).toEqual([
+        { kind: "ServiceAccount", name: "neurallog-controller", namespace: platform.controller.namespace },
+      ]);
+      // The controller judges it against the tenant ConfigMap like the quota and the policies.
+      const state = JSON.parse(one(t.name, "ConfigMap", "neurallog-tenant").data[DESIRED_STATE_KEY]);
+      expect(state.roleBindings).toEqual([
+        { name: binding.metadata.name, roleRef: binding.roleRef, subjects: binding.subjects },
+      ]);
+    }
   });
 });

@@ -307,6 +307,44 @@ describe("CIDRs and network peers", () => {
     ]);
   });
 
+  test("an extra rule opening Redis to every address or every namespace is an error; the server's pods may be opened", async () => {
+    const body = [
+      "network:",
+      "  extraRules:",
+      "    - name: open-all", // 9
+      "      direction: ingress",
+      "      peers: [{ cidr: 0.0.0.0/0 }, { cidr: '::/0' }, { namespaceSelector: { matchLabels: {} } }]", // 11
+      "    - name: open-redis-port",
+      "      direction: ingress",
+      "      podSelector: { matchLabels: { app.kubernetes.io/component: redis } }",
+      "      ports: [{ port: 6379 }]",
+      "      peers: [{ cidr: 0.0.0.0/0, except: [10.0.0.0/8] }]", // 16
+      "    - name: open-server", // the server's pods: fine
+      "      direction: ingress",
+      "      podSelector: { matchLabels: { app.kubernetes.io/component: server } }",
+      "      peers: [{ cidr: 0.0.0.0/0 }]",
+      "    - name: other-port", // all pods, but not Redis' port: fine
+      "      direction: ingress",
+      "      ports: [{ port: 8080 }]",
+      "      peers: [{ cidr: 0.0.0.0/0 }]",
+      "    - name: named-source", // a named range: fine
+      "      direction: ingress",
+      "      peers: [{ cidr: 10.20.0.0/16 }]",
+      "    - name: out", // egress: not an opening of Redis
+      "      direction: egress",
+      "      peers: [{ cidr: 0.0.0.0/0 }]",
+    ].join("\n");
+    const open = "this rule opens the tenant's Redis (port 6379) to";
+    const advice =
+      "Redis holds all the tenant's logs: select the server's pods (podSelector: { matchLabels: { app.kubernetes.io/component: server } }) or name the sources";
+    expect(await tenantLines(body)).toEqual([
+      `acme.yaml:11:17: spec.network.extraRules[0].peers[0]: ${open} every address (0.0.0.0/0); ${advice}`,
+      `acme.yaml:11:38: spec.network.extraRules[0].peers[1]: ${open} every address (::/0); ${advice}`,
+      `acme.yaml:11:56: spec.network.extraRules[0].peers[2]: ${open} every pod of every namespace; ${advice}`,
+      `acme.yaml:16:17: spec.network.extraRules[1].peers[0]: ${open} every address (0.0.0.0/0); ${advice}`,
+    ]);
+  });
+
   test("a peer is a cidr or selectors, and except lies inside the cidr", async () => {
     const body = [
       "network:",

@@ -5,7 +5,13 @@
  */
 import type { FieldPath } from "../field-path.ts";
 import { parseQuantity } from "../../../contracts/quantity.ts";
-import type { LabelSelectorInput, PeerInput, PlanSpecInput, ResourceListInput } from "../tenant-schema.ts";
+import type {
+  ExtraRuleInput,
+  LabelSelectorInput,
+  PeerInput,
+  PlanSpecInput,
+  ResourceListInput,
+} from "../tenant-schema.ts";
 import { cidrContains, isEverywhere, parseCidr, type ParsedCidr } from "./cidr.ts";
 import {
   containedMetadataAddresses,
@@ -152,6 +158,54 @@ function checkNetwork(parts: PlanSpecInput, at: At, report: Report): void {
     } else ruleNames.set(rule.name, i);
     if (rule.podSelector) selector(rule.podSelector, [...rulePath, "podSelector"], report);
     rule.peers.forEach((peer, j) => checkPeer(peer, [...rulePath, "peers", j], report, cidr));
+    checkRedisExposure(rule, rulePath, report);
+  });
+}
+
+/**
+ * The fixed labels of a tenant's Redis pods (constructs/metadata.ts selectorLabels and tenantLabels) and its
+ * port: a rule selects Redis unless one of its labels contradicts these (any other label may be a tenant label,
+ * which every pod carries).
+ */
+const REDIS_POD_LABELS: Readonly<Record<string, string>> = {
+  "app.kubernetes.io/name": "redis",
+  "app.kubernetes.io/component": "redis",
+  "app.kubernetes.io/part-of": "neurallog",
+  "app.kubernetes.io/managed-by": "neurallog-synth",
+};
+const REDIS_PORT = 6379;
+
+/**
+ * An ingress rule that lets every address, or every pod of every namespace, reach the tenant's Redis: an error,
+ * not only a diff flag. Redis holds all of the tenant's logs and its password is the only other lock; the
+ * server is what other namespaces and the ingress controller are meant to reach.
+ */
+function checkRedisExposure(rule: ExtraRuleInput, path: FieldPath, report: Report): void {
+  if (rule.direction !== "ingress") return;
+  const labels = Object.entries(rule.podSelector?.matchLabels ?? {});
+  if (labels.some(([key, value]) => key in REDIS_POD_LABELS && REDIS_POD_LABELS[key] !== value)) return;
+  const port = (rule.ports ?? []).find((p) => p.port === REDIS_PORT && (p.protocol ?? "TCP") === "TCP");
+  if (rule.ports !== undefined && !port) return;
+  rule.peers.forEach((peer, j) => {
+    const parsed = peer.cidr !== undefined ? parseCidr(peer.cidr) : undefined;
+    const range = parsed && "cidr" in parsed ? parsed.cidr : undefined;
+    const everyNamespace =
+      peer.namespaceSelector !== undefined &&
+      Object.keys(peer.namespaceSelector.matchLabels ?? {}).length === 0 &&
+      Object.keys(peer.podSelector?.matchLabels ?? {}).length === 0;
+    const who =
+      range && isEverywhere(range)
+        ? `every address (${peer.cidr})`
+        : everyNamespace
+          ? "every pod of every namespace"
+          : undefined;
+    if (!who) return;
+    report.error(
+      [...path, "peers", j],
+      `this rule opens the tenant's Redis (port ${REDIS_PORT}) to ${who}; Redis holds all the tenant's logs: ` +
+        "select the server's pods (podSelector: { matchLabels: { app.kubernetes.io/component: server } }) " +
+        "or name the sources",
+    );
   });
 }
 

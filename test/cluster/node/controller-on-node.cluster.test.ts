@@ -11,7 +11,8 @@
  * Two things differ from production, both because this cluster is shared by the suite's other files: the
  * controller looks only at this file's tenant (`--tenant-selector`), and its ClusterRole and binding carry this
  * run's name (the gitops test's Argo CD owns `neurallog-controller` and would revert a binding to another
- * namespace).
+ * namespace). The tenant ClusterRole `neurallog-controller-tenant` keeps its name: the tenant's RoleBinding and
+ * its ConfigMap name it, and its rules are the same for every report-only platform.
  */
 import {
   AppsV1Api,
@@ -72,7 +73,8 @@ function controllerObjects(): RenderedObject[] {
   return objects
     .filter((o) => o.metadata?.labels?.["app.kubernetes.io/instance"] === CONTROLLER_NAME)
     .map((o) => {
-      if (o.kind === "ClusterRole") return { ...o, metadata: { ...o.metadata, name: clusterScopedName } };
+      if (o.kind === "ClusterRole" && o.metadata?.name === CONTROLLER_NAME)
+        return { ...o, metadata: { ...o.metadata, name: clusterScopedName } };
       if (o.kind === "ClusterRoleBinding") {
         const roleRef = o.roleRef as Record<string, unknown>;
         return {
@@ -152,7 +154,8 @@ const cronJob = (): Promise<V1CronJob> => batch.readNamespacedCronJob({ name: cr
 beforeAll(async () => {
   await createNamespace(kc, monitoringNamespace);
   await applyManifests(kc, syncOrder(controllerObjects()), { fieldManager: "argocd-controller" });
-  await runTenant(kc, tenantObjects);
+  // The controller makes the tenant's Redis password Secret: until it has, the tenant's pods wait for it.
+  await runTenant(kc, tenantObjects, { passwordBy: "controller" });
   await waitUntilRunning(kc, controllerNamespace, 180_000);
   await applyRendered(kc, everyMinute);
   await startScraper();
@@ -203,6 +206,34 @@ describe("the controller in-cluster, on the real node", () => {
     expect(reachedTargets(JSON.parse(probe.log.trim()) as Record<string, string>)).toEqual(
       expectedReach(targets),
     );
+  });
+
+  it("made the tenant's Redis password Secret (create-only), and Redis refuses a client without the password", async () => {
+    const secretName = `${run}-redis-auth`;
+    const secret = await core.readNamespacedSecret({ name: secretName, namespace });
+    expect(secret.metadata?.labels).toMatchObject({
+      [TENANT_LABEL]: run,
+      "app.kubernetes.io/managed-by": "neurallog-controller",
+    });
+    expect(secret.metadata?.managedFields?.map((f) => f.manager)).toEqual(["neurallog-controller"]);
+    expect(Buffer.from(secret.data!.password!, "base64").toString()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const created = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: "reason=RedisPasswordCreated",
+    });
+    expect(created.items.map((e) => e.message)).toEqual([
+      `Secret ${secretName} created with a random Redis password (key password)`,
+    ]);
+
+    // A pod of the tenant's own namespace (the policies let it reach Redis) that sends no password.
+    const script =
+      `const s = require("node:net").connect(6379, "${run}-redis", () => s.write("PING\\r\\n"));` +
+      `s.on("data", (d) => { console.log(JSON.stringify(d.toString())); s.destroy(); });`;
+    const pod = await runPod(kc, namespace, {
+      metadata: { name: uniqueName("nopass") },
+      spec: clientPodSpec(["node", "-e", script]),
+    });
+    expect(JSON.parse(pod.log.trim())).toBe("-NOAUTH Authentication required.\r\n");
   });
 
   it("reports a quota changed by hand as drift, and leaves it (report-only)", async () => {

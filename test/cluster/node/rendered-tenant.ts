@@ -19,6 +19,12 @@ import { parse } from "yaml";
 import { tenantObjects } from "../../../charts-src/charts/tenant-chart.ts";
 import { resolvePlatform, resolveTenant } from "../../../charts-src/model/resolve.ts";
 import type { PlatformFile, TenantFile } from "../../../charts-src/model/tenant-schema.ts";
+import {
+  DESIRED_STATE_KEY,
+  TENANT_CONFIGMAP_NAME,
+  type TenantDesiredState,
+} from "../../../contracts/tenant-configmap.ts";
+import { generatedPasswordSecret, newRedisPassword } from "../../../controller/reconcile/redis-password.ts";
 import { applyManifests } from "../apply-manifests.ts";
 import { syncOrder } from "../apply-order.ts";
 import { namespaceProblems } from "../namespace-health.ts";
@@ -85,7 +91,7 @@ async function waitForDefaultServiceAccount(core: CoreV1Api, namespace: string):
  * The real node's volumes: `local` PersistentVolumes in a class of their own (KWOK's provisioning stage skips it),
  * each a directory under the run directory, pinned to the real node and pre-bound to the claim that will use it —
  * what a platform with a local-volume provisioner gives a StatefulSet. Unlike hostPath, the kubelet applies the
- * pod's fsGroup to a local volume, so Redis (uid 999) owns its data directory without help.
+ * pod's fsGroup to a local volume, so Redis (uid 10999) owns its data directory without help.
  */
 export const REAL_NODE_STORAGE_CLASS = "neurallog-real-node-local";
 
@@ -193,7 +199,9 @@ async function createApiKeysSecret(core: CoreV1Api, objects: readonly RenderedOb
   const volumes = (
     deployment.spec as { template: { spec: { volumes: { secret?: { secretName: string } }[] } } }
   ).template.spec.volumes;
-  const secretName = volumes.find((v) => v.secret)!.secret!.secretName;
+  const secretName = (volumes as { name: string; secret?: { secretName: string } }[]).find(
+    (v) => v.name === "api-keys",
+  )!.secret!.secretName;
   const key = randomBytes(24).toString("hex");
   const entry = {
     name: "real-node-test",
@@ -205,6 +213,25 @@ async function createApiKeysSecret(core: CoreV1Api, objects: readonly RenderedOb
     body: { metadata: { name: secretName }, stringData: { "api-keys.json": JSON.stringify([entry]) } },
   });
   return key;
+}
+
+/**
+ * The tenant's Redis password Secret, as the running controller makes it (its own `generatedPasswordSecret` and
+ * `newRedisPassword`), for tests that run no controller. A Secret the tenant file names is the platform team's
+ * to provide; made the same way here, as their vault sync would.
+ */
+async function createRedisPasswordSecret(core: CoreV1Api, objects: readonly RenderedObject[]): Promise<void> {
+  const configMap = objects.find(
+    (o) => o.kind === "ConfigMap" && o.metadata?.name === TENANT_CONFIGMAP_NAME,
+  )!;
+  const state = JSON.parse(
+    (configMap.data as Record<string, string>)[DESIRED_STATE_KEY]!,
+  ) as TenantDesiredState;
+  const namespace = namespaceOf(objects);
+  await core.createNamespacedSecret({
+    namespace,
+    body: generatedPasswordSecret(namespace, state.tenant, newRedisPassword()),
+  });
 }
 
 /** Real Argo CD's field manager: these tests sync by hand what Argo CD would, and change it the same way. */
@@ -226,14 +253,20 @@ export interface RunningTenant {
 /**
  * Applies a rendered tenant as Argo CD would after onboarding (API keys Secret made, volumes provisioned) and
  * waits until everything in it runs on the real node: Redis ready, the server Available through its own probes.
+ * The Redis password Secret is made here unless `passwordBy` is "controller" (a controller runs and makes it).
  */
-export async function runTenant(kc: KubeConfig, objects: readonly RenderedObject[]): Promise<RunningTenant> {
+export async function runTenant(
+  kc: KubeConfig,
+  objects: readonly RenderedObject[],
+  options: { readonly passwordBy?: "test" | "controller" } = {},
+): Promise<RunningTenant> {
   const core = kc.makeApiClient(CoreV1Api);
   const namespace = namespaceOf(objects);
   const first = objects.filter((o) => o.kind === "Namespace");
   await applyManifests(kc, first, { fieldManager: SYNC_MANAGER });
   await waitForDefaultServiceAccount(core, namespace);
   const apiKey = await createApiKeysSecret(core, objects);
+  if (options.passwordBy !== "controller") await createRedisPasswordSecret(core, objects);
   await provideLocalVolumes(kc, objects);
   await applyRendered(kc, objects);
   await waitUntilRunning(kc, namespace, 180_000);
