@@ -22,6 +22,19 @@ if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap >/dev/null
 fi
 
+# The real kubelet node and the local Argo CD (test/cluster/node/README.md, test/cluster/argocd/): containerd with
+# runc and the CNI plugins run its pods, kube-proxy and kube-router need ipset and conntrack, socat relays the API
+# server (and Argo CD's peers) into their network namespaces, ip/unshare/nsenter make those namespaces.
+node_tools=(containerd ctr socat ipset conntrack ip unshare nsenter)
+missing=()
+for tool in "${node_tools[@]}"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ] || [ ! -x /usr/lib/cni/bridge ]; then
+  echo "install-test-deps: installing containerd, CNI plugins, socat, ipset, conntrack (apt; missing: ${missing[*]:-cni})"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    containerd containernetworking-plugins socat ipset conntrack iproute2 util-linux >/dev/null
+fi
+
 # The test platform's binaries (test/cluster/README.md): Kubernetes, etcd, KWOK, Argo CD, CoreDNS, kube-router
 # and the pause program, built from the Go module proxy. A no-op when the cache is complete; a cold build takes
 # a long while on 2 cores (progress in the build log it names).
