@@ -23,6 +23,7 @@ import {
   RestoreRefusedError,
 } from "./restore-snapshot.ts";
 import { startSnapshotMaster } from "./snapshot-master.ts";
+import { openSnapshot, PAYLOAD_BLOCK_BYTES } from "./snapshot-source.ts";
 import { parseRedisUrl } from "./redis-url.ts";
 import { takeBackup } from "./take-backup.ts";
 
@@ -604,6 +605,34 @@ describe("snapshot reading from a connection that misbehaves", () => {
     const address = server.address();
     return `redis://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
   }
+
+  it("hands the payload on in whole blocks, whatever the socket reads, in both framings", async () => {
+    const content = randomBytes(2 * PAYLOAD_BLOCK_BYTES + 1000);
+    /** The content in uneven pieces, as Redis' fork trickles it out. */
+    const pieces = (bytes: Buffer): Buffer[] => {
+      const out: Buffer[] = [];
+      for (let at = 0, size = 1; at < bytes.length; at += size, size = (size * 13 + 5) % 20_000) {
+        out.push(bytes.subarray(at, at + size));
+      }
+      return out;
+    };
+    const mark = Buffer.from("0123456789abcdef0123456789abcdef01234567");
+    for (const reply of [
+      [Buffer.from(`$${content.length}\r\n`), ...pieces(content)],
+      // The end mark split across the last two writes.
+      [Buffer.from(`$EOF:${mark.toString("latin1")}\r\n`), ...pieces(Buffer.concat([content, mark]))],
+    ]) {
+      const url = await fakeSyncServer(reply);
+      const snapshot = await openSnapshot(parseRedisUrl(url));
+      const blocks: Buffer[] = [];
+      snapshot.payload.on("data", (block: Buffer) => blocks.push(block));
+      await new Promise((resolve) => snapshot.payload.on("end", resolve));
+      expect(blocks.map((block) => block.length)).toEqual([PAYLOAD_BLOCK_BYTES, PAYLOAD_BLOCK_BYTES, 1000]);
+      expect(Buffer.concat(blocks).equals(content)).toBe(true);
+      await new Promise<void>((resolve) => server!.close(() => resolve()));
+      server = undefined;
+    }
+  });
 
   it("skips keepalive newlines, then fails on a payload cut short and leaves no file behind", async () => {
     const url = await fakeSyncServer([

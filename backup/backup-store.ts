@@ -3,11 +3,12 @@
  * get, delete), so an S3-compatible store can be added next to the directory one without touching the backup
  * or restore logic. Only the directory store exists today: S3 is deliberately not implemented yet.
  */
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { DurableFileWriter } from "./durable-file-writer.ts";
 
 export interface StoredObject {
   readonly name: string;
@@ -54,8 +55,8 @@ export class DirectoryBackupStore implements BackupStore {
     const partial = `${path}.${process.pid}${PARTIAL_SUFFIX}`;
     await mkdir(this.directory, { recursive: true });
     try {
-      // flush: fsync before close, so the rename below never publishes data that is still only in page cache.
-      await pipeline(body, createWriteStream(partial, { flags: "wx", mode: 0o640, flush: true }));
+      // The writer fsyncs before it finishes, so the rename below never publishes data only in page cache.
+      await pipeline(body, new DurableFileWriter(partial));
       await rename(partial, path);
       await this.#syncDirectory();
     } catch (error) {

@@ -6,7 +6,8 @@
  *   - disk-backed sync: `$<length>\r\n` then exactly that many bytes;
  *   - diskless sync (`repl-diskless-sync yes`): `$EOF:<40-byte mark>\r\n`, the bytes, then the same mark.
  * Before either, Redis may send "\n" keepalives while its fork writes the snapshot.
- * The payload comes out as a Readable with backpressure, so memory stays flat whatever the dataset size.
+ * The payload comes out as a Readable with backpressure, so memory stays flat whatever the dataset size, in
+ * blocks of PAYLOAD_BLOCK_BYTES.
  */
 import { Readable } from "node:stream";
 import type { Socket } from "node:net";
@@ -14,6 +15,13 @@ import type { RedisTarget } from "./redis-url.ts";
 import { RedisReplyError, RespConnection } from "./resp.ts";
 
 const EOF_MARK_LENGTH = 40;
+/**
+ * The payload comes out in blocks of this size (the last one shorter), whatever sizes the socket reads have:
+ * while Redis' fork trickles the snapshot out they average 9 KiB, and each chunk costs a trip through the
+ * streams, a CRC/SHA call and a file write. 256 KiB, not more: 300 MiB written in 256 KiB writes took 65 ms of
+ * system time here, in 1 MiB writes 70-390 ms (the block no longer stays in this CPU's 1 MiB L2 cache).
+ */
+export const PAYLOAD_BLOCK_BYTES = 256 << 10;
 
 export interface Snapshot {
   /** `redis_version` from INFO server just before SYNC. */
@@ -159,13 +167,27 @@ function payloadStream(socket: Socket, framing: Framing, display: string): Reada
     },
   });
 
+  let block = Buffer.allocUnsafeSlow(PAYLOAD_BLOCK_BYTES);
+  let filled = 0;
   const emit = (bytes: Buffer): void => {
-    if (bytes.length === 0) return;
     received += bytes.length;
-    if (!payload.push(bytes)) socket.pause();
+    let at = 0;
+    while (at < bytes.length) {
+      const take = Math.min(bytes.length - at, PAYLOAD_BLOCK_BYTES - filled);
+      bytes.copy(block, filled, at, at + take);
+      filled += take;
+      at += take;
+      if (filled === PAYLOAD_BLOCK_BYTES) {
+        const full = block;
+        block = Buffer.allocUnsafeSlow(PAYLOAD_BLOCK_BYTES);
+        filled = 0;
+        if (!payload.push(full)) socket.pause();
+      }
+    }
   };
   const finish = (): void => {
     done = true;
+    if (filled > 0) payload.push(block.subarray(0, filled));
     payload.push(null);
     socket.destroy();
   };
