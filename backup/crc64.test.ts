@@ -1,6 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
+import { startRedisServer } from "../test/support/redis-server.ts";
 import { Crc64, crc64 } from "./crc64.ts";
+import { RdbInspector } from "./rdb-inspector.ts";
 
 /** Bit-at-a-time CRC-64/Jones with BigInt: slow but obviously the textbook definition. */
 function referenceCrc64(data: Uint8Array): string {
@@ -38,5 +43,37 @@ describe("crc64 (Redis's CRC-64/Jones)", () => {
     expect(new Crc64().update(Buffer.from("123456789")).digestBytes().toString("hex")).toBe(
       "cad9b8c414d9c6e9",
     );
+  });
+
+  it("gives the trailer redis-server itself wrote, over a file larger than the module's input window", async () => {
+    const redis = await startRedisServer();
+    try {
+      const client = new Redis(redis.url);
+      const pipeline = client.pipeline();
+      for (let i = 0; i < 2000; i++) pipeline.set(`{acme}:k:${i}`, randomBytes(700 + (i % 50)));
+      pipeline.set("{acme}:compressible", "z".repeat(200_000));
+      pipeline.hset("{acme}:hash", "a", "1", "b", "2");
+      await pipeline.exec();
+      await client.save();
+      client.disconnect();
+      const file = await readFile(join(redis.dir, "dump.rdb"));
+      expect(file.length).toBeGreaterThan(1 << 20);
+      const trailer = Buffer.from(file.subarray(-8)).reverse().toString("hex");
+      expect(crc64(file.subarray(0, -8))).toBe(trailer);
+      // Fed in the uneven chunks a socket gives, unaligned, across window boundaries: the same.
+      const chunked = new Crc64();
+      for (let at = 0, size = 3; at < file.length - 8; at += size, size = (size * 7 + 11) % 300_001) {
+        chunked.update(file.subarray(at, Math.min(at + size, file.length - 8)));
+      }
+      expect(chunked.hex()).toBe(trailer);
+      // And one flipped bit in the middle is refused.
+      const damaged = Buffer.from(file);
+      damaged[damaged.length >> 1]! ^= 0x10;
+      const inspector = new RdbInspector();
+      inspector.update(damaged);
+      expect(() => inspector.finish()).toThrow(/CRC-64 mismatch/);
+    } finally {
+      await redis.stop();
+    }
   });
 });
