@@ -25,6 +25,8 @@ export const objectNames = (tenant: Pick<ResolvedTenant, "name">) => {
     redisConfig: `${t}-redis-config`,
     /** The generated Redis password Secret (when the tenant file names none); the controller creates it. */
     redisAuth: `${t}-redis-auth`,
+    /** Optional Secret of webhook signing secrets; each key K reaches the server as NEURALLOG_WEBHOOK_K. */
+    webhookSecrets: `${t}-webhook-secrets`,
     server: `${t}-server`,
     serverConfig: `${t}-server-config`,
     backup: `${t}-backup`,

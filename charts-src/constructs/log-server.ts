@@ -4,6 +4,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
+import { SECRET_ENV_PREFIX } from "../../contracts/rules/rule-schema.ts";
 import { SERVER_ROLLING_UPDATE } from "../../contracts/workload-footprint.ts";
 import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { canonicalJson } from "./canonical-json.ts";
@@ -154,6 +155,16 @@ function serverEnv(tenant: ResolvedTenant, configMap: string, settings: readonly
   ];
 }
 
+/**
+ * The tenant's webhook signing secrets (rule actions' `secretEnv`): every key K of the optional Secret
+ * `<tenant>-webhook-secrets` becomes NEURALLOG_WEBHOOK_K, the only names `secretEnv` may use, so the Secret
+ * cannot set any other variable of the server (REDIS_URL, the keys file). Optional: a tenant without webhook
+ * secrets needs none, and its pods start without it. A change reaches the pods at their next restart.
+ */
+function webhookSecretsEnv(tenant: ResolvedTenant): k8s.EnvFromSource {
+  return { prefix: SECRET_ENV_PREFIX, secretRef: { name: objectNames(tenant).webhookSecrets, optional: true } };
+}
+
 type ServerMetadata = (name: string, annotations?: Record<string, string>) => k8s.ObjectMeta;
 
 function serverContainer(
@@ -168,6 +179,7 @@ function serverContainer(
     imagePullPolicy: platform.images.pullPolicy,
     command: ["neurallog", "server"],
     env,
+    envFrom: [webhookSecretsEnv(tenant)],
     ports: [{ name: "http", containerPort: SERVER_PORT, protocol: "TCP" }],
     resources: resourceRequirements(tenant.server.resources),
     securityContext: containerSecurityContext,

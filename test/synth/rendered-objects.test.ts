@@ -529,6 +529,20 @@ describe("the server", () => {
             expect(e.valueFrom?.secretKeyRef, `${owner} ${e.name}`).toBeUndefined();
   });
 
+  it("gets webhook signing secrets only as NEURALLOG_WEBHOOK_* from its optional Secret (rules' secretEnv)", () => {
+    for (const name of ["acme", "globex", "initech"]) {
+      const [container, ...others] = one(name, "Deployment").spec.template.spec.containers;
+      expect(others).toEqual([]);
+      expect(container.envFrom, name).toEqual([
+        { prefix: "NEURALLOG_WEBHOOK_", secretRef: { name: `${name}-webhook-secrets`, optional: true } },
+      ]);
+    }
+    // The only Secret-fed variables: the prefix keeps the Secret from setting REDIS_URL or the keys file.
+    for (const { owner, template } of podTemplates(tenantFolder("acme").map((f) => f.object)))
+      for (const c of template.spec.containers)
+        for (const from of c.envFrom ?? []) expect(from.prefix, owner).toBe("NEURALLOG_WEBHOOK_");
+  });
+
   it("rolls one surge pod at a time, spreads across nodes and is scraped by Prometheus", () => {
     const d = one("acme", "Deployment");
     expect(d.spec.strategy).toEqual({
