@@ -162,7 +162,10 @@ function serverEnv(tenant: ResolvedTenant, configMap: string, settings: readonly
  * secrets needs none, and its pods start without it. A change reaches the pods at their next restart.
  */
 function webhookSecretsEnv(tenant: ResolvedTenant): k8s.EnvFromSource {
-  return { prefix: SECRET_ENV_PREFIX, secretRef: { name: objectNames(tenant).webhookSecrets, optional: true } };
+  return {
+    prefix: SECRET_ENV_PREFIX,
+    secretRef: { name: objectNames(tenant).webhookSecrets, optional: true },
+  };
 }
 
 type ServerMetadata = (name: string, annotations?: Record<string, string>) => k8s.ObjectMeta;
