@@ -203,6 +203,8 @@ export interface ResolvedPlatform {
     readonly className: string;
     readonly controllerNamespace: string;
     readonly controllerPodLabels: Readonly<Record<string, string>>;
+    /** Where X-Forwarded-For is believed from (the ingress controller's addresses); empty: nowhere. */
+    readonly proxyCIDRs: readonly string[];
   };
   readonly storageClassName: string;
   readonly monitoring?: { readonly namespace: string };

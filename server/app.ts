@@ -128,6 +128,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Ingestion routes set their own (larger) limit; everything else takes small JSON bodies.
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    // request.ip (the failed-authentication limit's key) is the client named by X-Forwarded-For only when the
+    // connection comes from a trusted proxy; otherwise the header is ignored, since anyone can send it.
+    trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     forceCloseConnections: "idle",
   });
   const ctx: ServerContext = {

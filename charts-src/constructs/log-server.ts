@@ -70,6 +70,7 @@ export class LogServer extends Construct {
       NEURALLOG_RETENTION_MAX_AGE: tenant.server.logRetention.maxAge,
       NEURALLOG_RETENTION_MAX_ENTRIES: String(tenant.server.logRetention.maxEntries),
       ...internalWebhookSetting(tenant),
+      ...trustedProxySetting(platform),
     };
     // Sorted keys: reordering a rule's keys in the tenant file must not restart the servers.
     const rules = canonicalJson(tenant.server.rules);
@@ -142,6 +143,12 @@ export class LogServer extends Construct {
 function internalWebhookSetting(tenant: ResolvedTenant): Record<string, string> {
   const internal = tenant.network.webhookEgress.filter((w) => w.internal).map((w) => w.cidr);
   return internal.length > 0 ? { NEURALLOG_ALLOW_INTERNAL_WEBHOOKS: internal.join(",") } : {};
+}
+
+/** The ingress controller's addresses, the only peers whose X-Forwarded-For the server believes; none: unset. */
+function trustedProxySetting(platform: ResolvedPlatform): Record<string, string> {
+  const cidrs = platform.ingress.proxyCIDRs;
+  return cidrs.length > 0 ? { NEURALLOG_TRUSTED_PROXIES: cidrs.join(",") } : {};
 }
 
 /** The settings from the ConfigMap (so a change rolls the pods through the config hash), Redis, the key file. */

@@ -74,7 +74,11 @@ export function resolvePlatform(platform: PlatformFile): ResolvedPlatform {
         (spec.images.pullPolicy as ResolvedPlatform["images"]["pullPolicy"] | undefined) ?? "IfNotPresent",
     },
     baseDomain: spec.baseDomain,
-    ingress: { ...spec.ingress, controllerPodLabels: spec.ingress.controllerPodLabels ?? {} },
+    ingress: {
+      ...spec.ingress,
+      controllerPodLabels: spec.ingress.controllerPodLabels ?? {},
+      proxyCIDRs: spec.ingress.proxyCIDRs ?? [],
+    },
     storageClassName: spec.storageClassName,
     ...(spec.monitoring ? { monitoring: spec.monitoring } : {}),
     deploymentRepo: { url: spec.deploymentRepo.url, branch: spec.deploymentRepo.branch ?? "main" },

@@ -655,6 +655,12 @@ export const PlatformSpec = Type.Object(
         controllerPodLabels: Type.Optional(
           stringMap("labels of the ingress controller pods, allowed into tenant namespaces"),
         ),
+        proxyCIDRs: Type.Optional(
+          Type.Array(Cidr, {
+            description:
+              "addresses of the ingress controller pods; the servers take the client's address from X-Forwarded-For only when the connection comes from one of these (so failed-authentication limits apply per real client, not to everyone behind the proxy); default: none, the TCP peer counts",
+          }),
+        ),
         tenantAnnotations: Type.Optional(
           Type.Array(Type.String(), {
             uniqueItems: true,

@@ -5,6 +5,7 @@
  * when an action runs so a rotated secret needs no restart.
  */
 import { readFileSync } from "node:fs";
+import ipaddr from "ipaddr.js";
 import { RedisPasswordError, redisPasswordFromEnv } from "../../contracts/redis-password.ts";
 import { parseDurationMs } from "../../contracts/duration.ts";
 import { TENANT_NAME } from "../storage/keys.ts";
@@ -43,6 +44,11 @@ export interface ServerConfig {
   readonly host: string;
   /** Default redis://127.0.0.1:6379. */
   readonly redisUrl: string;
+  /**
+   * Peers (IPs or CIDRs) whose X-Forwarded-For names the client: the ingress controller. Empty (the default): the
+   * TCP peer is the client. env NEURALLOG_TRUSTED_PROXIES, comma-separated.
+   */
+  readonly trustedProxies: readonly string[];
   /** From the file REDIS_PASSWORD_FILE names (the rendered pods mount the tenant's Secret); none when unset. */
   readonly redisPassword?: string;
   readonly tenant: string;
@@ -123,6 +129,15 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     problems.push(error.message);
   }
 
+  const trustedProxies = (env.NEURALLOG_TRUSTED_PROXIES ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  for (const entry of trustedProxies) {
+    if (!ipaddr.isValid(entry) && !isCidr(entry))
+      problems.push(`NEURALLOG_TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR`);
+  }
+
   const tenant = env.NEURALLOG_TENANT ?? "";
   if (!tenant) problems.push("NEURALLOG_TENANT is required (the tenant name, a DNS label)");
   else if (!TENANT_NAME.test(tenant))
@@ -165,6 +180,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     host: env.HOST || "0.0.0.0",
     redisUrl,
     ...(redisPassword !== undefined ? { redisPassword } : {}),
+    trustedProxies,
     tenant,
     apiKeys,
     authFailureLimit: {
@@ -222,4 +238,13 @@ function retentionMaxAge(env: Env, problems: string[]): number {
     return 7 * 86_400;
   }
   return seconds;
+}
+
+function isCidr(text: string): boolean {
+  try {
+    ipaddr.parseCIDR(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

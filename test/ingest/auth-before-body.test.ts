@@ -124,3 +124,48 @@ describe("failed authentication per client address", () => {
     );
   });
 });
+
+describe("failed authentication behind the ingress (NEURALLOG_TRUSTED_PROXIES)", () => {
+  const limits = { NEURALLOG_AUTH_FAILURE_BURST: "3", NEURALLOG_AUTH_FAILURES_PER_MINUTE: "1" };
+  const bad = bearer("guess-0123456789abcdef");
+  const via = (client: string, headers: Record<string, string> = {}) => ({
+    headers: { ...headers, "x-forwarded-for": client },
+  });
+
+  it("counts failures per client the trusted proxy names: a guesser behind it does not lock out the shippers", async () => {
+    const server = await start("proxied", { ...limits, NEURALLOG_TRUSTED_PROXIES: "127.0.0.1/32" });
+    const logs = `${server.url}/api/v1/logs?limit=1`;
+    for (let i = 0; i < 3; i++) await sendRequest(logs, via("203.0.113.9", bad));
+    expect((await sendRequest(logs, via("203.0.113.9", bad))).status).toBe(429);
+    // Same TCP peer (the proxy), another client: a key new to it works.
+    const shipper = await sendRequest(logs, via("198.51.100.7", bearer(ADMIN_KEY)));
+    expect(shipper.status, shipper.body).toBe(200);
+    // A client cannot escape by prepending addresses: the proxy appends the real one, which is what counts.
+    expect((await sendRequest(logs, via("198.51.100.7, 203.0.113.9", bad))).status).toBe(429);
+  });
+
+  it("ignores X-Forwarded-For from anyone else: rotating the header does not reset the budget", async () => {
+    const server = await start("unproxied", limits);
+    const logs = `${server.url}/api/v1/logs?limit=1`;
+    for (let i = 0; i < 3; i++) await sendRequest(logs, via(`203.0.113.${i}`, bad));
+    expect((await sendRequest(logs, via("203.0.113.77", bad))).status).toBe(429);
+    // Trusting a proxy that is not the peer changes nothing either.
+    const other = await start("other-proxy", { ...limits, NEURALLOG_TRUSTED_PROXIES: "10.9.0.0/16" });
+    const otherLogs = `${other.url}/api/v1/logs?limit=1`;
+    for (let i = 0; i < 3; i++) await sendRequest(otherLogs, via(`203.0.113.${i}`, bad));
+    expect((await sendRequest(otherLogs, via("203.0.113.77", bad))).status).toBe(429);
+  });
+
+  it("refuses to start with a trusted proxy that is no address", async () => {
+    const server = await servers.spawn({
+      redisUrl: redisServer.url,
+      tenant: "badproxy",
+      apiKeys: API_KEYS,
+      env: { NEURALLOG_TRUSTED_PROXIES: "10.0.0.0/8, ingress-nginx" },
+    });
+    expect(await server.exited()).toBe(1);
+    expect(server.stderr()).toContain(
+      'NEURALLOG_TRUSTED_PROXIES: "ingress-nginx" is not an IP address or CIDR',
+    );
+  });
+});

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { App, Chart } from "cdk8s";
+import { tenantObjects } from "../../charts-src/charts/tenant-chart.ts";
 import { Controller } from "../../charts-src/constructs/controller.ts";
 import { IN_CLUSTER, TENANT_NAMESPACED_KINDS } from "../../charts-src/constructs/argocd.ts";
 import { DESIRED_STATE_KEY, type TenantDesiredState } from "../../contracts/tenant-configmap.ts";
@@ -527,6 +528,21 @@ describe("the server", () => {
         for (const c of template.spec.containers)
           for (const e of c.env ?? [])
             expect(e.valueFrom?.secretKeyRef, `${owner} ${e.name}`).toBeUndefined();
+  });
+
+  it("believes X-Forwarded-For only from the platform's ingress proxies, and from none by default", () => {
+    for (const name of ["acme", "globex", "initech"])
+      expect(one(name, "ConfigMap", `${name}-server-config`).data, name).not.toHaveProperty(
+        "NEURALLOG_TRUSTED_PROXIES",
+      );
+    const behindProxy = {
+      ...platform,
+      ingress: { ...platform.ingress, proxyCIDRs: ["10.244.0.0/16", "fd00::/64"] },
+    };
+    const config = tenantObjects(tenant("acme"), behindProxy).find(
+      (o) => o.kind === "ConfigMap" && o.metadata.name === "acme-server-config",
+    ) as Json;
+    expect(config.data.NEURALLOG_TRUSTED_PROXIES).toBe("10.244.0.0/16,fd00::/64");
   });
 
   it("gets webhook signing secrets only as NEURALLOG_WEBHOOK_* from its optional Secret (rules' secretEnv)", () => {

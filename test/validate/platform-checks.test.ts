@@ -107,6 +107,18 @@ describe("platform names", () => {
     ]);
   });
 
+  test("the ingress proxy CIDRs must parse", async () => {
+    const platform = TEST_PLATFORM.replace(
+      "    controllerNamespace: ingress-nginx\n",
+      "    controllerNamespace: ingress-nginx\n    proxyCIDRs: [10.244.0.0/16, ingress-nginx, 10.0.0.1]\n",
+    );
+    const lines = await platformLines(platform);
+    expect(lines).toEqual([
+      '_platform.yaml:13:33: spec.ingress.proxyCIDRs[1]: "ingress-nginx" is not a CIDR',
+      '_platform.yaml:13:48: spec.ingress.proxyCIDRs[2]: "10.0.0.1" is not a CIDR: add the prefix length, e.g. 10.0.0.1/32',
+    ]);
+  });
+
   test("controller namespace, controller pod labels, an empty repo URL", async () => {
     const platform = TEST_PLATFORM.replace(
       "    controllerNamespace: ingress-nginx\n",

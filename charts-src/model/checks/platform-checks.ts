@@ -17,6 +17,7 @@ import {
 } from "./kubernetes-names.ts";
 import { checkPodPlacement } from "./placement-checks.ts";
 import { reportFor, type Report } from "./report.ts";
+import { parseCidr } from "./cidr.ts";
 import { checkSizing } from "./sizing-checks.ts";
 import { checkSpecParts } from "./spec-checks.ts";
 
@@ -38,6 +39,10 @@ export function checkPlatform(source: YamlSource, platform: PlatformFile): Diagn
   }
 
   checkNames(spec, report);
+  (spec.ingress.proxyCIDRs ?? []).forEach((text, i) => {
+    const parsed = parseCidr(text);
+    if ("problem" in parsed) report.error(["spec", "ingress", "proxyCIDRs", i], parsed.problem);
+  });
   if (spec.controller) checkPodPlacement(spec.controller, ["spec", "controller"], report);
   checkPlans(source, platform, report);
   return report.diagnostics;
