@@ -606,8 +606,8 @@ describe("snapshot reading from a connection that misbehaves", () => {
     return `redis://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
   }
 
-  it("hands the payload on in whole blocks, whatever the socket reads, in both framings", async () => {
-    const content = randomBytes(2 * PAYLOAD_BLOCK_BYTES + 1000);
+  it("hands the payload on in whole blocks, whatever the socket reads, in both framings, reusing blocks given back", async () => {
+    const content = randomBytes(4 * PAYLOAD_BLOCK_BYTES + 1000);
     /** The content in uneven pieces, as Redis' fork trickles it out. */
     const pieces = (bytes: Buffer): Buffer[] => {
       const out: Buffer[] = [];
@@ -625,10 +625,17 @@ describe("snapshot reading from a connection that misbehaves", () => {
       const url = await fakeSyncServer(reply);
       const snapshot = await openSnapshot(parseRedisUrl(url));
       const blocks: Buffer[] = [];
-      snapshot.payload.on("data", (block: Buffer) => blocks.push(block));
+      const distinct = new Set<Buffer>();
+      snapshot.payload.on("data", (block: Buffer) => {
+        blocks.push(Buffer.from(block));
+        distinct.add(block);
+        snapshot.reuse(block); // as the file writer does once the bytes are written
+      });
       await new Promise((resolve) => snapshot.payload.on("end", resolve));
-      expect(blocks.map((block) => block.length)).toEqual([PAYLOAD_BLOCK_BYTES, PAYLOAD_BLOCK_BYTES, 1000]);
+      expect(blocks.map((block) => block.length)).toEqual([...Array(4).fill(PAYLOAD_BLOCK_BYTES), 1000]);
       expect(Buffer.concat(blocks).equals(content)).toBe(true);
+      // A block given back carries the next bytes instead of a new allocation (the last one is a view of it).
+      expect(distinct.size).toBeLessThan(blocks.length);
       await new Promise<void>((resolve) => server!.close(() => resolve()));
       server = undefined;
     }

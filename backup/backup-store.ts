@@ -16,6 +16,11 @@ export interface StoredObject {
   readonly modifiedAt: Date;
 }
 
+export interface PutOptions {
+  /** Called with each chunk of the body once the store is done with its bytes (the producer may reuse them). */
+  readonly written?: (chunk: Buffer) => void;
+}
+
 export interface BackupStore {
   /** Human-readable location of an object (a path, later an s3:// URL); printed by the CLI. */
   locate(name: string): string;
@@ -24,7 +29,7 @@ export interface BackupStore {
    * made durable, and the stream ended without error (a verifying stream fails at its end if the data is bad).
    * On any failure nothing is left behind.
    */
-  put(name: string, body: Readable): Promise<StoredObject>;
+  put(name: string, body: Readable, options?: PutOptions): Promise<StoredObject>;
   /** Objects whose names start with `prefix`; partial uploads are never listed. */
   list(prefix?: string): Promise<StoredObject[]>;
   get(name: string): Readable;
@@ -50,13 +55,13 @@ export class DirectoryBackupStore implements BackupStore {
     return join(this.directory, checkedName(name));
   }
 
-  async put(name: string, body: Readable): Promise<StoredObject> {
+  async put(name: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
     const path = this.locate(name);
     const partial = `${path}.${process.pid}${PARTIAL_SUFFIX}`;
     await mkdir(this.directory, { recursive: true });
     try {
       // The writer fsyncs before it finishes, so the rename below never publishes data only in page cache.
-      await pipeline(body, new DurableFileWriter(partial));
+      await pipeline(body, new DurableFileWriter(partial, { written: options.written }));
       await rename(partial, path);
       await this.#syncDirectory();
     } catch (error) {

@@ -18,16 +18,22 @@ describe("DurableFileWriter", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("writes every byte in order, flushing to disk in the background as it goes", async () => {
+  it("writes every byte in order, flushing to disk in the background as it goes, and hands each chunk back", async () => {
     const data = randomBytes(5 * 2 ** 20 + 123);
     const chunks: Buffer[] = [];
     for (let at = 0, size = 1; at < data.length; at += size, size = (size * 31 + 7) % 300_000) {
       chunks.push(data.subarray(at, at + size));
     }
     const path = join(dir, "snapshot.rdb");
-    const writer = new DurableFileWriter(path, { flushEveryBytes: 2 ** 20 });
+    const written: Buffer[] = [];
+    const writer = new DurableFileWriter(path, {
+      flushEveryBytes: 2 ** 20,
+      written: (chunk) => written.push(chunk),
+    });
     await pipeline(Readable.from(chunks), writer);
     expect((await readFile(path)).equals(data)).toBe(true);
+    // Each chunk is handed back once its bytes are in the file, for its producer to reuse.
+    expect(written).toEqual(chunks);
     // About one per MiB (chunks of up to 300 KB overshoot each mark a little).
     expect(writer.backgroundFlushes).toBeGreaterThanOrEqual(4);
     expect((await stat(path)).mode & 0o777).toBe(0o640);

@@ -24,11 +24,14 @@ export interface DurableFileWriterOptions {
   readonly flushEveryBytes?: number;
   /** File mode of the new file. Default 0o640. */
   readonly mode?: number;
+  /** Called with each chunk once its bytes are in the file, so its producer may reuse the memory. */
+  readonly written?: (chunk: Buffer) => void;
 }
 
 export class DurableFileWriter extends Writable {
   readonly #fd: number;
   readonly #flushEvery: number;
+  readonly #written: ((chunk: Buffer) => void) | undefined;
   #unflushed = 0;
   /** The background flushes, chained; the fd is closed only after the last settled. */
   #flushing: Promise<void> = Promise.resolve();
@@ -41,6 +44,7 @@ export class DurableFileWriter extends Writable {
   constructor(path: string, options: DurableFileWriterOptions = {}) {
     super({ highWaterMark: 1 << 20 });
     this.#flushEvery = options.flushEveryBytes ?? 16 << 20;
+    this.#written = options.written;
     this.#fd = openSync(path, "wx", options.mode ?? 0o640);
   }
 
@@ -52,6 +56,7 @@ export class DurableFileWriter extends Writable {
       callback(error as Error);
       return;
     }
+    this.#written?.(chunk);
     this.#unflushed += chunk.length;
     if (this.#unflushed >= this.#flushEvery) this.#flushInBackground();
     callback();

@@ -126,4 +126,18 @@ describe("RdbInspector: function libraries in the preamble", () => {
   it("cannot tell when the preamble holds something unknown before the first database", () => {
     expect(inspect(rdbWithPreamble(Buffer.from([0xf3, 0x01]))).functionLibraries).toBeNull();
   });
+
+  it("keeps no reference to the chunks it was given (their memory is reused once written)", () => {
+    const file = sampleRdb();
+    const expected = inspect(file);
+    const inspector = new RdbInspector();
+    const chunk = Buffer.alloc(file.length);
+    for (let at = 0; at < file.length; at += 16) {
+      const piece = chunk.subarray(0, Math.min(16, file.length - at));
+      file.copy(piece, 0, at, at + piece.length);
+      inspector.update(piece);
+      piece.fill(0xee); // the producer reuses the block for the next bytes
+    }
+    expect(inspector.finish()).toEqual(expected);
+  });
 });

@@ -48,14 +48,16 @@ export class RdbInspector {
   update(chunk: Buffer): void {
     this.#size += chunk.length;
     this.#sha.update(chunk);
+    // Copies, never the chunk itself: the snapshot source reuses a block once it is written.
     if (this.#headLength < HEAD_LIMIT) {
-      this.#head.push(chunk);
-      this.#headLength += chunk.length;
+      const kept = Buffer.from(chunk.subarray(0, HEAD_LIMIT - this.#headLength));
+      this.#head.push(kept);
+      this.#headLength += kept.length;
     }
     if (chunk.length >= TRAILER) {
       this.#checksum(this.#tail);
       this.#checksum(chunk.subarray(0, chunk.length - TRAILER));
-      this.#tail = chunk.subarray(chunk.length - TRAILER);
+      this.#tail = Buffer.from(chunk.subarray(chunk.length - TRAILER));
     } else {
       const joined = Buffer.concat([this.#tail, chunk]);
       const spill = Math.max(0, joined.length - TRAILER);

@@ -38,9 +38,11 @@ export async function takeBackup(request: BackupRequest): Promise<BackupResult> 
   const verifier = new RdbVerifyingStream();
   try {
     // pipeline (not pipe) so a broken connection fails the store's write instead of leaving it waiting.
+    // Each block comes back once written: the verifier keeps copies of what it needs, nothing else holds it.
     await request.store.put(
       names.snapshot,
       pipeline(snapshot.payload, verifier, () => {}),
+      { written: snapshot.reuse },
     );
   } catch (error) {
     snapshot.payload.destroy();
