@@ -101,10 +101,35 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * One reader per settings group, each returning its part of the config and pushing what is wrong onto `problems`
+ * instead of throwing, so one boot names every bad variable (listed group by group).
+ */
 export function loadConfig(env: Env = process.env): ServerConfig {
   const problems: string[] = [];
+  const settings: Settings = { env, problems, integer: integerSetting(env, problems) };
+  const config: ServerConfig = {
+    ...serverSettings(settings),
+    ...authSettings(settings),
+    retention: retentionSettings(settings),
+    limits: ingestLimits(settings),
+    ...tailSettings(settings),
+    ...processSettings(settings),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
 
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
+/** What a settings group reads from, and where it reports. */
+interface Settings {
+  readonly env: Env;
+  readonly problems: string[];
+  readonly integer: (name: string, fallback: number, min: number, max: number) => number;
+}
+
+/** An integer variable within bounds; a bad one is a problem, and the fallback stands in so reading goes on. */
+function integerSetting(env: Env, problems: string[]): Settings["integer"] {
+  return (name, fallback, min, max) => {
     const raw = env[name];
     if (raw === undefined || raw === "") return fallback;
     const value = Number(raw);
@@ -114,7 +139,17 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     }
     return value;
   };
+}
 
+/** Where the server listens and behind which proxies, the Redis it stores in, and the one tenant it serves. */
+function serverSettings({
+  env,
+  problems,
+  integer,
+}: Settings): Pick<
+  ServerConfig,
+  "port" | "host" | "redisUrl" | "redisPassword" | "trustedProxies" | "tenant"
+> {
   const port = integer("PORT", 8080, 1, 65_535);
   const redisUrl = env.REDIS_URL || "redis://127.0.0.1:6379";
   if (!/^rediss?:\/\//.test(redisUrl))
@@ -143,20 +178,56 @@ export function loadConfig(env: Env = process.env): ServerConfig {
   else if (!TENANT_NAME.test(tenant))
     problems.push(`NEURALLOG_TENANT="${tenant}" must be a DNS label ([a-z0-9-], ≤ 63)`);
 
-  const apiKeys = readApiKeys(env, problems);
-  const maxAgeSeconds = retentionMaxAge(env, problems);
-  const maxEntries = integer("NEURALLOG_RETENTION_MAX_ENTRIES", 1_000_000, 1000, 1_000_000_000);
+  return {
+    port,
+    host: env.HOST || "0.0.0.0",
+    redisUrl,
+    ...(redisPassword !== undefined ? { redisPassword } : {}),
+    trustedProxies,
+    tenant,
+  };
+}
 
+/** Who may call: the API keys, and how fast a client without a valid one is turned away. */
+function authSettings({
+  env,
+  problems,
+  integer,
+}: Settings): Pick<ServerConfig, "apiKeys" | "authFailureLimit"> {
+  return {
+    apiKeys: readApiKeys(env, problems),
+    authFailureLimit: {
+      burst: integer("NEURALLOG_AUTH_FAILURE_BURST", 20, 1, 1_000_000),
+      perSecond: integer("NEURALLOG_AUTH_FAILURES_PER_MINUTE", 10, 1, 1_000_000) / 60,
+    },
+  };
+}
+
+function retentionSettings({ env, problems, integer }: Settings): ServerConfig["retention"] {
+  return {
+    maxAgeSeconds: retentionMaxAge(env, problems),
+    maxEntries: integer("NEURALLOG_RETENTION_MAX_ENTRIES", 1_000_000, 1000, 1_000_000_000),
+  };
+}
+
+/** The documented defaults, with the caps an operator may change; the memory budget is computed when unset. */
+function ingestLimits({ env, integer }: Settings): IngestLimits {
   const ingestMemoryBytes = env.NEURALLOG_INGEST_MEMORY_BYTES
     ? integer("NEURALLOG_INGEST_MEMORY_BYTES", 0, 1024 * 1024, 1024 ** 4)
     : undefined;
-  const limits: IngestLimits = {
+  return {
     ...DEFAULT_LIMITS,
     maxBodyBytes: integer("NEURALLOG_MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 1024, 1024 ** 3),
     maxBatchEntries: integer("NEURALLOG_MAX_BATCH_ENTRIES", DEFAULT_LIMITS.maxBatchEntries, 1, 1_000_000),
     ...(ingestMemoryBytes ? { ingestMemoryBytes } : {}),
   };
+}
 
+/** Live tails each hold a Redis connection: a cap for the server, and a smaller one per key within it. */
+function tailSettings({
+  problems,
+  integer,
+}: Settings): Pick<ServerConfig, "maxTailClients" | "maxTailClientsPerKey"> {
   const maxTailClients = integer("NEURALLOG_MAX_TAIL_CLIENTS", 64, 0, 10_000);
   const maxTailClientsPerKey = integer(
     "NEURALLOG_MAX_TAIL_CLIENTS_PER_KEY",
@@ -169,34 +240,24 @@ export function loadConfig(env: Env = process.env): ServerConfig {
       `NEURALLOG_MAX_TAIL_CLIENTS_PER_KEY=${maxTailClientsPerKey} must not exceed NEURALLOG_MAX_TAIL_CLIENTS=${maxTailClients}`,
     );
   }
+  return { maxTailClients, maxTailClientsPerKey };
+}
 
+/** How the process runs: its log level, its workers, and how long it drains on SIGTERM. */
+function processSettings({
+  env,
+  problems,
+  integer,
+}: Settings): Pick<ServerConfig, "logLevel" | "shutdownGraceMs" | "workers"> {
   const logLevel = env.LOG_LEVEL || "info";
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
     problems.push(`LOG_LEVEL="${logLevel}" must be one of trace, debug, info, warn, error, fatal, silent`);
   }
-
-  const config: ServerConfig = {
-    port,
-    host: env.HOST || "0.0.0.0",
-    redisUrl,
-    ...(redisPassword !== undefined ? { redisPassword } : {}),
-    trustedProxies,
-    tenant,
-    apiKeys,
-    authFailureLimit: {
-      burst: integer("NEURALLOG_AUTH_FAILURE_BURST", 20, 1, 1_000_000),
-      perSecond: integer("NEURALLOG_AUTH_FAILURES_PER_MINUTE", 10, 1, 1_000_000) / 60,
-    },
-    retention: { maxAgeSeconds, maxEntries },
-    limits,
-    maxTailClients,
-    maxTailClientsPerKey,
+  return {
     shutdownGraceMs: integer("NEURALLOG_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     workers: integer("NEURALLOG_WORKERS", 1, 1, 64),
     logLevel,
   };
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
 }
 
 /** The API keys, inline (`NEURALLOG_API_KEYS`) or from a mounted Secret file (`NEURALLOG_API_KEYS_FILE`). */
