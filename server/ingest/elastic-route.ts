@@ -111,6 +111,92 @@ function refused(action: string): { type: string; reason: string } {
   };
 }
 
+/** Stores the accepted documents of one bulk request; `index` is the URL's, for actions that name none. */
+function storeBulk(
+  ctx: ServerContext,
+  memory: IngestMemory,
+  index: string | undefined,
+  request: FastifyRequest,
+): Promise<BulkResponse> {
+  return withIngestMemory(memory, request, async (held) => {
+    const limits = ctx.config.limits;
+    ctx.metrics.ingestedBytes.inc(
+      { endpoint: "elasticsearch" },
+      Buffer.isBuffer(request.body) ? request.body.length : 0,
+    );
+    const started = Date.now();
+    const body = await decodedBody(request, limits, held);
+    chargeJson(body, held, limits.maxBatchEntries);
+    const items = decodeBulk(body.toString("utf8"), index, new EntryNormalizer(limits));
+    const good = items.filter((item): item is Extract<Item, { entry: LogEntry }> => "entry" in item);
+    const rejections = items.flatMap((item, i) =>
+      "error" in item ? [{ entry: i + 1, reason: item.error.reason }] : [],
+    );
+    const stored = await storeBatch(ctx, "elasticsearch", {
+      entries: good.map((g) => g.entry),
+      rejections,
+    });
+    return bulkResponse(
+      items,
+      stored.map((s) => s.id),
+      Date.now() - started,
+    );
+  });
+}
+
+interface BulkResponse {
+  readonly took: number;
+  readonly errors: boolean;
+  readonly items: Record<string, unknown>[];
+}
+
+/**
+ * The answer Elasticsearch gives: one result per action in request order, the stored ones `created` with the id
+ * the store gave (`storedIds` in the order of the accepted items) unless the action named its own.
+ */
+function bulkResponse(items: readonly Item[], storedIds: readonly string[], took: number): BulkResponse {
+  let next = 0;
+  return {
+    took,
+    errors: items.some((item) => "error" in item),
+    items: items.map((item, i) => {
+      if ("error" in item) {
+        return {
+          [item.action]: { _index: item.index, _id: item.id ?? null, status: 400, error: item.error },
+        };
+      }
+      const id = storedIds[next++]!;
+      return {
+        [item.action]: {
+          _index: item.index,
+          _id: item.id ?? id,
+          _version: 1,
+          result: "created",
+          _shards: { total: 1, successful: 1, failed: 0 },
+          _seq_no: i,
+          _primary_term: 1,
+          status: 201,
+        },
+      };
+    }),
+  };
+}
+
+/** `GET /`: what shippers that check the cluster before sending expect to find. */
+function clusterInfo(tenant: string) {
+  return {
+    name: "neurallog",
+    cluster_name: `neurallog-${tenant}`,
+    version: {
+      number: COMPATIBLE_VERSION,
+      build_flavor: "default",
+      lucene_version: "9.12.0",
+      minimum_wire_compatibility_version: "7.17.0",
+    },
+    tagline: "You Know, for Search",
+  };
+}
+
 export async function elasticRoutes(
   app: FastifyInstance,
   ctx: ServerContext,
@@ -120,77 +206,23 @@ export async function elasticRoutes(
     reply.header("x-elastic-product", "Elasticsearch");
   });
 
-  const bulk = (index: string | undefined, request: FastifyRequest) =>
-    withIngestMemory(memory, request, async (held) => {
-      const limits = ctx.config.limits;
-      ctx.metrics.ingestedBytes.inc(
-        { endpoint: "elasticsearch" },
-        Buffer.isBuffer(request.body) ? request.body.length : 0,
-      );
-      const started = Date.now();
-      const body = await decodedBody(request, limits, held);
-      chargeJson(body, held, limits.maxBatchEntries);
-      const items = decodeBulk(body.toString("utf8"), index, new EntryNormalizer(limits));
-      const good = items.filter((item): item is Extract<Item, { entry: LogEntry }> => "entry" in item);
-      const rejections = items.flatMap((item, i) =>
-        "error" in item ? [{ entry: i + 1, reason: item.error.reason }] : [],
-      );
-      const stored = await storeBatch(ctx, "elasticsearch", {
-        entries: good.map((g) => g.entry),
-        rejections,
-      });
-      let next = 0;
-      return {
-        took: Date.now() - started,
-        errors: rejections.length > 0,
-        items: items.map((item, i) => {
-          if ("error" in item) {
-            return {
-              [item.action]: { _index: item.index, _id: item.id ?? null, status: 400, error: item.error },
-            };
-          }
-          const id = stored[next++]!.id;
-          return {
-            [item.action]: {
-              _index: item.index,
-              _id: item.id ?? id,
-              _version: 1,
-              result: "created",
-              _shards: { total: 1, successful: 1, failed: 0 },
-              _seq_no: i,
-              _primary_term: 1,
-              status: 201,
-            },
-          };
-        }),
-      };
-    });
-
   const routeOptions = {
     onRequest: ctx.auth.requireScope("ingest"),
     config: { ingestEndpoint: "elasticsearch" as const },
     schema: { summary: "Elasticsearch bulk API (index and create actions)", tags: ["ingest"] },
   };
-  app.post("/_bulk", routeOptions, async (request) => bulk(undefined, request));
-  app.put("/_bulk", { ...routeOptions, schema: { hide: true } }, async (request) => bulk(undefined, request));
+  // Clients send PUT too; only POST is in the API document.
+  const hidden = { ...routeOptions, schema: { hide: true } };
+  app.post("/_bulk", routeOptions, async (request) => storeBulk(ctx, memory, undefined, request));
+  app.put("/_bulk", hidden, async (request) => storeBulk(ctx, memory, undefined, request));
   app.post<{ Params: { index: string } }>("/:index/_bulk", routeOptions, async (request) =>
-    bulk(request.params.index, request),
+    storeBulk(ctx, memory, request.params.index, request),
   );
-  app.put<{ Params: { index: string } }>(
-    "/:index/_bulk",
-    { ...routeOptions, schema: { hide: true } },
-    async (request) => bulk(request.params.index, request),
+  app.put<{ Params: { index: string } }>("/:index/_bulk", hidden, async (request) =>
+    storeBulk(ctx, memory, request.params.index, request),
   );
 
-  app.get("/", { onRequest: ctx.auth.requireScope("ingest"), schema: { hide: true } }, async () => ({
-    name: "neurallog",
-    cluster_name: `neurallog-${ctx.config.tenant}`,
-    version: {
-      number: COMPATIBLE_VERSION,
-      build_flavor: "default",
-      lucene_version: "9.12.0",
-      minimum_wire_compatibility_version: "7.17.0",
-    },
-    tagline: "You Know, for Search",
-  }));
+  app.get("/", { onRequest: ctx.auth.requireScope("ingest"), schema: { hide: true } }, async () =>
+    clusterInfo(ctx.config.tenant),
+  );
 }
