@@ -7,7 +7,7 @@
  */
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../contracts/tenant-configmap.ts";
-import { RawApi } from "../kube/raw-api.ts";
+import { RawApi, type ListSelectors } from "../kube/raw-api.ts";
 import { RestartingInformer } from "./restarting-informer.ts";
 import type { TenantCache } from "./tenant-cache.ts";
 
@@ -22,99 +22,73 @@ export interface TenantInformerOptions {
   readonly tenantSelector?: string;
 }
 
+/** One watched resource: where it is listed and watched, and what the API server filters out. */
+interface WatchedResource extends ListSelectors {
+  /** Name for logs, metrics and `syncState`, e.g. "resourcequotas". */
+  readonly resource: string;
+  readonly path: string;
+  /** Each object is a tenant namespace, and a change concerns the tenant it names (the others: their namespace's). */
+  readonly isTenantItself?: true;
+}
+
+/**
+ * What the controller watches, one entry per `TenantCache` field, in the order they start: namespaces first,
+ * because the others' changes count only in the tenant namespaces it knows.
+ */
+function watchedResources(tenantSelector: string | undefined): Record<keyof TenantCache, WatchedResource> {
+  return {
+    namespaces: {
+      resource: "namespaces",
+      path: "/api/v1/namespaces",
+      labelSelector: [TENANT_LABEL, ...(tenantSelector ? [tenantSelector] : [])].join(","),
+      isTenantItself: true,
+    },
+    configMaps: {
+      resource: "configmaps",
+      path: "/api/v1/configmaps",
+      fieldSelector: `metadata.name=${TENANT_CONFIGMAP_NAME}`,
+    },
+    resourceQuotas: { resource: "resourcequotas", path: "/api/v1/resourcequotas" },
+    limitRanges: { resource: "limitranges", path: "/api/v1/limitranges" },
+    networkPolicies: { resource: "networkpolicies", path: "/apis/networking.k8s.io/v1/networkpolicies" },
+    roles: { resource: "roles", path: "/apis/rbac.authorization.k8s.io/v1/roles" },
+    roleBindings: { resource: "rolebindings", path: "/apis/rbac.authorization.k8s.io/v1/rolebindings" },
+    cronJobs: { resource: "cronjobs", path: "/apis/batch/v1/cronjobs", labelSelector: TENANT_LABEL },
+    failedCreateEvents: { resource: "events", path: "/api/v1/events", fieldSelector: "reason=FailedCreate" },
+  };
+}
+
 export class TenantInformers {
   readonly cache: TenantCache;
   readonly #informers: RestartingInformer<KubernetesObject>[];
 
   constructor(kubeConfig: KubeConfig, options: TenantInformerOptions) {
     const raw = new RawApi(kubeConfig);
+    const informers: Partial<Record<keyof TenantCache, RestartingInformer<KubernetesObject>>> = {};
     const isTenantNamespace = (name: string | undefined) =>
-      name !== undefined && namespaces.get(name)?.metadata?.labels?.[TENANT_LABEL] !== undefined;
-    const informer = <T extends KubernetesObject>(
-      resource: string,
-      path: string,
-      selectors: { labelSelector?: string; fieldSelector?: string },
-      keyOf: (object: T) => string | undefined,
-    ) =>
-      new RestartingInformer<T>(kubeConfig, {
+      name !== undefined && informers.namespaces?.get(name)?.metadata?.labels?.[TENANT_LABEL] !== undefined;
+    const tenantOf = (watched: WatchedResource, object: KubernetesObject): string | undefined => {
+      if (watched.isTenantItself) return object.metadata?.name;
+      return isTenantNamespace(object.metadata?.namespace) ? object.metadata?.namespace : undefined;
+    };
+    for (const [field, watched] of Object.entries(watchedResources(options.tenantSelector))) {
+      const { resource, path, labelSelector, fieldSelector } = watched;
+      informers[field as keyof TenantCache] = new RestartingInformer(kubeConfig, {
         resource,
         path,
-        list: raw.lister<T>(path, selectors),
-        ...selectors,
+        list: raw.lister(path, { labelSelector, fieldSelector }),
+        labelSelector,
+        fieldSelector,
         onChange: (object) => {
-          const key = keyOf(object);
+          const key = tenantOf(watched, object);
           if (key !== undefined) options.enqueue(key);
         },
         onError: options.onError,
       });
-    const inTenantNamespace = (object: KubernetesObject) =>
-      isTenantNamespace(object.metadata?.namespace) ? object.metadata?.namespace : undefined;
-
-    const namespaceSelector = [
-      TENANT_LABEL,
-      ...(options.tenantSelector ? [options.tenantSelector] : []),
-    ].join(",");
-    const namespaces = informer(
-      "namespaces",
-      "/api/v1/namespaces",
-      { labelSelector: namespaceSelector },
-      (ns) => ns.metadata?.name,
-    );
-    const configMaps = informer(
-      "configmaps",
-      "/api/v1/configmaps",
-      { fieldSelector: `metadata.name=${TENANT_CONFIGMAP_NAME}` },
-      inTenantNamespace,
-    );
-    const resourceQuotas = informer("resourcequotas", "/api/v1/resourcequotas", {}, inTenantNamespace);
-    const limitRanges = informer("limitranges", "/api/v1/limitranges", {}, inTenantNamespace);
-    const networkPolicies = informer(
-      "networkpolicies",
-      "/apis/networking.k8s.io/v1/networkpolicies",
-      {},
-      inTenantNamespace,
-    );
-    const roles = informer("roles", "/apis/rbac.authorization.k8s.io/v1/roles", {}, inTenantNamespace);
-    const roleBindings = informer(
-      "rolebindings",
-      "/apis/rbac.authorization.k8s.io/v1/rolebindings",
-      {},
-      inTenantNamespace,
-    );
-    const cronJobs = informer(
-      "cronjobs",
-      "/apis/batch/v1/cronjobs",
-      { labelSelector: TENANT_LABEL },
-      inTenantNamespace,
-    );
-    const events = informer(
-      "events",
-      "/api/v1/events",
-      { fieldSelector: "reason=FailedCreate" },
-      inTenantNamespace,
-    );
-    this.#informers = [
-      namespaces,
-      configMaps,
-      resourceQuotas,
-      limitRanges,
-      networkPolicies,
-      roles,
-      roleBindings,
-      cronJobs,
-      events,
-    ];
-    this.cache = {
-      namespaces,
-      configMaps,
-      resourceQuotas,
-      limitRanges,
-      networkPolicies,
-      roles,
-      roleBindings,
-      cronJobs,
-      failedCreateEvents: events,
-    } as unknown as TenantCache;
+    }
+    this.#informers = Object.values(informers);
+    // Each informer is its resource's ObjectCache; the table's fields are TenantCache's, so all of them are here.
+    this.cache = informers as unknown as TenantCache;
   }
 
   /** Starts every informer; resolves when each made its first attempt (see `synced` for whether it listed). */
