@@ -17,7 +17,7 @@ import { readManifest, type BackupManifest } from "./manifest.ts";
 import { RdbInspector, RdbVerificationError, type RdbSummary } from "./rdb-inspector.ts";
 import type { RedisTarget } from "./redis-url.ts";
 import { RedisReplyError, RespConnection } from "./resp.ts";
-import { startSnapshotMaster } from "./snapshot-master.ts";
+import { startSnapshotMaster, type SnapshotMaster } from "./snapshot-master.ts";
 import { keyspaceCounts } from "./snapshot-source.ts";
 
 /** Refusals: the target was not touched. */
@@ -141,22 +141,7 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
 
   const control = await RespConnection.open(target);
   try {
-    const server = await control.info("server");
-    const replication = await control.info("replication");
-    if (replication.get("role") !== "master") {
-      throw new RestoreRefusedError(
-        `${target.display} is a replica of ${replication.get("master_host")}:${replication.get("master_port")}; ` +
-          "restore into its primary",
-      );
-    }
-    const redisVersion = server.get("redis_version") ?? "unknown";
-    const loadable = maxLoadableRdbVersion(redisVersion);
-    if (loadable !== null && summary.rdbVersion > loadable) {
-      throw new RestoreRefusedError(
-        `${target.display} runs Redis ${redisVersion}, which loads RDB versions up to ${loadable}; ` +
-          `the snapshot is version ${summary.rdbVersion}`,
-      );
-    }
+    await refuseUnfitTarget(control, target, summary);
     const host =
       request.advertiseHost ?? (control.socket.localAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
     // Read before the master listens: a user without CONFIG is refused here, with nothing started or changed.
@@ -173,48 +158,117 @@ export async function restoreSnapshot(request: RestoreRequest): Promise<RestoreR
       onRefused: (peer, reason) => log(`refused a replication connection from ${peer}: it ${reason}`),
     });
     const deadline = Date.now() + (request.timeoutMs ?? 30 * 60_000);
-    /** untouched → replicating (old data intact until the load) → loaded (old data gone) → promoted. */
-    let state: "untouched" | "replicating" | "loaded" | "promoted" = "untouched";
-    try {
-      await control.command("CONFIG", "SET", "masterauth", password);
-      state = "replicating";
-      await control.command("REPLICAOF", master.host, String(master.port));
-      log(`${target.display} is syncing from ${master.host}:${master.port}`);
-      await waitForSync(control, master.failed, deadline);
-      state = "loaded";
-      const keyspace = keyspaceCounts(await control.info("keyspace"));
-      await checkLoaded(control, summary, manifest, keyspace);
-      await control.command("REPLICAOF", "NO", "ONE");
-      state = "promoted";
-      await control.command("CONFIG", "SET", "masterauth", originalMasterauth);
-      await waitForAppendOnlyRewrite(control, deadline, log);
-      return { summary, manifest, keyspace };
-    } catch (error) {
-      if (state === "loaded") {
-        // Promoting now would let writers build on data that is not the snapshot. It stays a read-only replica
-        // of the stopped restore, with a master password nobody knows, so nothing else can feed it either.
-        throw new RestoreNotPromotedError(
-          `${(error as Error).message}. ${target.display} was NOT promoted: it holds what it loaded (its previous ` +
-            "data was replaced by the load) and stays a read-only replica that accepts no writes. " +
-            "Inspect it; then `REPLICAOF NO ONE` and `CONFIG SET masterauth` back to its previous value " +
-            '(usually ""), and restore another backup or accept what it holds',
-          { cause: error },
-        );
-      }
-      throw error;
-    } finally {
-      // Before the load completed the target still has its old data: make it a primary again as it was.
-      try {
-        if (state === "replicating") await control.command("REPLICAOF", "NO", "ONE");
-        if (state === "replicating" || state === "untouched")
-          await control.command("CONFIG", "SET", "masterauth", originalMasterauth);
-      } finally {
-        await master.close();
-      }
-    }
+    return await loadAndPromote(
+      { control, target, master, password, originalMasterauth, deadline, log },
+      summary,
+      manifest,
+    );
   } finally {
     control.close();
   }
+}
+
+/** Refuses a target that is a replica (restore into its primary) or too old to load the snapshot's RDB version. */
+async function refuseUnfitTarget(
+  control: RespConnection,
+  target: RedisTarget,
+  summary: RdbSummary,
+): Promise<void> {
+  const server = await control.info("server");
+  const replication = await control.info("replication");
+  if (replication.get("role") !== "master") {
+    throw new RestoreRefusedError(
+      `${target.display} is a replica of ${replication.get("master_host")}:${replication.get("master_port")}; ` +
+        "restore into its primary",
+    );
+  }
+  const redisVersion = server.get("redis_version") ?? "unknown";
+  const loadable = maxLoadableRdbVersion(redisVersion);
+  if (loadable !== null && summary.rdbVersion > loadable) {
+    throw new RestoreRefusedError(
+      `${target.display} runs Redis ${redisVersion}, which loads RDB versions up to ${loadable}; ` +
+        `the snapshot is version ${summary.rdbVersion}`,
+    );
+  }
+}
+
+/** A restore whose snapshot master is listening, and what it takes to put the target back as it was. */
+interface RunningRestore {
+  readonly control: RespConnection;
+  readonly target: RedisTarget;
+  readonly master: SnapshotMaster;
+  /** The one-time password the target replicates from the master with. */
+  readonly password: string;
+  /** The target's masterauth before the restore, put back however the restore ends. */
+  readonly originalMasterauth: string;
+  readonly deadline: number;
+  readonly log: (line: string) => void;
+}
+
+/** untouched → replicating (old data intact until the load) → loaded (old data gone) → promoted. */
+type RestoreState = "untouched" | "replicating" | "loaded" | "promoted";
+
+/**
+ * Makes the target a replica of the snapshot master, waits for the load, checks what it loaded and promotes it
+ * only if that matches; however it ends, the master is closed and the target left in the state the runbook names.
+ */
+async function loadAndPromote(
+  restore: RunningRestore,
+  summary: RdbSummary,
+  manifest: BackupManifest | null,
+): Promise<RestoreResult> {
+  const { control, target, master, deadline, log } = restore;
+  let state: RestoreState = "untouched";
+  try {
+    await control.command("CONFIG", "SET", "masterauth", restore.password);
+    state = "replicating";
+    await control.command("REPLICAOF", master.host, String(master.port));
+    log(`${target.display} is syncing from ${master.host}:${master.port}`);
+    await waitForSync(control, master.failed, deadline);
+    state = "loaded";
+    const keyspace = keyspaceCounts(await control.info("keyspace"));
+    await checkLoaded(control, summary, manifest, keyspace);
+    await control.command("REPLICAOF", "NO", "ONE");
+    state = "promoted";
+    await control.command("CONFIG", "SET", "masterauth", restore.originalMasterauth);
+    await waitForAppendOnlyRewrite(control, deadline, log);
+    return { summary, manifest, keyspace };
+  } catch (error) {
+    if (state === "loaded") throw notPromoted(error as Error, target);
+    throw error;
+  } finally {
+    try {
+      await putBackBeforeLoad(control, state, restore.originalMasterauth);
+    } finally {
+      await master.close();
+    }
+  }
+}
+
+/**
+ * Promoting a target whose load did not match would let writers build on data that is not the snapshot. It stays
+ * a read-only replica of the stopped restore, with a master password nobody knows, so nothing else can feed it
+ * either; the error tells the operator how to get out of that state.
+ */
+function notPromoted(error: Error, target: RedisTarget): RestoreNotPromotedError {
+  return new RestoreNotPromotedError(
+    `${error.message}. ${target.display} was NOT promoted: it holds what it loaded (its previous ` +
+      "data was replaced by the load) and stays a read-only replica that accepts no writes. " +
+      "Inspect it; then `REPLICAOF NO ONE` and `CONFIG SET masterauth` back to its previous value " +
+      '(usually ""), and restore another backup or accept what it holds',
+    { cause: error },
+  );
+}
+
+/** Before the load completed the target still has its old data: make it a primary again as it was. */
+async function putBackBeforeLoad(
+  control: RespConnection,
+  state: RestoreState,
+  originalMasterauth: string,
+): Promise<void> {
+  if (state === "replicating") await control.command("REPLICAOF", "NO", "ONE");
+  if (state === "replicating" || state === "untouched")
+    await control.command("CONFIG", "SET", "masterauth", originalMasterauth);
 }
 
 /** `CONFIG GET masterauth`: kept in memory only, to be put back after the restore. */
