@@ -65,13 +65,7 @@ export class LogServer extends Construct {
       automountServiceAccountToken: false,
     });
 
-    const settings = {
-      NEURALLOG_TENANT: tenant.name,
-      NEURALLOG_RETENTION_MAX_AGE: tenant.server.logRetention.maxAge,
-      NEURALLOG_RETENTION_MAX_ENTRIES: String(tenant.server.logRetention.maxEntries),
-      ...internalWebhookSetting(tenant),
-      ...trustedProxySetting(platform),
-    };
+    const settings = serverSettings(tenant, platform);
     // Sorted keys: reordering a rule's keys in the tenant file must not restart the servers.
     const rules = canonicalJson(tenant.server.rules);
     new k8s.KubeConfigMap(this, "config", {
@@ -134,6 +128,20 @@ export class LogServer extends Construct {
     addIngress(this, tenant, names.server, metadata);
     addDisruptionAndScaling(this, tenant, names.server, metadata, replicas);
   }
+}
+
+/**
+ * The server's settings in its ConfigMap, each also an env var of the container (serverEnv): a change to one
+ * changes the pod template's config hash, so the servers restart to read it.
+ */
+function serverSettings(tenant: ResolvedTenant, platform: ResolvedPlatform): Record<string, string> {
+  return {
+    NEURALLOG_TENANT: tenant.name,
+    NEURALLOG_RETENTION_MAX_AGE: tenant.server.logRetention.maxAge,
+    NEURALLOG_RETENTION_MAX_ENTRIES: String(tenant.server.logRetention.maxEntries),
+    ...internalWebhookSetting(tenant),
+    ...trustedProxySetting(platform),
+  };
 }
 
 /**
