@@ -15,6 +15,7 @@ import {
   TMP_MOUNT,
   TMP_VOLUME,
 } from "./pod-security.ts";
+import { nodeOptionsEnv } from "./node-heap.ts";
 import { podPlacement } from "./placement.ts";
 import { REDIS_AUTH_VOLUME_MOUNT, redisAuthVolume, redisClientEnv } from "./redis.ts";
 
@@ -63,7 +64,7 @@ function backupJobSpec(tenant: ResolvedTenant, platform: ResolvedPlatform): k8s.
             image: platform.images.server,
             imagePullPolicy: platform.images.pullPolicy,
             command: backupCommand(tenant),
-            env: redisClientEnv(tenant),
+            env: [nodeOptionsEnv(tenant.backup.resources.limits.memory), ...redisClientEnv(tenant)],
             resources: resourceRequirements(tenant.backup.resources),
             securityContext: containerSecurityContext,
             volumeMounts: [{ name: "backups", mountPath: BACKUP_DIR }, REDIS_AUTH_VOLUME_MOUNT, TMP_MOUNT],

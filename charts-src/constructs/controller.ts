@@ -29,6 +29,7 @@ import {
 } from "./pod-security.ts";
 import { byName, tcp } from "./network-policies.ts";
 import { CONTROLLER_NAME, CONTROLLER_TENANT_ROLE, controllerTenantRules } from "./controller-access.ts";
+import { nodeOptionsEnv } from "./node-heap.ts";
 import { podPlacement } from "./placement.ts";
 import { POD_SECURITY_LABELS } from "./tenant-namespace.ts";
 
@@ -36,9 +37,10 @@ export { CONTROLLER_NAME } from "./controller-access.ts";
 export const CONTROLLER_METRICS_PORT = 8081;
 
 /** Fixed: the controller's load grows with tenants slowly (informer caches), not with traffic. */
+const CONTROLLER_MEMORY_LIMIT = "512Mi";
 const CONTROLLER_RESOURCES = {
   requests: { cpu: k8s.Quantity.fromString("100m"), memory: k8s.Quantity.fromString("256Mi") },
-  limits: { cpu: k8s.Quantity.fromString("1"), memory: k8s.Quantity.fromString("512Mi") },
+  limits: { cpu: k8s.Quantity.fromString("1"), memory: k8s.Quantity.fromString(CONTROLLER_MEMORY_LIMIT) },
 };
 
 const READ = ["get", "list", "watch"];
@@ -202,6 +204,7 @@ function controllerContainer(platform: ResolvedPlatform, metricsPort: k8s.IntOrS
     imagePullPolicy: platform.images.pullPolicy,
     command: ["neurallog", "controller"],
     env: [
+      nodeOptionsEnv(CONTROLLER_MEMORY_LIMIT),
       { name: "NEURALLOG_CONTROLLER_MODE", value: platform.controller.mode },
       { name: "NEURALLOG_METRICS_PORT", value: String(CONTROLLER_METRICS_PORT) },
       // Leader election identity and the namespace of its Lease.

@@ -17,6 +17,7 @@ import {
   TMP_MOUNT,
   TMP_VOLUME,
 } from "./pod-security.ts";
+import { nodeOptionsEnv } from "./node-heap.ts";
 import { podPlacement } from "./placement.ts";
 import { REDIS_AUTH_VOLUME_MOUNT, redisAuthVolume, redisClientEnv } from "./redis.ts";
 
@@ -163,6 +164,7 @@ function trustedProxySetting(platform: ResolvedPlatform): Record<string, string>
 function serverEnv(tenant: ResolvedTenant, configMap: string, settings: readonly string[]): k8s.EnvVar[] {
   return [
     { name: "PORT", value: String(SERVER_PORT) },
+    nodeOptionsEnv(tenant.server.resources.limits.memory),
     ...settings.map((name) => ({ name, valueFrom: { configMapKeyRef: { name: configMap, key: name } } })),
     ...redisClientEnv(tenant),
     { name: "NEURALLOG_API_KEYS_FILE", value: `${KEYS_DIR}/${tenant.server.apiKeysSecret.key}` },

@@ -16,6 +16,7 @@ import { IN_CLUSTER, TENANT_NAMESPACED_KINDS } from "../../charts-src/constructs
 import { DESIRED_STATE_KEY, type TenantDesiredState } from "../../contracts/tenant-configmap.ts";
 import { loadTenantTree, validTree } from "../../charts-src/model/load.ts";
 import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import { parseQuantity } from "../../contracts/quantity.ts";
 import { exampleTenants, VARIANTS, writeTenantDir } from "./tenant-sets.ts";
 import { readOutput, renderTenantDir } from "./render-tree.ts";
 
@@ -254,6 +255,35 @@ describe("every pod", () => {
         expect(images.has(c.image), where).toBe(true);
         expect(c.image, where).toMatch(/@sha256:[0-9a-f]{64}$|:(?!latest$)[\w.-]+$/);
         expect(c.imagePullPolicy, where).toBe("IfNotPresent");
+      }
+    }
+  });
+
+  it("sizes the Node heap of every NeuralLog container from its own memory limit, not the image's 256 MiB", () => {
+    const flags = (owner: string) => {
+      const c = allPods().find((p) => p.owner === owner)!.template.spec.containers[0];
+      return env(c, "NODE_OPTIONS")?.value as string | undefined;
+    };
+    // small (256Mi), standard (512Mi), large (1Gi); the backup job (256Mi) and the controller (512Mi).
+    expect(flags("Deployment initech-server")).toBe("--max-semi-space-size=8 --max-old-space-size=129");
+    expect(flags("Deployment acme-server")).toBe("--max-semi-space-size=16 --max-old-space-size=259");
+    expect(flags("Deployment globex-server")).toBe("--max-semi-space-size=16 --max-old-space-size=566");
+    expect(flags("CronJob acme-backup")).toBe("--max-semi-space-size=8 --max-old-space-size=129");
+    expect(flags("Deployment neurallog-controller")).toBe(
+      "--max-semi-space-size=16 --max-old-space-size=259",
+    );
+    const MiB = 1024 * 1024;
+    Number(q.replace(/Mi$/, "")) * MiB || Number(q.replace(/Gi$/, "")) * 1024 * MiB;
+    for (const { owner, template } of allPods()) {
+      for (const c of template.spec.containers as Json[]) {
+        if (c.image !== platform.images.server) continue;
+        const [, semi, old] = /^--max-semi-space-size=(\d+) --max-old-space-size=(\d+)$/
+          .exec(env(c, "NODE_OPTIONS")?.value ?? "")!
+          .map(Number);
+        // The whole heap (old space + three semi-spaces) stays at 60% of the container's limit.
+        expect((old! + 3 * semi!) * MiB, owner).toBeLessThanOrEqual(
+          0.6 * parseQuantity(c.resources.limits.memory)!,
+        );
       }
     }
   });
