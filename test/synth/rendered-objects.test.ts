@@ -273,7 +273,6 @@ describe("every pod", () => {
       "--max-semi-space-size=16 --max-old-space-size=259",
     );
     const MiB = 1024 * 1024;
-    Number(q.replace(/Mi$/, "")) * MiB || Number(q.replace(/Gi$/, "")) * 1024 * MiB;
     for (const { owner, template } of allPods()) {
       for (const c of template.spec.containers as Json[]) {
         if (c.image !== platform.images.server) continue;
