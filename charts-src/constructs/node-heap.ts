@@ -5,10 +5,14 @@
  * small heap. The server's ingest budget (server/ingest/ingest-memory.ts) is a share of this heap, so sizing the
  * heap also sizes the backpressure.
  *
- * Why HEAP_SHARE: outside the V8 heap a server holds ~70 MiB that do not shrink (code, the Node binary's pages,
- * thread stacks, ICU) plus off-heap Buffers (request bodies, zlib windows, socket buffers) that grow with the
- * requests in flight. `npm run bench:memory` (the real image under podman at each plan's limit, worst-case load)
- * measured the container's peak at this share; see server/README.md for the figures.
+ * Why 60%: measured with `npm run bench:memory` (the real image under podman at each plan's limit), the idle
+ * server holds ~100 MiB anonymous (code, stacks, the heap at start) and ~60 MiB of the Node binary's file pages
+ * (reclaimable, but re-read at once when dropped). At 256Mi a heap of 60% (153 MiB) leaves ~100 MiB for what is
+ * not heap (that idle part outside the heap, the off-heap Buffers in flight, which the ingest budget also counts);
+ * 70% (179 MiB) would leave ~75 MiB, about the idle non-heap part alone. Under the bench's worst load the
+ * peak was the same at 50, 60 and 70% (~180 MiB of 256Mi): the ingest budget, not the heap, bounds it; the share
+ * is for the case the budget does not cover (queries, tails, a leak), which then ends as V8's heap limit rather
+ * than the kernel's OOM kill of a container that also serves the probes.
  */
 import type * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
 import { parseQuantity } from "../../contracts/quantity.ts";
