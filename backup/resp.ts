@@ -88,21 +88,40 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/**
+ * Takes what one socket read brought. The bytes are a view of a buffer the next read overwrites: whatever is
+ * kept past the call must be copied.
+ */
+export type ReadSink = (bytes: Buffer) => void;
+
+/**
+ * Socket reads land in one buffer per connection instead of a new one per read: a snapshot is hundreds of MB
+ * in 9-64 KiB reads, each allocated read was garbage as soon as its bytes were copied into a payload block,
+ * and the ones waiting for a collection stayed resident.
+ */
+const READ_BUFFER_BYTES = 64 << 10;
+
 /** A client connection that sends commands one after another and can hand its socket over for raw reading. */
 export class RespConnection {
   readonly socket: Socket;
   readonly #target: RedisTarget;
   readonly #timeoutMs: number;
+  readonly #setSink: (sink: ReadSink) => void;
   #buffer: Buffer = Buffer.alloc(0);
   #pending: Pending[] = [];
   #failure: Error | undefined;
-  readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
 
-  private constructor(socket: Socket, target: RedisTarget, timeoutMs: number) {
+  private constructor(
+    socket: Socket,
+    setSink: (sink: ReadSink) => void,
+    target: RedisTarget,
+    timeoutMs: number,
+  ) {
     this.socket = socket;
+    this.#setSink = setSink;
     this.#target = target;
     this.#timeoutMs = timeoutMs;
-    socket.on("data", this.#onData);
+    setSink((bytes) => this.#receive(Buffer.from(bytes)));
     socket.on("error", (error) =>
       this.#fail(new Error(`connection to ${target.display} failed`, { cause: error })),
     );
@@ -111,7 +130,18 @@ export class RespConnection {
 
   /** Connects and authenticates (AUTH with the URL's user and password, if it has them). */
   static async open(target: RedisTarget, timeoutMs = 10_000): Promise<RespConnection> {
-    const socket = connect({ host: target.host, port: target.port });
+    let sink: ReadSink = () => {};
+    const socket = connect({
+      host: target.host,
+      port: target.port,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+        callback: (length, buffer) => {
+          sink(Buffer.from(buffer.buffer, buffer.byteOffset, length));
+          return true;
+        },
+      },
+    });
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -128,7 +158,7 @@ export class RespConnection {
         reject(new Error(`could not connect to ${target.display}`, { cause: error }));
       });
     });
-    const connection = new RespConnection(socket, target, timeoutMs);
+    const connection = new RespConnection(socket, (next) => (sink = next), target, timeoutMs);
     if (target.password !== undefined) {
       const args = target.username ? [target.username, target.password] : [target.password];
       try {
@@ -179,15 +209,16 @@ export class RespConnection {
 
   /**
    * Stops parsing replies and returns the socket with any bytes already read, for a caller that reads the rest
-   * of the stream itself (the RDB payload after `SYNC`).
+   * of the stream itself (the RDB payload after `SYNC`). The socket emits no `data` events: reads go to the
+   * sink given to `onRead` (until then they are dropped, so pause the socket or set a sink before resuming).
    */
-  detach(): { socket: Socket; pending: Buffer } {
-    this.socket.off("data", this.#onData);
+  detach(): { socket: Socket; pending: Buffer; onRead: (sink: ReadSink) => void } {
+    this.#setSink(() => {});
     this.socket.removeAllListeners("close");
     this.socket.removeAllListeners("error");
     const pending = this.#buffer;
     this.#buffer = Buffer.alloc(0);
-    return { socket: this.socket, pending };
+    return { socket: this.socket, pending, onRead: this.#setSink };
   }
 
   close(): void {

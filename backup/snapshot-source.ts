@@ -12,7 +12,7 @@
 import { Readable } from "node:stream";
 import type { Socket } from "node:net";
 import type { RedisTarget } from "./redis-url.ts";
-import { RedisReplyError, RespConnection } from "./resp.ts";
+import { RedisReplyError, RespConnection, type ReadSink } from "./resp.ts";
 
 const EOF_MARK_LENGTH = 40;
 /**
@@ -73,14 +73,20 @@ export async function openSnapshot(target: RedisTarget, options: SnapshotOptions
         if (!(error instanceof RedisReplyError)) throw error;
       }
     }
-    const { socket, pending } = connection.detach();
-    const framing = await readSyncHeader(socket, pending, options.idleTimeoutMs ?? 60_000, target.display);
+    const { socket, pending, onRead } = connection.detach();
+    const framing = await readSyncHeader(
+      socket,
+      pending,
+      onRead,
+      options.idleTimeoutMs ?? 60_000,
+      target.display,
+    );
     const blocks = new BlockPool();
     return {
       redisVersion: server.get("redis_version") ?? "unknown",
       keyspace,
       framing: framing.mark ? "eof-mark" : "length",
-      payload: payloadStream(socket, framing, blocks, target.display),
+      payload: payloadStream(socket, framing, onRead, blocks, target.display),
       reuse: (block) => blocks.give(block),
     };
   } catch (error) {
@@ -99,13 +105,14 @@ interface Framing {
 function readSyncHeader(
   socket: Socket,
   pending: Buffer,
+  onRead: (sink: ReadSink) => void,
   idleTimeoutMs: number,
   display: string,
 ): Promise<Framing> {
   return new Promise((resolve, reject) => {
     let buffer: Buffer = pending;
     const cleanup = (): void => {
-      socket.off("data", onData);
+      onRead(() => {});
       socket.off("error", onError);
       socket.off("close", onClose);
       socket.off("timeout", onTimeout);
@@ -118,7 +125,7 @@ function readSyncHeader(
       reject(error);
     };
     const onData = (chunk: Buffer): void => {
-      buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+      buffer = Buffer.concat([buffer, chunk]); // a copy: the read buffer is reused
       let start = 0;
       while (start < buffer.length && buffer[start] === 0x0a) start++; // keepalives while the fork saves
       buffer = buffer.subarray(start);
@@ -148,7 +155,7 @@ function readSyncHeader(
     const onTimeout = (): void =>
       fail(new Error(`${display} sent nothing for ${idleTimeoutMs} ms during SYNC`));
     socket.setTimeout(idleTimeoutMs);
-    socket.on("data", onData);
+    onRead(onData);
     socket.on("error", onError);
     socket.on("close", onClose);
     socket.on("timeout", onTimeout);
@@ -173,7 +180,13 @@ class BlockPool {
   }
 }
 
-function payloadStream(socket: Socket, framing: Framing, blocks: BlockPool, display: string): Readable {
+function payloadStream(
+  socket: Socket,
+  framing: Framing,
+  onRead: (sink: ReadSink) => void,
+  blocks: BlockPool,
+  display: string,
+): Readable {
   let remaining = framing.length ?? Number.POSITIVE_INFINITY;
   let received = 0;
   /** In diskless mode the last 40 bytes seen may be the end mark, so they are held back until more arrive. */
@@ -236,11 +249,11 @@ function payloadStream(socket: Socket, framing: Framing, blocks: BlockPool, disp
       emit(joined.subarray(0, spill));
       window = joined.subarray(spill);
     }
-    held = window;
+    held = Buffer.from(window); // a copy: the read buffer is reused
     if (held.length === EOF_MARK_LENGTH && held.equals(framing.mark)) finish();
   };
 
-  socket.on("data", onData);
+  onRead(onData);
   socket.on("error", (error) => {
     if (!done)
       payload.destroy(new Error(`connection to ${display} failed during the snapshot`, { cause: error }));
