@@ -39,6 +39,11 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
       "controller [--kubeconfig PATH] [--mode report-only|self-heal] [--port N]: runs the runtime controller",
     load: () => import("./commands/controller.ts"),
   },
+  status: {
+    summary:
+      "status [TENANT] [--kubeconfig PATH] [-o table|json]: tenants' health as the controller judges it (drift, quota, backups)",
+    load: () => import("./commands/status.ts"),
+  },
   backup: {
     summary:
       "backup --redis-url URL --dest DIR [--tenant T] [--keep N] [--max-age D]: verified point-in-time Redis snapshot; prints its path last",

@@ -8,6 +8,7 @@
  * Flags win over the environment.
  */
 import { parseFlags, UsageError } from "../args.ts";
+import { loadKubeConfig } from "../kube-config.ts";
 
 const USAGE =
   "usage: neurallog controller [--kubeconfig PATH] [--mode report-only|self-heal] [--port N] [--tenant-selector S]\n" +
@@ -43,17 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--port must be a port number (1-65535), got "${portText}"`);
   }
 
-  const { KubeConfig } = await import("@kubernetes/client-node");
-  const kubeConfig = new KubeConfig();
-  try {
-    if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
-    else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
-    else throw new UsageError("not running in a cluster: pass --kubeconfig PATH");
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    throw new UsageError(`cannot load the kubeconfig: ${(error as Error).message}`, { cause: error });
-  }
-  if (!kubeConfig.getCurrentCluster()) throw new UsageError("the kubeconfig has no current cluster");
+  const kubeConfig = await loadKubeConfig(values.kubeconfig);
 
   const { startController } = await import("../../controller/main.ts");
   const controller = await startController({

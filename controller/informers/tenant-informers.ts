@@ -23,7 +23,7 @@ export interface TenantInformerOptions {
 }
 
 /** One watched resource: where it is listed and watched, and what the API server filters out. */
-interface WatchedResource extends ListSelectors {
+export interface WatchedResource extends ListSelectors {
   /** Name for logs, metrics and `syncState`, e.g. "resourcequotas". */
   readonly resource: string;
   readonly path: string;
@@ -35,7 +35,9 @@ interface WatchedResource extends ListSelectors {
  * What the controller watches, one entry per `TenantCache` field, in the order they start: namespaces first,
  * because the others' changes count only in the tenant namespaces it knows.
  */
-function watchedResources(tenantSelector: string | undefined): Record<keyof TenantCache, WatchedResource> {
+export function watchedResources(
+  tenantSelector: string | undefined,
+): Record<keyof TenantCache, WatchedResource> {
   return {
     namespaces: {
       resource: "namespaces",
