@@ -51,7 +51,7 @@ describe("neurallog controller", () => {
         .filter((e) => e.value !== undefined)
         .map((e) => [e.name, e.value!]),
     );
-    expect(Object.keys(env)).toEqual(["NEURALLOG_CONTROLLER_MODE", "NEURALLOG_METRICS_PORT"]);
+    expect(Object.keys(env)).toEqual(["NODE_OPTIONS", "NEURALLOG_CONTROLLER_MODE", "NEURALLOG_METRICS_PORT"]);
     // Everything up to the connection is accepted: what remains is the missing in-cluster service account.
     const { code, stderr } = await neurallog(container.command.slice(1), env);
     expect([code, stderr.trim()]).toEqual([
