@@ -43,6 +43,15 @@ function hostDir(name: string, mode = 0o755): string {
   return dir;
 }
 
+/** The tenant's Redis password Secret as the kubelet mounts it: a directory holding the file `password`. */
+const REDIS_PASSWORD = "image-test-redis-password-0123456789";
+function passwordDir(name: string): string {
+  const dir = hostDir(name);
+  writeFileSync(path.join(dir, "password"), `${REDIS_PASSWORD}\n`);
+  chmodSync(path.join(dir, "password"), 0o644);
+  return dir;
+}
+
 describe("the pinned image", () => {
   it("is the image this checkout builds (tenants/_platform.yaml pins the digest npm run image printed)", () => {
     const digest = pinned.split("@")[1];
@@ -85,7 +94,7 @@ describe("the server, as the rendered Deployment runs it", () => {
   let url: string;
 
   beforeAll(async () => {
-    redisServer = await startRedisServer();
+    redisServer = await startRedisServer({ args: ["--requirepass", REDIS_PASSWORD] });
     const config = hostDir("server-config");
     writeFileSync(path.join(config, "rules.json"), configMapData("acme-server-config")["rules.json"]!);
     const keys = hostDir("server-keys");
@@ -96,7 +105,8 @@ describe("the server, as the rendered Deployment runs it", () => {
     server = startContainer(
       podmanRunArgs(image, pod, container, {
         name: `${run}-server`,
-        volumes: { config, "api-keys": keys },
+        // REDIS_URL without the password, as rendered: the server reads it from the mounted file.
+        volumes: { config, "api-keys": keys, "redis-auth": passwordDir("server-auth") },
         env: { PORT: String(port), HOST: "127.0.0.1", REDIS_URL: redisServer.url },
       }),
     );
@@ -123,7 +133,7 @@ describe("the server, as the rendered Deployment runs it", () => {
     const { entries } = (await query.json()) as { entries: unknown[] };
     const found = entries.map((e) => JSON.stringify(e)).filter((e) => e.includes(marker));
     expect(found).toHaveLength(3);
-    const redis = new Redis(redisServer.url);
+    const redis = new Redis(redisServer.url, { password: REDIS_PASSWORD });
     try {
       expect((await redis.keys("*acme*")).length).toBeGreaterThan(0);
     } finally {
@@ -140,7 +150,11 @@ describe("the server, as the rendered Deployment runs it", () => {
     ].join("\n");
     const args = podmanRunArgs(image, pod, container, {
       name: `${run}-probe`,
-      volumes: { config: hostDir("probe-config"), "api-keys": hostDir("probe-keys") },
+      volumes: {
+        config: hostDir("probe-config"),
+        "api-keys": hostDir("probe-keys"),
+        "redis-auth": passwordDir("probe-auth"),
+      },
     });
     // Same settings, another program: node instead of `neurallog server`.
     const at = args.indexOf("--entrypoint");
@@ -166,8 +180,9 @@ describe("backup and restore, as the rendered CronJob and the runbook run them",
   let target: RedisServerHandle;
 
   beforeAll(async () => {
-    source = await startRedisServer({ args: ["--enable-debug-command", "local"] });
-    target = await startRedisServer({ args: ["--enable-debug-command", "local"] });
+    const args = ["--enable-debug-command", "local", "--requirepass", REDIS_PASSWORD];
+    source = await startRedisServer({ args });
+    target = await startRedisServer({ args });
   });
   afterAll(async () => {
     await source?.stop();
@@ -175,19 +190,20 @@ describe("backup and restore, as the rendered CronJob and the runbook run them",
   });
 
   it("backup writes a verified RDB and its manifest to the mounted directory; restore brings a fresh Redis to the same DEBUG DIGEST", async () => {
-    const redis = new Redis(source.url);
-    const fresh = new Redis(target.url);
+    const redis = new Redis(source.url, { password: REDIS_PASSWORD });
+    const fresh = new Redis(target.url, { password: REDIS_PASSWORD });
     try {
       for (let i = 0; i < 200; i++) await redis.set(`acme:key:${i}`, `value ${i}`);
       await redis.xadd("acme:stream", "*", "msg", "hello");
       const digest = await redis.call("DEBUG", "DIGEST");
 
       const backups = hostDir("backups");
+      const auth = passwordDir("backup-auth");
       const mount = container.volumeMounts!.find((m) => m.mountPath === "/backups")!;
       const backup = podman(
         podmanRunArgs(image, pod, container, {
           name: `${run}-backup`,
-          volumes: { [mount.name]: backups },
+          volumes: { [mount.name]: backups, "redis-auth": auth },
           env: { REDIS_URL: source.url },
         }),
       );
@@ -204,7 +220,7 @@ describe("backup and restore, as the rendered CronJob and the runbook run them",
       const restore = podman([
         ...podmanRunArgs(image, pod, container, {
           name: `${run}-restore`,
-          volumes: { [mount.name]: backups },
+          volumes: { [mount.name]: backups, "redis-auth": auth },
           args: ["restore", "--redis-url", target.url, "--from", location],
         }),
       ]);
@@ -235,7 +251,7 @@ describe("the test Redis image, as the rendered StatefulSet runs it", () => {
       podmanRunArgs(inject("redisImage"), pod, container, {
         name,
         network: "none",
-        volumes: { data, config },
+        volumes: { data, config, "redis-auth": passwordDir("redis-auth") },
       }),
     );
   });
@@ -248,14 +264,18 @@ describe("the test Redis image, as the rendered StatefulSet runs it", () => {
       async () => podman(["exec", name, ...probe]).status === 0,
       redis,
     );
-    const set = podman(["exec", name, "redis-cli", "-p", "6379", "SET", "image-test", "kept"]);
+    // Without the password Redis answers nothing but NOAUTH; with it (REDISCLI_AUTH, as the probe does) it works.
+    const anonymous = podman(["exec", name, "redis-cli", "-p", "6379", "PING"]);
+    expect(anonymous.stdout.trim()).toMatch(/^NOAUTH Authentication required/);
+    const cli = ["exec", "-e", `REDISCLI_AUTH=${REDIS_PASSWORD}`, name, "redis-cli", "-p", "6379"];
+    const set = podman([...cli, "SET", "image-test", "kept"]);
     expect(set.stdout.trim()).toBe("OK");
     await waitFor("the AOF holds the write", async () =>
       readdirSync(path.join(scratch, "redis-data"), { recursive: true, encoding: "utf8" })
         .filter((f) => f.endsWith(".aof"))
         .some((f) => readFileSync(path.join(scratch, "redis-data", f), "utf8").includes("image-test")),
     );
-    const id = podman(["exec", name, "redis-cli", "-p", "6379", "INFO", "server"]);
+    const id = podman([...cli, "INFO", "server"]);
     expect(id.stdout).toMatch(/redis_version:7\./);
   });
 });
