@@ -180,6 +180,77 @@ class BlockPool {
   }
 }
 
+/**
+ * Copies the payload into fixed blocks from the pool and pushes each full one (the socket's read buffer is reused,
+ * so nothing is pushed that points into it); `pause` when the stream wants no more.
+ */
+class BlockFiller {
+  received = 0;
+  #block: Buffer;
+  #filled = 0;
+  readonly #blocks: BlockPool;
+  readonly #push: (block: Buffer) => boolean;
+  readonly #pause: () => void;
+
+  constructor(blocks: BlockPool, push: (block: Buffer) => boolean, pause: () => void) {
+    this.#blocks = blocks;
+    this.#push = push;
+    this.#pause = pause;
+    this.#block = blocks.take();
+  }
+
+  add(bytes: Buffer): void {
+    this.received += bytes.length;
+    let at = 0;
+    while (at < bytes.length) {
+      const take = Math.min(bytes.length - at, PAYLOAD_BLOCK_BYTES - this.#filled);
+      bytes.copy(this.#block, this.#filled, at, at + take);
+      this.#filled += take;
+      at += take;
+      if (this.#filled === PAYLOAD_BLOCK_BYTES) {
+        const full = this.#block;
+        this.#block = this.#blocks.take();
+        this.#filled = 0;
+        if (!this.#push(full)) this.#pause();
+      }
+    }
+  }
+
+  /** The last, partly filled block. */
+  flush(): void {
+    if (this.#filled > 0) this.#push(this.#block.subarray(0, this.#filled));
+  }
+}
+
+/**
+ * Diskless mode ends with a 40-byte mark instead of a length: the last 40 bytes seen may be that mark, so they are
+ * held back until more arrive. Passes everything before them on; true when the held bytes are the mark.
+ */
+class EndMarkWatch {
+  #held: Buffer = Buffer.alloc(0);
+  readonly #mark: Buffer;
+
+  constructor(mark: Buffer) {
+    this.#mark = mark;
+  }
+
+  take(chunk: Buffer, emit: (bytes: Buffer) => void): boolean {
+    let window: Buffer;
+    if (chunk.length >= EOF_MARK_LENGTH) {
+      emit(this.#held);
+      emit(chunk.subarray(0, chunk.length - EOF_MARK_LENGTH));
+      window = chunk.subarray(chunk.length - EOF_MARK_LENGTH);
+    } else {
+      const joined = Buffer.concat([this.#held, chunk]);
+      const spill = Math.max(0, joined.length - EOF_MARK_LENGTH);
+      emit(joined.subarray(0, spill));
+      window = joined.subarray(spill);
+    }
+    this.#held = Buffer.from(window); // a copy: the read buffer is reused
+    return this.#held.length === EOF_MARK_LENGTH && this.#held.equals(this.#mark);
+  }
+}
+
 function payloadStream(
   socket: Socket,
   framing: Framing,
@@ -188,9 +259,6 @@ function payloadStream(
   display: string,
 ): Readable {
   let remaining = framing.length ?? Number.POSITIVE_INFINITY;
-  let received = 0;
-  /** In diskless mode the last 40 bytes seen may be the end mark, so they are held back until more arrive. */
-  let held: Buffer = Buffer.alloc(0);
   let done = false;
 
   const payload = new Readable({
@@ -203,54 +271,30 @@ function payloadStream(
       callback(error);
     },
   });
-
-  let block = blocks.take();
-  let filled = 0;
-  const emit = (bytes: Buffer): void => {
-    received += bytes.length;
-    let at = 0;
-    while (at < bytes.length) {
-      const take = Math.min(bytes.length - at, PAYLOAD_BLOCK_BYTES - filled);
-      bytes.copy(block, filled, at, at + take);
-      filled += take;
-      at += take;
-      if (filled === PAYLOAD_BLOCK_BYTES) {
-        const full = block;
-        block = blocks.take();
-        filled = 0;
-        if (!payload.push(full)) socket.pause();
-      }
-    }
-  };
+  const filler = new BlockFiller(
+    blocks,
+    (block) => payload.push(block),
+    () => socket.pause(),
+  );
+  const emit = (bytes: Buffer): void => filler.add(bytes);
+  const endMark = framing.mark === null ? undefined : new EndMarkWatch(framing.mark);
   const finish = (): void => {
     done = true;
-    if (filled > 0) payload.push(block.subarray(0, filled));
+    filler.flush();
     payload.push(null);
     socket.destroy();
   };
 
   const onData = (chunk: Buffer): void => {
     if (done) return;
-    if (framing.mark === null) {
-      const take = Math.min(chunk.length, remaining);
-      remaining -= take;
-      emit(take === chunk.length ? chunk : chunk.subarray(0, take));
-      if (remaining === 0) finish();
+    if (endMark) {
+      if (endMark.take(chunk, emit)) finish();
       return;
     }
-    let window: Buffer;
-    if (chunk.length >= EOF_MARK_LENGTH) {
-      emit(held);
-      emit(chunk.subarray(0, chunk.length - EOF_MARK_LENGTH));
-      window = chunk.subarray(chunk.length - EOF_MARK_LENGTH);
-    } else {
-      const joined = Buffer.concat([held, chunk]);
-      const spill = Math.max(0, joined.length - EOF_MARK_LENGTH);
-      emit(joined.subarray(0, spill));
-      window = joined.subarray(spill);
-    }
-    held = Buffer.from(window); // a copy: the read buffer is reused
-    if (held.length === EOF_MARK_LENGTH && held.equals(framing.mark)) finish();
+    const take = Math.min(chunk.length, remaining);
+    remaining -= take;
+    emit(take === chunk.length ? chunk : chunk.subarray(0, take));
+    if (remaining === 0) finish();
   };
 
   onRead(onData);
@@ -262,7 +306,7 @@ function payloadStream(
     if (!done) {
       const expected = framing.length === null ? "" : ` of ${framing.length}`;
       payload.destroy(
-        new Error(`${display} closed the connection after ${received}${expected} snapshot bytes`),
+        new Error(`${display} closed the connection after ${filler.received}${expected} snapshot bytes`),
       );
     }
   });

@@ -193,6 +193,9 @@ export function measure() {
       .slice(0, 15)
       .map((f) => `${f.lines} ${f.name} (${f.file}:${f.line})`),
     functionsOver80: functions.filter((f) => f.lines > 80).length,
+    longerThan80: functions
+      .filter((f) => f.lines > 80)
+      .map((f) => `${f.lines} ${f.name} (${f.file}:${f.line})`),
   };
 }
 
