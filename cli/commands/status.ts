@@ -7,6 +7,7 @@
  */
 import { parseFlags, UsageError } from "../args.ts";
 import { loadKubeConfig } from "../kube-config.ts";
+import { formatAge } from "../../controller/reconcile/backup-health.ts";
 import type { TenantStatus } from "../../controller/reconcile/reconcile-tenant.ts";
 
 const USAGE =
@@ -79,14 +80,9 @@ function row(s: TenantStatus, warnings: number): string[] {
 function backupCell(s: TenantStatus): string {
   const backup = s.backup;
   if (!backup) return "-";
-  return backup.ageSeconds !== undefined ? `${backup.state}, ${age(backup.ageSeconds)} ago` : backup.state;
-}
-
-function age(seconds: number): string {
-  if (seconds < 120) return `${Math.round(seconds)}s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
-  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
-  return `${Math.round(seconds / 86_400)}d`;
+  return backup.ageSeconds !== undefined
+    ? `${backup.state}, ${formatAge(backup.ageSeconds * 1000)} ago`
+    : backup.state;
 }
 
 function table(rows: readonly string[][]): string {

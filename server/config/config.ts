@@ -169,7 +169,7 @@ function serverSettings({
     .map((entry) => entry.trim())
     .filter((entry) => entry !== "");
   for (const entry of trustedProxies) {
-    if (!ipaddr.isValid(entry) && !isCidr(entry))
+    if (!ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry))
       problems.push(`NEURALLOG_TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR`);
   }
 
@@ -299,13 +299,4 @@ function retentionMaxAge(env: Env, problems: string[]): number {
     return 7 * 86_400;
   }
   return seconds;
-}
-
-function isCidr(text: string): boolean {
-  try {
-    ipaddr.parseCIDR(text);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -5,6 +5,7 @@
  */
 import type { FieldPath } from "../field-path.ts";
 import { parseQuantity } from "../../../contracts/quantity.ts";
+import { MANAGED_BY, PART_OF } from "../../../contracts/tenant-configmap.ts";
 import type {
   ExtraRuleInput,
   LabelSelectorInput,
@@ -170,8 +171,8 @@ function checkNetwork(parts: PlanSpecInput, at: At, report: Report): void {
 const REDIS_POD_LABELS: Readonly<Record<string, string>> = {
   "app.kubernetes.io/name": "redis",
   "app.kubernetes.io/component": "redis",
-  "app.kubernetes.io/part-of": "neurallog",
-  "app.kubernetes.io/managed-by": "neurallog-synth",
+  "app.kubernetes.io/part-of": PART_OF,
+  "app.kubernetes.io/managed-by": MANAGED_BY,
 };
 const REDIS_PORT = 6379;
 
