@@ -192,6 +192,22 @@ export interface ResolvedTenant {
   readonly backup: ResolvedBackup;
 }
 
+/** The platform's monitoring stack; the operator and dashboard parts are present only when the file enables them. */
+export interface ResolvedMonitoring {
+  /** Prometheus' namespace: the only one allowed to scrape the servers and the controller. */
+  readonly namespace: string;
+  readonly prometheusOperator?: {
+    /** Put on every PrometheusRule and ServiceMonitor, for the Prometheus resource's selectors. */
+    readonly labels: Readonly<Record<string, string>>;
+    /** Ends in `/`; an alert's runbook is `<runbookBaseURL><alert runbook>.md`. */
+    readonly runbookBaseURL: string;
+  };
+  readonly grafanaDashboards?: {
+    readonly labels: Readonly<Record<string, string>>;
+    readonly folder: string;
+  };
+}
+
 export interface ResolvedPlatform {
   readonly images: {
     readonly server: string;
@@ -207,7 +223,7 @@ export interface ResolvedPlatform {
     readonly proxyCIDRs: readonly string[];
   };
   readonly storageClassName: string;
-  readonly monitoring?: { readonly namespace: string };
+  readonly monitoring?: ResolvedMonitoring;
   readonly deploymentRepo: { readonly url: string; readonly branch: string };
   readonly argocd: { readonly namespace: string };
   readonly controller: {

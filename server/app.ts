@@ -20,6 +20,7 @@ import type { LimitReached } from "./errors.ts";
 import type { ServerExtension } from "./extension.ts";
 import { ingestRoutes } from "./ingest/ingest-routes.ts";
 import { createMetrics, type IngestEndpoint } from "./ops/metrics.ts";
+import { redisMemoryMetrics } from "./ops/redis-memory-metrics.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { queryRoutes } from "./query/query-routes.ts";
 import { LogStore } from "./storage/log-store.ts";
@@ -143,6 +144,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     extensions: options.extensions ?? [],
   };
   app.decorate("neurallog", ctx);
+  redisMemoryMetrics(ctx.metrics.registry, redis, (error) =>
+    app.log.warn({ err: error }, "reading Redis memory for /metrics failed"),
+  );
 
   app.setErrorHandler(errorHandler(ctx));
 

@@ -6,11 +6,14 @@ import { App, Chart } from "cdk8s";
 import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import { Backup } from "../constructs/backup.ts";
 import { ControllerAccess } from "../constructs/controller-access.ts";
-import { LogServer } from "../constructs/log-server.ts";
+import { LogServer, SERVER_PORT_NAME } from "../constructs/log-server.ts";
 import { NetworkPolicies } from "../constructs/network-policies.ts";
 import { Redis } from "../constructs/redis.ts";
 import { desiredStateConfigMap, type RenderedObject } from "../constructs/tenant-config.ts";
 import { TenantNamespace } from "../constructs/tenant-namespace.ts";
+import { ServiceMonitor } from "../constructs/service-monitor.ts";
+import { selectorLabels, tenantAnnotations, tenantLabels } from "../constructs/metadata.ts";
+import { objectNames, TENANT_LABEL } from "../../contracts/tenant-configmap.ts";
 
 export class TenantChart extends Chart {
   constructor(scope: App, tenant: ResolvedTenant, platform: ResolvedPlatform) {
@@ -21,6 +24,18 @@ export class TenantChart extends Chart {
     new Redis(this, "redis", tenant, platform);
     new LogServer(this, "server", tenant, platform);
     new Backup(this, "backup", tenant, platform);
+    if (platform.monitoring?.prometheusOperator) {
+      new ServiceMonitor(this, "server-monitor", {
+        name: objectNames(tenant).server,
+        namespace: tenant.namespace,
+        labels: { ...tenantLabels(tenant, "server"), ...platform.monitoring.prometheusOperator.labels },
+        annotations: tenantAnnotations(tenant, "server"),
+        selector: selectorLabels(tenant, "server"),
+        port: SERVER_PORT_NAME,
+        // One server serves one tenant: its series get the tenant's name from the Service (platform-alerts.ts).
+        targetLabelsFromService: { tenant: TENANT_LABEL },
+      });
+    }
   }
 }
 

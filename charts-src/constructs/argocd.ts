@@ -47,6 +47,8 @@ export const TENANT_NAMESPACED_KINDS: readonly GroupKind[] = [
   { group: "autoscaling", kind: "HorizontalPodAutoscaler" },
   { group: "batch", kind: "CronJob" },
   { group: "batch", kind: "Job" },
+  // The server's scrape target, where the platform runs the Prometheus operator (service-monitor.ts).
+  { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
   { group: "networking.k8s.io", kind: "Ingress" },
   { group: "networking.k8s.io", kind: "NetworkPolicy" },
   { group: "policy", kind: "PodDisruptionBudget" },

@@ -45,7 +45,13 @@ const CONTROLLER_RESOURCES = {
 
 const READ = ["get", "list", "watch"];
 
+/** The metrics Service's port name (what the controller's ServiceMonitor scrapes). */
+export const CONTROLLER_METRICS_PORT_NAME = "metrics";
+
 export class Controller extends Construct {
+  /** The labels of the controller's metrics Service (a ServiceMonitor selects it by them). */
+  readonly metricsServiceLabels: Readonly<Record<string, string>>;
+
   constructor(scope: Construct, id: string, platform: ResolvedPlatform) {
     super(scope, id);
     const namespace = platform.controller.namespace;
@@ -54,6 +60,8 @@ export class Controller extends Construct {
       "app.kubernetes.io/instance": CONTROLLER_NAME,
       "app.kubernetes.io/component": "controller",
     };
+    // The metrics Service is the controller's only Service: the pods' selector labels select it alone.
+    this.metricsServiceLabels = selector;
     const labels = {
       ...selector,
       "app.kubernetes.io/part-of": PART_OF,
@@ -114,7 +122,9 @@ export class Controller extends Construct {
       spec: {
         type: "ClusterIP",
         selector,
-        ports: [{ name: "metrics", port: CONTROLLER_METRICS_PORT, targetPort: metricsPort }],
+        ports: [
+          { name: CONTROLLER_METRICS_PORT_NAME, port: CONTROLLER_METRICS_PORT, targetPort: metricsPort },
+        ],
       },
     });
   }

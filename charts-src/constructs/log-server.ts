@@ -53,6 +53,9 @@ function spreadOverNodes(selector: Record<string, string>): k8s.Affinity {
   };
 }
 
+/** The Service's port name: the ingress backend and the ServiceMonitor name it. */
+export const SERVER_PORT_NAME = "http";
+
 export class LogServer extends Construct {
   constructor(scope: Construct, id: string, tenant: ResolvedTenant, platform: ResolvedPlatform) {
     super(scope, id);
@@ -123,7 +126,11 @@ export class LogServer extends Construct {
 
     new k8s.KubeService(this, "service", {
       metadata: metadata(names.server),
-      spec: { type: "ClusterIP", selector, ports: [{ name: "http", port: SERVER_PORT, targetPort: http }] },
+      spec: {
+        type: "ClusterIP",
+        selector,
+        ports: [{ name: SERVER_PORT_NAME, port: SERVER_PORT, targetPort: http }],
+      },
     });
 
     addIngress(this, tenant, names.server, metadata);

@@ -11,7 +11,12 @@ import {
 import { parseQuantity } from "../../contracts/quantity.ts";
 import { REDIS_PASSWORD_KEY } from "../../contracts/redis-password.ts";
 import { objectNames } from "../../contracts/tenant-configmap.ts";
-import type { ResolvedPlacement, ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import type {
+  ResolvedMonitoring,
+  ResolvedPlacement,
+  ResolvedPlatform,
+  ResolvedTenant,
+} from "../../contracts/resolved-tenant.ts";
 import type { PlacementInput, PlatformFile, TenantFile } from "./tenant-schema.ts";
 
 type Json = unknown;
@@ -60,6 +65,35 @@ export function tenantNamespace(tenant: TenantFile): string {
   return tenant.spec.namespace ?? `nl-${tenant.metadata.name}`;
 }
 
+/**
+ * The project's runbooks as published with its source (the image's home, ghcr.io/neurallog): alerts link there
+ * unless the platform serves its own copy (monitoring.prometheusOperator.runbookBaseURL).
+ */
+export const DEFAULT_RUNBOOK_BASE_URL = "https://github.com/neurallog/neurallog/blob/main/docs/runbooks/";
+
+function monitoringOf(monitoring: NonNullable<PlatformFile["spec"]["monitoring"]>): ResolvedMonitoring {
+  const { prometheusOperator: operator, grafanaDashboards: dashboards } = monitoring;
+  return {
+    namespace: monitoring.namespace,
+    ...(operator
+      ? {
+          prometheusOperator: {
+            labels: operator.labels ?? {},
+            runbookBaseURL: operator.runbookBaseURL ?? DEFAULT_RUNBOOK_BASE_URL,
+          },
+        }
+      : {}),
+    ...(dashboards
+      ? {
+          grafanaDashboards: {
+            labels: dashboards.labels ?? { grafana_dashboard: "1" },
+            folder: dashboards.folder ?? "NeuralLog",
+          },
+        }
+      : {}),
+  };
+}
+
 export function planOf(tenant: TenantFile, platform: PlatformFile): string {
   return tenant.spec.plan ?? platform.spec.defaultPlan;
 }
@@ -80,7 +114,7 @@ export function resolvePlatform(platform: PlatformFile): ResolvedPlatform {
       proxyCIDRs: spec.ingress.proxyCIDRs ?? [],
     },
     storageClassName: spec.storageClassName,
-    ...(spec.monitoring ? { monitoring: spec.monitoring } : {}),
+    ...(spec.monitoring ? { monitoring: monitoringOf(spec.monitoring) } : {}),
     deploymentRepo: { url: spec.deploymentRepo.url, branch: spec.deploymentRepo.branch ?? "main" },
     argocd: { namespace: spec.argocd?.namespace ?? "argocd" },
     controller: {

@@ -705,7 +705,50 @@ export const PlatformSpec = Type.Object(
     ),
     monitoring: Type.Optional(
       Type.Object(
-        { namespace: Type.String({ description: "namespace of Prometheus, allowed to scrape tenants" }) },
+        {
+          namespace: Type.String({ description: "namespace of Prometheus, allowed to scrape tenants" }),
+          prometheusOperator: Type.Optional(
+            Type.Object(
+              {
+                labels: Type.Optional(
+                  stringMap(
+                    "labels the Prometheus resource's ruleSelector, serviceMonitorSelector and podMonitorSelector match (kube-prometheus-stack: release: <its release name>); default none",
+                  ),
+                ),
+                runbookBaseURL: Type.Optional(
+                  Type.String({
+                    description:
+                      "where alerts' runbook_url point: a URL ending in / under which docs/runbooks/<name>.md is served; default this project's repository",
+                  }),
+                ),
+              },
+              {
+                additionalProperties: false,
+                description:
+                  "the Prometheus operator runs in the cluster: render a ServiceMonitor for every tenant's server and the controller, and the platform's PrometheusRule (alerts); default: not rendered",
+              },
+            ),
+          ),
+          grafanaDashboards: Type.Optional(
+            Type.Object(
+              {
+                labels: Type.Optional(
+                  stringMap(
+                    'labels the Grafana dashboard sidecar selects ConfigMaps by; default grafana_dashboard: "1" (kube-prometheus-stack)',
+                  ),
+                ),
+                folder: Type.Optional(
+                  Type.String({ description: "the Grafana folder of the dashboard; default NeuralLog" }),
+                ),
+              },
+              {
+                additionalProperties: false,
+                description:
+                  "Grafana loads dashboards from labelled ConfigMaps (its sidecar): render the NeuralLog dashboard into the controller's namespace; default: not rendered",
+              },
+            ),
+          ),
+        },
         { additionalProperties: false, description: "the monitoring stack; default: no scraping allowed" },
       ),
     ),

@@ -1,6 +1,6 @@
 /**
  * The alerting runtime's Prometheus metrics, on the server's registry (`/metrics`): dead letters written, the
- * dead-letter stream's length, rule evaluation errors.
+ * dead-letter stream's length, rule evaluation errors, alerts fired.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 
@@ -9,6 +9,8 @@ export interface AlertingMetrics {
   readonly deadLetters: Counter<"action">;
   /** Evaluations of a rule that failed (its alerts may be missing for that batch or sweep), by rule id. */
   readonly ruleEvaluationErrors: Counter<"rule">;
+  /** Alerts this replica opened: on a batch's matches or, for absence rules, in a sweep. */
+  readonly alertsFired: Counter;
 }
 
 export function alertingMetrics(
@@ -42,6 +44,11 @@ export function alertingMetrics(
       name: "neurallog_rule_evaluation_errors_total",
       help: "Rule evaluations that failed (a batch or a sweep the rule did not see), by rule",
       labelNames: ["rule"],
+      registers: [registry],
+    }),
+    alertsFired: new Counter({
+      name: "neurallog_alerts_fired_total",
+      help: "Alerts opened by rule evaluation (a batch's matches, or an absence rule's sweep)",
       registers: [registry],
     }),
   };

@@ -156,7 +156,8 @@ export class Alerting {
    */
   async onIngested(entries: readonly StoredLogEntry[]): Promise<void> {
     try {
-      await this.engine.evaluate(entries);
+      const opened = await this.engine.evaluate(entries);
+      this.metrics.alertsFired.inc(opened.length);
     } catch (error) {
       this.ctx.logger.error({ err: error, entries: entries.length }, "rule evaluation failed for a batch");
     }
@@ -166,7 +167,11 @@ export class Alerting {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
-      await this.engine.sweep(0, Math.max(50, Math.floor((this.options.sweepIntervalMs ?? 1_000) * 0.8)));
+      const { fired } = await this.engine.sweep(
+        0,
+        Math.max(50, Math.floor((this.options.sweepIntervalMs ?? 1_000) * 0.8)),
+      );
+      this.metrics.alertsFired.inc(fired);
     } catch (error) {
       this.ctx.logger.warn({ err: error }, "rule sweep failed");
     } finally {

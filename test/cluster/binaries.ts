@@ -26,6 +26,7 @@ const SET_OF = {
   coredns: "coredns",
   "kube-router": "kube-router",
   pause: "pause",
+  promtool: "prometheus",
 } as const;
 export type PlatformCommand = keyof typeof SET_OF;
 export type BinarySet = (typeof SET_OF)[PlatformCommand];

@@ -9,6 +9,7 @@
 #   coredns      coredns with only the plugins cluster DNS needs
 #   kube-router  kube-router (NetworkPolicy enforcement on the real node)
 #   pause        the sandbox ("pause") program of the real node's pods, from node/pause/
+#   prometheus   promtool (checks and unit-tests the platform's alerting rules, charts-src/constructs/monitoring*)
 #
 # Idempotent: a set whose directory has the .complete marker costs nothing. The marker is written last, after the
 # set's files were built into a scratch directory and moved into place, so a failed or interrupted build is never
@@ -23,7 +24,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/versions.env"
 
 cache_root="${NEURALLOG_BIN_CACHE:-$HOME/.cache/neurallog/bin}"
-all_sets=(kubernetes etcd kwok argocd coredns kube-router pause)
+all_sets=(kubernetes etcd kwok argocd coredns kube-router pause prometheus)
 
 set_dir() {
   case "$1" in
@@ -34,6 +35,7 @@ set_dir() {
     argocd) echo "$cache_root/argocd-${ARGOCD_VERSION}_k8s-$KUBERNETES_VERSION" ;;
     coredns) echo "$cache_root/coredns-${COREDNS_VERSION}_k8s-$KUBERNETES_VERSION" ;;
     kube-router) echo "$cache_root/kube-router-$KUBE_ROUTER_VERSION" ;;
+    prometheus) echo "$cache_root/prometheus-$PROMETHEUS_VERSION" ;;
     # Our own source: its content names the dir.
     pause) echo "$cache_root/pause-$(sha256sum "$here/node/pause/main.go" | cut -c1-12)" ;;
     *) echo "build-binaries: unknown set '$1' (sets: ${all_sets[*]})" >&2; return 1 ;;
@@ -251,6 +253,22 @@ build_kube_router() {
       -o "$out/bin/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
   )
   "$out/bin/kube-router" --version || true
+}
+
+build_prometheus() {
+  local out=$1 src=$2 release
+  # Prometheus publishes its Go module as v0.<major><minor>.<patch> (v0.316.0 is Prometheus 3.16.0).
+  release="${PROMETHEUS_VERSION#v0.}"
+  release="${release:0:1}.$((10#${release:1:2})).${release#*.}"
+  wrapper_module "$src" neurallog.test/prometheus-binaries \
+    "	github.com/prometheus/prometheus $PROMETHEUS_VERSION" "" github.com/prometheus/prometheus/cmd/promtool
+  (
+    cd "$src"
+    go mod tidy
+    build -ldflags "-s -w -X github.com/prometheus/common/version.Version=$release" \
+      -o "$out/bin/promtool" github.com/prometheus/prometheus/cmd/promtool
+  )
+  "$out/bin/promtool" --version
 }
 
 build_pause() {

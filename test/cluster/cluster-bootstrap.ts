@@ -1,7 +1,7 @@
 /**
  * What a fresh test cluster gets before anyone uses it: the fake nodes KWOK manages, the default StorageClass
- * that KWOK provisions volumes for, and the real Argo CD CRDs (so Applications, ApplicationSets and AppProjects
- * are checked against Argo CD's own schemas).
+ * that KWOK provisions volumes for, the real Argo CD CRDs (so Applications, ApplicationSets and AppProjects
+ * are checked against Argo CD's own schemas) and the Prometheus operator's ServiceMonitor and PrometheusRule CRDs.
  */
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -28,6 +28,20 @@ export function argoCdCrdFiles(): string[] {
   if (files.length === 0)
     throw new Error(`no Argo CD CRDs (*-crd.yaml) in ${ARGOCD_CRD_DIR}: run refresh-crds.sh`);
   return files.sort().map((file) => join(ARGOCD_CRD_DIR, file));
+}
+
+/** Where the vendored Prometheus operator CRDs live (monitoring/refresh-crds.sh; SOURCE.md says from where). */
+export const MONITORING_CRD_DIR = join(here, "monitoring/crds");
+
+/**
+ * The CRDs of the Prometheus operator kinds synth renders (ServiceMonitor, PrometheusRule), vendored unmodified from
+ * the operator's module: the example platform enables them, so every rendered tenant carries a ServiceMonitor.
+ */
+export function monitoringCrdFiles(): string[] {
+  const files = readdirSync(MONITORING_CRD_DIR).filter((file) => file.endsWith(".yaml"));
+  if (files.length === 0)
+    throw new Error(`no Prometheus operator CRDs (*.yaml) in ${MONITORING_CRD_DIR}: run refresh-crds.sh`);
+  return files.sort().map((file) => join(MONITORING_CRD_DIR, file));
 }
 
 function fakeNode(index: number): V1Node {
@@ -91,7 +105,7 @@ export async function ensureStorageClasses(kc: KubeConfig, names: Iterable<strin
 
 export interface BootstrapOptions {
   readonly nodes: number;
-  /** Install the Argo CD CRDs (most of the bootstrap time). Default: true. */
+  /** Install the Argo CD and Prometheus operator CRDs (most of the bootstrap time). Default: true. */
   readonly argoCdCrds?: boolean;
 }
 
@@ -105,7 +119,7 @@ export async function bootstrapCluster(kc: KubeConfig, options: BootstrapOptions
   });
 
   if (options.argoCdCrds === false) return;
-  const crds = argoCdCrdFiles().flatMap((file) => readManifestFile(file));
+  const crds = [...argoCdCrdFiles(), ...monitoringCrdFiles()].flatMap((file) => readManifestFile(file));
   // Server-side: the ApplicationSet CRD is larger than client-side apply's last-applied annotation allows.
   await applyManifests(kc, crds, { fieldManager: BOOTSTRAP_FIELD_MANAGER });
   await waitForCrdsEstablished(

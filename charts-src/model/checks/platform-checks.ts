@@ -86,9 +86,23 @@ function checkNames(spec: PlatformFile["spec"], report: Report): void {
       `"${spec.ingress.className}" is not a valid ingress class name`,
     );
   }
-  for (const [key, value] of Object.entries(spec.ingress.controllerPodLabels ?? {})) {
-    const problem = qualifiedKeyProblem(key) ?? labelValueProblem(value);
-    if (problem) report.error(["spec", "ingress", "controllerPodLabels", key], problem);
+  const labelMaps: [FieldPath, Record<string, string> | undefined][] = [
+    [["spec", "ingress", "controllerPodLabels"], spec.ingress.controllerPodLabels],
+    [["spec", "monitoring", "prometheusOperator", "labels"], spec.monitoring?.prometheusOperator?.labels],
+    [["spec", "monitoring", "grafanaDashboards", "labels"], spec.monitoring?.grafanaDashboards?.labels],
+  ];
+  for (const [path, labels] of labelMaps) {
+    for (const [key, value] of Object.entries(labels ?? {})) {
+      const problem = qualifiedKeyProblem(key) ?? labelValueProblem(value);
+      if (problem) report.error([...path, key], problem);
+    }
+  }
+  const runbooks = spec.monitoring?.prometheusOperator?.runbookBaseURL;
+  if (runbooks !== undefined && !/^https?:\/\/[^/\s]+\/(\S*\/)?$/.test(runbooks)) {
+    report.error(
+      ["spec", "monitoring", "prometheusOperator", "runbookBaseURL"],
+      `"${runbooks}" is not an http(s) URL ending in /: alerts link to <runbookBaseURL><runbook>.md`,
+    );
   }
   if (spec.deploymentRepo.url.trim() === "")
     report.error(["spec", "deploymentRepo", "url"], "must not be empty");
