@@ -12,8 +12,8 @@ import type { LogEntry } from "../logs/log-entry.ts";
 import { checkBatchSize, storeBatch } from "./batch.ts";
 import { EntryError, EntryNormalizer } from "./normalize.ts";
 import { chargeJson } from "./body-shape.ts";
-import type { IngestMemory } from "./ingest-memory.ts";
-import { decodedBody, withIngestMemory } from "./request-body.ts";
+import { ingestMemoryOf } from "./ingest-preamble.ts";
+import { decodedBody } from "./request-body.ts";
 
 /** The version reported to clients: the bulk API of 7.x and later, which is all we speak. */
 const COMPATIBLE_VERSION = "8.17.0";
@@ -112,36 +112,30 @@ function refused(action: string): { type: string; reason: string } {
 }
 
 /** Stores the accepted documents of one bulk request; `index` is the URL's, for actions that name none. */
-function storeBulk(
+async function storeBulk(
   ctx: ServerContext,
-  memory: IngestMemory,
   index: string | undefined,
   request: FastifyRequest,
 ): Promise<BulkResponse> {
-  return withIngestMemory(memory, request, async (held) => {
-    const limits = ctx.config.limits;
-    ctx.metrics.ingestedBytes.inc(
-      { endpoint: "elasticsearch" },
-      Buffer.isBuffer(request.body) ? request.body.length : 0,
-    );
-    const started = Date.now();
-    const body = await decodedBody(request, limits, held);
-    chargeJson(body, held, limits.maxBatchEntries);
-    const items = decodeBulk(body.toString("utf8"), index, new EntryNormalizer(limits));
-    const good = items.filter((item): item is Extract<Item, { entry: LogEntry }> => "entry" in item);
-    const rejections = items.flatMap((item, i) =>
-      "error" in item ? [{ entry: i + 1, reason: item.error.reason }] : [],
-    );
-    const stored = await storeBatch(ctx, "elasticsearch", {
-      entries: good.map((g) => g.entry),
-      rejections,
-    });
-    return bulkResponse(
-      items,
-      stored.map((s) => s.id),
-      Date.now() - started,
-    );
+  const limits = ctx.config.limits;
+  const held = ingestMemoryOf(request);
+  const started = Date.now();
+  const body = await decodedBody(request, limits, held);
+  chargeJson(body, held, limits.maxBatchEntries);
+  const items = decodeBulk(body.toString("utf8"), index, new EntryNormalizer(limits));
+  const good = items.filter((item): item is Extract<Item, { entry: LogEntry }> => "entry" in item);
+  const rejections = items.flatMap((item, i) =>
+    "error" in item ? [{ entry: i + 1, reason: item.error.reason }] : [],
+  );
+  const stored = await storeBatch(ctx, "elasticsearch", {
+    entries: good.map((g) => g.entry),
+    rejections,
   });
+  return bulkResponse(
+    items,
+    stored.map((s) => s.id),
+    Date.now() - started,
+  );
 }
 
 interface BulkResponse {
@@ -197,29 +191,24 @@ function clusterInfo(tenant: string) {
   };
 }
 
-export async function elasticRoutes(
-  app: FastifyInstance,
-  ctx: ServerContext,
-  memory: IngestMemory,
-): Promise<void> {
+export async function elasticRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   app.addHook("onSend", async (_request, reply) => {
     reply.header("x-elastic-product", "Elasticsearch");
   });
 
   const routeOptions = {
-    onRequest: ctx.auth.requireScope("ingest"),
     config: { ingestEndpoint: "elasticsearch" as const },
     schema: { summary: "Elasticsearch bulk API (index and create actions)", tags: ["ingest"] },
   };
   // Clients send PUT too; only POST is in the API document.
   const hidden = { ...routeOptions, schema: { hide: true } };
-  app.post("/_bulk", routeOptions, async (request) => storeBulk(ctx, memory, undefined, request));
-  app.put("/_bulk", hidden, async (request) => storeBulk(ctx, memory, undefined, request));
+  app.post("/_bulk", routeOptions, async (request) => storeBulk(ctx, undefined, request));
+  app.put("/_bulk", hidden, async (request) => storeBulk(ctx, undefined, request));
   app.post<{ Params: { index: string } }>("/:index/_bulk", routeOptions, async (request) =>
-    storeBulk(ctx, memory, request.params.index, request),
+    storeBulk(ctx, request.params.index, request),
   );
   app.put<{ Params: { index: string } }>("/:index/_bulk", hidden, async (request) =>
-    storeBulk(ctx, memory, request.params.index, request),
+    storeBulk(ctx, request.params.index, request),
   );
 
   app.get("/", { onRequest: ctx.auth.requireScope("ingest"), schema: { hide: true } }, async () =>

@@ -19,8 +19,9 @@ import {
 } from "./batch.ts";
 import { EntryError, EntryNormalizer, parseTimestamp, type ParsedTime } from "./normalize.ts";
 import { chargeJson, chargeProtobuf } from "./body-shape.ts";
-import { DECODED_BYTE_COST, type BodyMemory, type IngestMemory } from "./ingest-memory.ts";
-import { decodedBody, mediaType, rawBody, withIngestMemory } from "./request-body.ts";
+import { DECODED_BYTE_COST, type BodyMemory } from "./ingest-memory.ts";
+import { ingestMemoryOf } from "./ingest-preamble.ts";
+import { decodedBody, mediaType, rawBody } from "./request-body.ts";
 import { LokiEntry, LokiPushRequest, TO_OBJECT } from "./wire-schemas.ts";
 
 interface LokiEntry {
@@ -192,15 +193,10 @@ export function decodeLokiStreams(streams: LokiStream[], normalizer: EntryNormal
   return { entries, rejections };
 }
 
-export async function lokiRoutes(
-  app: FastifyInstance,
-  ctx: ServerContext,
-  memory: IngestMemory,
-): Promise<void> {
+export async function lokiRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   app.post(
     "/loki/api/v1/push",
     {
-      onRequest: ctx.auth.requireScope("ingest"),
       config: { ingestEndpoint: "loki" },
       schema: {
         summary: "Loki push API (JSON, or snappy-compressed protobuf)",
@@ -210,23 +206,17 @@ export async function lokiRoutes(
     },
     async (request, reply) => {
       const limits = ctx.config.limits;
-      ctx.metrics.ingestedBytes.inc(
-        { endpoint: "loki" },
-        Buffer.isBuffer(request.body) ? request.body.length : 0,
-      );
       const type = mediaType(request);
       // The protobuf body is snappy-compressed by definition; some clients also say so in Content-Encoding.
       const snappyHeader = String(request.headers["content-encoding"] ?? "").toLowerCase() === "snappy";
-      const batch = await withIngestMemory(memory, request, async (held) => {
-        const body = snappyHeader ? rawBody(request) : await decodedBody(request, limits, held);
-        const streams =
-          type === "application/x-protobuf" || type === "application/protobuf"
-            ? fromProtobuf(body, limits.maxDecompressedBytes, held, limits.maxBatchEntries)
-            : fromJson(body, held, limits.maxBatchEntries);
-        const batch = decodeLokiStreams(streams, new EntryNormalizer(limits));
-        await storeBatch(ctx, "loki", batch);
-        return batch;
-      });
+      const held = ingestMemoryOf(request);
+      const body = snappyHeader ? rawBody(request) : await decodedBody(request, limits, held);
+      const streams =
+        type === "application/x-protobuf" || type === "application/protobuf"
+          ? fromProtobuf(body, limits.maxDecompressedBytes, held, limits.maxBatchEntries)
+          : fromJson(body, held, limits.maxBatchEntries);
+      const batch = decodeLokiStreams(streams, new EntryNormalizer(limits));
+      await storeBatch(ctx, "loki", batch);
       if (batch.rejections.length === 0) return reply.status(204).send();
       // Loki answers 400 with a text listing what it refused; the valid entries are stored.
       const listed = batch.rejections.slice(0, MAX_LISTED_REJECTIONS).map((r) => r.reason);

@@ -14,9 +14,9 @@ import {
   type Rejection,
 } from "./batch.ts";
 import { chargeJson } from "./body-shape.ts";
-import type { IngestMemory } from "./ingest-memory.ts";
+import { ingestMemoryOf } from "./ingest-preamble.ts";
 import { EntryError, EntryNormalizer } from "./normalize.ts";
-import { decodedBody, mediaType, withIngestMemory } from "./request-body.ts";
+import { decodedBody, mediaType } from "./request-body.ts";
 
 const NDJSON_TYPES = new Set([
   "application/x-ndjson",
@@ -90,15 +90,10 @@ export function decodeNativeBody(text: string, type: string, normalizer: EntryNo
   return { entries, rejections };
 }
 
-export async function nativeIngestRoutes(
-  app: FastifyInstance,
-  ctx: ServerContext,
-  memory: IngestMemory,
-): Promise<void> {
+export async function nativeIngestRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   app.post(
     "/api/v1/logs",
     {
-      onRequest: ctx.auth.requireScope("ingest"),
       config: { ingestEndpoint: "native" },
       schema: {
         summary: "Ingest logs (JSON object, JSON array, or NDJSON; gzip or deflate)",
@@ -125,20 +120,11 @@ export async function nativeIngestRoutes(
     },
     async (request, reply) => {
       const limits = ctx.config.limits;
-      const { batch, stored } = await withIngestMemory(memory, request, async (held) => {
-        const body = await decodedBody(request, limits, held);
-        ctx.metrics.ingestedBytes.inc(
-          { endpoint: "native" },
-          request.headers["content-length"] ? Number(request.headers["content-length"]) : body.length,
-        );
-        chargeJson(body, held, limits.maxBatchEntries);
-        const batch = decodeNativeBody(
-          body.toString("utf8"),
-          mediaType(request),
-          new EntryNormalizer(limits),
-        );
-        return { batch, stored: await storeBatch(ctx, "native", batch) };
-      });
+      const held = ingestMemoryOf(request);
+      const body = await decodedBody(request, limits, held);
+      chargeJson(body, held, limits.maxBatchEntries);
+      const batch = decodeNativeBody(body.toString("utf8"), mediaType(request), new EntryNormalizer(limits));
+      const stored = await storeBatch(ctx, "native", batch);
       const result = {
         accepted: stored.length,
         rejected: batch.rejections.length,

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { ServerContext } from "../context.ts";
-import { BadRequest } from "../errors.ts";
+import { BadRequest, UnsupportedMediaType } from "../errors.ts";
 import {
   levelFromOtelSeverity,
   parseLevel,
@@ -17,8 +17,8 @@ import {
 } from "./normalize.ts";
 import { checkBatchSize, storeBatch, type DecodedBatch, type Rejection } from "./batch.ts";
 import { chargeJson, chargeProtobuf } from "./body-shape.ts";
-import type { IngestMemory } from "./ingest-memory.ts";
-import { decodedBody, mediaType, withIngestMemory } from "./request-body.ts";
+import { ingestMemoryOf } from "./ingest-preamble.ts";
+import { decodedBody, mediaType } from "./request-body.ts";
 import { OtlpExportLogsRequest, OtlpExportLogsResponse, OtlpLogRecord, TO_OBJECT } from "./wire-schemas.ts";
 
 /** OTLP AnyValue in its JSON form (protobuf is converted to the same shape). */
@@ -174,15 +174,10 @@ function fromProtobuf(body: Buffer): ExportRequest {
   return object;
 }
 
-export async function otlpRoutes(
-  app: FastifyInstance,
-  ctx: ServerContext,
-  memory: IngestMemory,
-): Promise<void> {
+export async function otlpRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   app.post(
     "/v1/logs",
     {
-      onRequest: ctx.auth.requireScope("ingest"),
       config: { ingestEndpoint: "otlp" },
       schema: {
         summary: "OTLP/HTTP logs (protobuf or JSON)",
@@ -192,38 +187,29 @@ export async function otlpRoutes(
     },
     async (request, reply) => {
       const limits = ctx.config.limits;
-      ctx.metrics.ingestedBytes.inc(
-        { endpoint: "otlp" },
-        Buffer.isBuffer(request.body) ? request.body.length : 0,
-      );
       const type = mediaType(request);
       const protobuf = type === "application/x-protobuf" || type === "application/protobuf";
       if (!protobuf && type !== "application/json") {
-        return reply.status(415).send({
-          statusCode: 415,
-          code: "NL_UNSUPPORTED_MEDIA_TYPE",
-          error: "Unsupported Media Type",
-          message: `Content-Type "${type}" is not OTLP (use application/x-protobuf or application/json)`,
-        });
+        throw new UnsupportedMediaType(
+          `Content-Type "${type}" is not OTLP (use application/x-protobuf or application/json)`,
+        );
       }
-      const batch = await withIngestMemory(memory, request, async (held) => {
-        const body = await decodedBody(request, limits, held);
-        let parsed: ExportRequest;
-        if (protobuf) {
-          chargeProtobuf(body, OtlpExportLogsRequest, OtlpLogRecord, held, limits.maxBatchEntries);
-          parsed = fromProtobuf(body);
-        } else {
-          chargeJson(body, held, limits.maxBatchEntries);
-          try {
-            parsed = JSON.parse(body.toString("utf8")) as ExportRequest;
-          } catch (error) {
-            throw new BadRequest(`the body is not valid JSON: ${(error as Error).message}`);
-          }
+      const held = ingestMemoryOf(request);
+      const body = await decodedBody(request, limits, held);
+      let parsed: ExportRequest;
+      if (protobuf) {
+        chargeProtobuf(body, OtlpExportLogsRequest, OtlpLogRecord, held, limits.maxBatchEntries);
+        parsed = fromProtobuf(body);
+      } else {
+        chargeJson(body, held, limits.maxBatchEntries);
+        try {
+          parsed = JSON.parse(body.toString("utf8")) as ExportRequest;
+        } catch (error) {
+          throw new BadRequest(`the body is not valid JSON: ${(error as Error).message}`);
         }
-        const batch = decodeOtlpRequest(parsed, new EntryNormalizer(limits));
-        await storeBatch(ctx, "otlp", batch);
-        return batch;
-      });
+      }
+      const batch = decodeOtlpRequest(parsed, new EntryNormalizer(limits));
+      await storeBatch(ctx, "otlp", batch);
       const partialSuccess = batch.rejections.length
         ? {
             rejectedLogRecords: batch.rejections.length,
