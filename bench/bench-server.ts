@@ -18,9 +18,16 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** Starts Redis and a server with an ingest+read key; `env` adds to (or overrides) the server's environment. */
-export async function startBenchServer(key: string, env: Record<string, string> = {}): Promise<BenchServer> {
-  const redis = await startRedisServer();
+/**
+ * Starts Redis and a server with an ingest+read key; `env` adds to (or overrides) the server's environment,
+ * `redisArgs` go to redis-server (e.g. the tenants' `--appendonly yes --appendfsync everysec`).
+ */
+export async function startBenchServer(
+  key: string,
+  env: Record<string, string> = {},
+  redisArgs: readonly string[] = [],
+): Promise<BenchServer> {
+  const redis = await startRedisServer({ args: redisArgs });
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, [join(root, "bin/neurallog.ts"), "server"], {

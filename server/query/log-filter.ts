@@ -6,14 +6,18 @@ import { LOG_LEVELS, levelRank, type LogLevel, type StoredLogEntry } from "../lo
 import { parseTimestamp } from "../ingest/normalize.ts";
 import {
   MAX_INDEXED_VALUE_LENGTH,
-  bloomMayContain,
+  bloomMayContainProbe,
+  bloomProbe,
   fieldTerm,
+  type BloomProbe,
+  type BlockSummary,
   fieldText,
   levelMaskAtLeast,
   sourceTerm,
   tokenTerm,
   tokenize,
 } from "../storage/batch-index.ts";
+import type { StoredFormText } from "../storage/block-reader.ts";
 
 export interface LogFilter {
   /** Epoch ms, inclusive. */
@@ -37,6 +41,8 @@ export interface CompiledFilter {
   readonly indexTerms: readonly string[];
   readonly tokenTerms: readonly string[];
   matches(entry: StoredLogEntry): boolean;
+  /** What a log's stored JSON must contain to match, checked in Redis before it is sent and decoded. */
+  readonly storedText: StoredFormText;
 }
 
 /** Splits `q` into plain terms and quoted phrases, each already tokenized. */
@@ -72,13 +78,16 @@ export function compileFilter(filter: LogFilter): CompiledFilter {
   for (const [name, value] of fieldEntries) {
     if (value.length <= MAX_INDEXED_VALUE_LENGTH) indexTerms.push(fieldTerm(name, value));
   }
-  const tokenTerms = [...new Set([...search.terms, ...search.phrases.flat()])].map(tokenTerm);
+  const tokens = [...new Set([...search.terms, ...search.phrases.flat()])];
+  const tokenTerms = tokens.map(tokenTerm);
   const needsTokens = search.terms.length > 0 || search.phrases.length > 0;
+  const storedText = storedFormText(minRank, filter.source, fieldEntries, tokens);
   return {
     filter,
     levelMask: levelMaskAtLeast(filter.level ?? LOG_LEVELS[0]),
     indexTerms,
     tokenTerms,
+    storedText,
     matches(entry) {
       if (filter.from !== undefined && entry.timestamp < filter.from) return false;
       if (filter.to !== undefined && entry.timestamp >= filter.to) return false;
@@ -99,24 +108,55 @@ export function compileFilter(filter: LogFilter): CompiledFilter {
   };
 }
 
-/** What a batch index entry says about its logs, as the query reads it. */
-export interface BatchSummary {
-  readonly minTs: number;
-  readonly maxTs: number;
-  readonly levelMask: number;
-  readonly tokensComplete: boolean;
-  readonly bloom: Buffer;
+/**
+ * Substrings the stored JSON of every matching log contains. encodeEntry writes `"s":<JSON string>` and each field
+ * as `<JSON name>:<JSON value>`, and JSON never escapes ASCII letters, digits or `_`, so each one is a necessary
+ * condition (a message may contain the text too: that only costs a decode). Non-ASCII tokens are left to `matches`
+ * (lowercasing outside ASCII is not a per-byte affair).
+ */
+function storedFormText(
+  minRank: number,
+  source: string | undefined,
+  fields: readonly (readonly [string, string])[],
+  tokens: readonly string[],
+): StoredFormText {
+  // A field value matches as a JSON string or as the literal it is the text of (500, true, null).
+  const anyOf: string[][] = fields.map(([name, value]) => {
+    const key = `${JSON.stringify(name)}:`;
+    return [key + JSON.stringify(value), key + value];
+  });
+  if (minRank > 0) anyOf.push(LOG_LEVELS.slice(minRank).map((level) => `"l":"${level}"`));
+  return {
+    exact: source === undefined ? [] : [`"s":${JSON.stringify(source)}`],
+    anyOf,
+    words: tokens.filter((token) => /^[a-z0-9_]+$/.test(token)),
+  };
 }
 
-/** False when no log of the batch can match; true means "scan it". */
-export function batchMayMatch(compiled: CompiledFilter, batch: BatchSummary): boolean {
-  const f = compiled.filter;
-  if (f.from !== undefined && batch.maxTs < f.from) return false;
-  if (f.to !== undefined && batch.minTs >= f.to) return false;
-  if ((batch.levelMask & compiled.levelMask) === 0) return false;
-  for (const term of compiled.indexTerms) if (!bloomMayContain(batch.bloom, term)) return false;
-  if (batch.tokensComplete) {
-    for (const term of compiled.tokenTerms) if (!bloomMayContain(batch.bloom, term)) return false;
+/** A compiled filter's Bloom terms, hashed once for all the batches and blocks one query probes. */
+export interface IndexProbe {
+  readonly compiled: CompiledFilter;
+  readonly index: readonly BloomProbe[];
+  readonly tokens: readonly BloomProbe[];
+}
+
+export function indexProbe(compiled: CompiledFilter): IndexProbe {
+  return {
+    compiled,
+    index: compiled.indexTerms.map(bloomProbe),
+    tokens: compiled.tokenTerms.map(bloomProbe),
+  };
+}
+
+/** False when no log a batch's or block's summary describes can match; true means "read it". */
+export function summaryMayMatch(probe: IndexProbe, summary: BlockSummary): boolean {
+  const { filter, levelMask } = probe.compiled;
+  if (filter.from !== undefined && summary.maxTs < filter.from) return false;
+  if (filter.to !== undefined && summary.minTs >= filter.to) return false;
+  if ((summary.levelMask & levelMask) === 0) return false;
+  for (const term of probe.index) if (!bloomMayContainProbe(summary.bloom, term)) return false;
+  if (summary.tokensComplete) {
+    for (const term of probe.tokens) if (!bloomMayContainProbe(summary.bloom, term)) return false;
   }
   return true;
 }

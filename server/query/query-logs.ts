@@ -1,13 +1,19 @@
 /**
- * Log search, newest first, with cursor pagination. Walks the batch index stream backwards, skips batches whose
- * index rules them out, and reads the remaining batches' logs from the log stream, filtering each exactly.
- * Reused by the HTTP route, MCP tools and rule tests: one implementation of "find logs".
+ * Log search, newest first, with cursor pagination. The batch index (held in memory by `BatchCatalog`) names the
+ * blocks of logs that may match: batches and then their blocks are ruled out by time range, level mask and Bloom
+ * filter without a read. The remaining blocks are read in waves (one script call each, growing while matches are
+ * scarce); Redis checks each log's stored JSON for the filter's text and sends only those that pass, which are
+ * decoded and matched exactly. Reused by the HTTP route, MCP tools and rule tests: one implementation of
+ * "find logs".
  */
 import type { Redis } from "ioredis";
 import type { StoredLogEntry } from "../logs/log-entry.ts";
 import { tenantKeys } from "../storage/keys.ts";
-import { decodeEntry, entryData } from "../storage/stored-form.ts";
-import { batchMayMatch, compileFilter, type BatchSummary, type LogFilter } from "./log-filter.ts";
+import { parseStreamId } from "../storage/log-store.ts";
+import { BlockReader } from "../storage/block-reader.ts";
+import { decodeEntry } from "../storage/stored-form.ts";
+import { batchCatalog, idBefore, type BatchCatalog, type CatalogBatch } from "./batch-catalog.ts";
+import { compileFilter, indexProbe, summaryMayMatch, type IndexProbe, type LogFilter } from "./log-filter.ts";
 
 export interface LogQuery extends LogFilter {
   /** 1..1000, default 100. */
@@ -25,84 +31,110 @@ export interface LogPage {
 export const MAX_LIMIT = 1000;
 /** Bounds the work of one request; a sparse filter over a long history returns a cursor to continue. */
 const MAX_LOGS_SCANNED = 200_000;
-const INDEX_PAGE = 64;
-const LOG_CHUNK = 500;
+/**
+ * Blocks read in the first round trip; each further wave reads as many as the matches so far say are still
+ * needed (a quarter more), at least twice the last while none matched, and at most LAST_WAVE (Redis runs one
+ * wave as one script: a few milliseconds at most, between other clients' commands).
+ */
+const FIRST_WAVE = 4;
+const LAST_WAVE = 64;
 
-const CURSOR = /^(\d+-\d+)_(\d+-\d+)$/;
+/**
+ * A cursor is the id of the last log returned (or the first log not read, when the scan budget ended the page):
+ * the next page holds older logs only, whatever was stored since. Cursors of the earlier per-batch format
+ * (`<index id>_<log id>`) mean the same and are still taken.
+ */
+const CURSOR = /^(?:\d+-\d+_)?(\d+-\d+)$/;
 
 export class InvalidCursorError extends Error {}
 
-interface Batch extends BatchSummary {
-  readonly indexId: string;
-  readonly first: string;
-  readonly last: string;
+/** A range of one batch's logs (all share the batch's ms): `ms-lo` .. `ms-hi`, to read newest first. */
+interface BlockRange {
+  readonly ms: number;
+  readonly lo: number;
+  readonly hi: number;
 }
 
-function parseBatch(raw: [string, string[]]): Batch {
-  const [id, kv] = raw;
-  const get = (name: string): string | undefined => {
-    for (let i = 0; i + 1 < kv.length; i += 2) if (kv[i] === name) return kv[i + 1];
-    return undefined;
-  };
-  const num = (name: string): number => Number(get(name) ?? "NaN");
-  return {
-    indexId: id,
-    first: get("f") ?? "0-0",
-    last: get("l") ?? "0-0",
-    minTs: num("t0"),
-    maxTs: num("t1"),
-    levelMask: num("lv"),
-    tokensComplete: get("c") === "1",
-    bloom: Buffer.from(get("b") ?? "", "base64"),
-  };
+/** The blocks of `batch` that may match, newest first, below `before` (exclusive) when given. */
+function* batchBlocks(
+  batch: CatalogBatch,
+  probe: IndexProbe,
+  before?: [number, number],
+): Generator<BlockRange> {
+  if (before && !idBefore([batch.ms, batch.seq], before)) return;
+  if (!summaryMayMatch(probe, batch.summary)) return;
+  const end = batch.seq + batch.count - 1;
+  const limit = before && before[0] === batch.ms ? Math.min(end, before[1] - 1) : end;
+  for (let i = batch.blocks.length - 1; i >= 0; i--) {
+    const lo = batch.seq + i * batch.blockLogs;
+    if (lo > limit) continue;
+    if (!summaryMayMatch(probe, batch.blocks[i]!)) continue;
+    yield { ms: batch.ms, lo, hi: Math.min(limit, lo + batch.blockLogs - 1, end) };
+  }
+}
+
+/** Every block that may match, newest first: the catalog's batches, then older ones paged from Redis. */
+async function* candidateBlocks(
+  catalog: BatchCatalog,
+  probe: IndexProbe,
+  before?: [number, number],
+): AsyncGenerator<BlockRange> {
+  const { batches, complete } = catalog.view();
+  for (let i = batches.length - 1; i >= 0; i--) yield* batchBlocks(batches[i]!, probe, before);
+  if (complete) return;
+  let older = batches[0]?.id;
+  for (;;) {
+    const page = await catalog.olderThan(older);
+    for (const batch of page) yield* batchBlocks(batch, probe, before);
+    if (page.length === 0) return;
+    older = page.at(-1)!.id;
+  }
 }
 
 export async function queryLogs(redis: Redis, tenant: string, query: LogQuery): Promise<LogPage> {
   const keys = tenantKeys(tenant);
   const limit = Math.min(Math.max(query.limit ?? 100, 1), MAX_LIMIT);
   const compiled = compileFilter(query);
-  let indexEnd = "+";
-  let logsBefore: string | undefined;
+  let before: [number, number] | undefined;
   if (query.cursor) {
     const match = CURSOR.exec(query.cursor);
     if (!match) throw new InvalidCursorError(`cursor "${query.cursor}" is not one this server issued`);
-    indexEnd = match[1]!;
-    logsBefore = match[2]!;
+    before = parseStreamId(match[1]!);
   }
+  const catalog = batchCatalog(redis, tenant);
+  const reader = new BlockReader(redis, keys.logs);
+  await catalog.refresh();
+  const blocks = candidateBlocks(catalog, indexProbe(compiled), before);
   const entries: StoredLogEntry[] = [];
   let scanned = 0;
+  let blocksRead = 0;
+  let wave = FIRST_WAVE;
   for (;;) {
-    const page = (await redis.xrevrange(keys.batches, indexEnd, "-", "COUNT", INDEX_PAGE)) as [
-      string,
-      string[],
-    ][];
-    if (page.length === 0) return { entries };
-    for (const raw of page) {
-      const batch = parseBatch(raw);
-      const upper = logsBefore ? `(${logsBefore}` : batch.last;
-      logsBefore = undefined;
-      if (!batchMayMatch(compiled, batch)) continue;
-      let end = upper;
-      for (;;) {
-        const chunk = (await redis.xrevrange(keys.logs, end, batch.first, "COUNT", LOG_CHUNK)) as [
-          string,
-          string[],
-        ][];
-        for (const [id, kv] of chunk) {
-          const data = entryData(kv);
-          if (data === undefined) continue;
-          const entry = decodeEntry(id, data);
-          if (!compiled.matches(entry)) continue;
-          entries.push(entry);
-          if (entries.length === limit) return { entries, nextCursor: `${batch.indexId}_${id}` };
-        }
-        scanned += chunk.length;
-        if (chunk.length < LOG_CHUNK) break;
-        end = `(${chunk[chunk.length - 1]![0]}`;
-      }
-      // The budget is checked between batches; "logs before the batch's first" resumes at the next batch.
-      if (scanned >= MAX_LOGS_SCANNED) return { entries, nextCursor: `${batch.indexId}_${batch.first}` };
+    const ranges: BlockRange[] = [];
+    for (let next = await blocks.next(); !next.done; next = await blocks.next()) {
+      ranges.push(next.value);
+      if (ranges.length === wave) break;
     }
-    indexEnd = `(${page[page.length - 1]![0]}`;
+    if (ranges.length === 0) return { entries };
+    const read = await reader.read(
+      ranges.map(({ ms, lo, hi }) => ({ from: `${ms}-${hi}`, to: `${ms}-${lo}` })),
+      compiled.storedText,
+    );
+    scanned += read.scanned;
+    blocksRead += ranges.length;
+    for (const [id, data] of read.logs) {
+      const entry = decodeEntry(id, data);
+      if (!compiled.matches(entry)) continue;
+      entries.push(entry);
+      if (entries.length === limit) return { entries, nextCursor: id };
+    }
+    // The budget is checked between waves; the cursor resumes below the last block read.
+    if (scanned >= MAX_LOGS_SCANNED) {
+      const last = ranges.at(-1)!;
+      return { entries, nextCursor: `${last.ms}-${last.lo}` };
+    }
+    const perBlock = entries.length / blocksRead;
+    const needed = perBlock > 0 ? Math.ceil(((limit - entries.length) / perBlock) * 1.25) : wave * 2;
+    wave = Math.max(1, Math.min(needed, LAST_WAVE));
   }
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { bloomMayContain, buildBloom, indexBatch, levelMaskAtLeast, tokenize } from "./batch-index.ts";
+import {
+  bloomMayContain,
+  buildBloom,
+  decodeBlocks,
+  indexBatch,
+  levelMaskAtLeast,
+  tokenize,
+} from "./batch-index.ts";
 
 describe("batch index", () => {
   it("has no false negatives and few false positives", () => {
@@ -46,5 +53,28 @@ describe("batch index", () => {
       "1|l|error": 1,
       "1|s|node-2": 1,
     });
+  });
+
+  it("summarizes each block of a batch on its own: time range, levels, terms", () => {
+    const entries = Array.from({ length: 5 }, (_, i) => ({
+      timestamp: 1000 * i,
+      level: i === 4 ? ("error" as const) : ("info" as const),
+      message: `step ${i === 3 ? "needle" : "hay"}`,
+      source: `node-${i}`,
+      fields: { n: i },
+    }));
+    const { blockLogs, blocks } = decodeBlocks(indexBatch(entries, 2).blocks);
+    expect(blockLogs).toBe(2);
+    expect(blocks.map((b) => [b.minTs, b.maxTs])).toEqual([
+      [0, 1000],
+      [2000, 3000],
+      [4000, 4000],
+    ]);
+    expect(blocks.map((b) => (b.levelMask & levelMaskAtLeast("error")) !== 0)).toEqual([false, false, true]);
+    const holding = (term: string): boolean[] =>
+      blocks.map((b) => bloomMayContain(Buffer.from(b.bloom), term));
+    expect(holding("t:needle")).toEqual([false, true, false]);
+    expect(holding("s:node-4")).toEqual([false, false, true]);
+    expect(holding("f:n=0")).toEqual([true, false, false]);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The per-batch index. Instead of one index write per log (the number of Redis commands per log is what limits
  * ingest speed), every accepted batch gets ONE index entry: its id range, time range, a bit mask of its levels,
- * and a Bloom filter of its terms (source, field=value pairs, message tokens). A query reads index entries
- * newest first, skips batches that cannot match, and filters the logs of the others exactly. False positives
- * cost a scan; there are no false negatives, so results are exact.
+ * and a Bloom filter of its terms (source, field=value pairs, message tokens); and, in the same entry, the same
+ * summary for each block of BLOCK_LOGS consecutive logs of the batch (`encodeBlocks`). A query skips batches
+ * that cannot match by the batch's filter, then blocks by theirs, and reads and filters only the logs of the
+ * remaining blocks exactly. False positives cost a block read; there are no false negatives, so results are exact.
  *
  * Indexing runs for every log at ingest, so terms are hashed as they are scanned (no token strings, no
  * concatenation, no regex); `tokenize` splits text by the very same rules for queries and exact matching.
@@ -16,6 +17,11 @@ const MAX_TOKEN_LENGTH = 64;
 const MAX_TOKENS_PER_MESSAGE = 256;
 /** Field values longer than this are not indexed (a query for such a value scans instead). */
 export const MAX_INDEXED_VALUE_LENGTH = 128;
+/**
+ * Logs per block: a hit costs reading one block, so small blocks make rare terms cheap; every block costs 22 bytes
+ * of header and its own copy of the terms its logs share. 64 measured best (ADR 0013, bench:query).
+ */
+export const BLOCK_LOGS = 64;
 /** Bloom hash functions; with ~9.6 bits per distinct term this gives about 1% false positives. */
 const BLOOM_HASHES = 7;
 const BLOOM_BITS_PER_TERM = 9.6;
@@ -104,7 +110,7 @@ function mix32(h: number): number {
 /** Builds a Bloom filter from term hashes (duplicates allowed; it is sized by the distinct ones). */
 export function bloomFromHashes(hashes: Uint32Array): Buffer {
   // Deduplicate with an open-addressing table (linear, no sort): a batch repeats most of its terms.
-  let size = 1024;
+  let size = 64;
   while (size < hashes.length * 2) size *= 2;
   const table = new Uint32Array(size);
   const mask = size - 1;
@@ -136,10 +142,23 @@ export function buildBloom(terms: Iterable<string>): Buffer {
 }
 
 export function bloomMayContain(bloom: Buffer, term: string): boolean {
+  return bloomMayContainProbe(bloom, bloomProbe(term));
+}
+
+/** A term's two hashes, computed once per query instead of once per filter probed. */
+export interface BloomProbe {
+  readonly h1: number;
+  readonly h2: number;
+}
+
+export function bloomProbe(term: string): BloomProbe {
+  const h1 = termHash(term);
+  return { h1, h2: mix32(h1) };
+}
+
+export function bloomMayContainProbe(bloom: Uint8Array, { h1, h2 }: BloomProbe): boolean {
   const bits = bloom.length * 8;
   if (bits === 0) return true;
-  const h1 = termHash(term);
-  const h2 = mix32(h1);
   for (let k = 0; k < BLOOM_HASHES; k++) {
     const at = ((h1 + Math.imul(k, h2)) >>> 0) % bits;
     if ((bloom[at >>> 3]! & (1 << (at & 7))) === 0) return false;
@@ -162,6 +181,69 @@ export interface BatchIndex {
   /** False when some message had too many tokens to index: token filters must scan this batch. */
   readonly tokensComplete: boolean;
   readonly stats: StatsIncrements;
+  /** The per-block summaries (`encodeBlocks`), stored with the batch's entry. */
+  readonly blocks: Buffer;
+}
+
+/** What the index says about one block of logs (or, for an entry written before blocks, about the batch). */
+export interface BlockSummary {
+  readonly minTs: number;
+  readonly maxTs: number;
+  readonly levelMask: number;
+  /** False when some message had too many tokens to index: token filters must read this block. */
+  readonly tokensComplete: boolean;
+  readonly bloom: Uint8Array;
+}
+
+/*
+ * The blocks field, little-endian: u8 format (1), u8 0, u16 logs per block, u32 block count; then per block
+ * f64 minTs, f64 maxTs, u8 level mask, u8 flags (1 = tokens complete), u16 0, u32 Bloom bytes, the Bloom filter.
+ * Block i holds the batch's logs i*B .. i*B+B-1 (ids are contiguous), so no ids are stored.
+ */
+const BLOCKS_FORMAT = 1;
+const BLOCKS_HEADER = 8;
+const BLOCK_HEADER = 24;
+
+export function encodeBlocks(blockLogs: number, blocks: readonly BlockSummary[]): Buffer {
+  let size = BLOCKS_HEADER;
+  for (const block of blocks) size += BLOCK_HEADER + block.bloom.length;
+  const out = Buffer.alloc(size);
+  out.writeUInt8(BLOCKS_FORMAT, 0);
+  out.writeUInt16LE(blockLogs, 2);
+  out.writeUInt32LE(blocks.length, 4);
+  let at = BLOCKS_HEADER;
+  for (const block of blocks) {
+    out.writeDoubleLE(block.minTs, at);
+    out.writeDoubleLE(block.maxTs, at + 8);
+    out.writeUInt8(block.levelMask, at + 16);
+    out.writeUInt8(block.tokensComplete ? 1 : 0, at + 17);
+    out.writeUInt32LE(block.bloom.length, at + 20);
+    out.set(block.bloom, at + BLOCK_HEADER);
+    at += BLOCK_HEADER + block.bloom.length;
+  }
+  return out;
+}
+
+/** The blocks of an entry's blocks field; the Bloom filters are views into `data`, not copies. */
+export function decodeBlocks(data: Buffer): { blockLogs: number; blocks: BlockSummary[] } {
+  if (data.length < BLOCKS_HEADER || data.readUInt8(0) !== BLOCKS_FORMAT)
+    throw new Error(`index blocks of an unknown format (${data.length} bytes)`);
+  const blockLogs = data.readUInt16LE(2);
+  const count = data.readUInt32LE(4);
+  const blocks: BlockSummary[] = [];
+  let at = BLOCKS_HEADER;
+  for (let i = 0; i < count; i++) {
+    const bytes = data.readUInt32LE(at + 20);
+    blocks.push({
+      minTs: data.readDoubleLE(at),
+      maxTs: data.readDoubleLE(at + 8),
+      levelMask: data.readUInt8(at + 16),
+      tokensComplete: data.readUInt8(at + 17) === 1,
+      bloom: data.subarray(at + BLOCK_HEADER, at + BLOCK_HEADER + bytes),
+    });
+    at += BLOCK_HEADER + bytes;
+  }
+  return { blockLogs, blocks };
 }
 
 /** Collects term hashes into a growable typed array. */
@@ -197,21 +279,37 @@ function hashTokens(message: string, out: HashList): number {
   return tokens;
 }
 
-export function indexBatch(entries: readonly LogEntry[]): BatchIndex {
+export function indexBatch(entries: readonly LogEntry[], blockLogs = BLOCK_LOGS): BatchIndex {
   const hashes = new HashList();
   const perMinute = new Map<number, { levels: number[]; sources: Map<string, number> }>();
   let minTs = Infinity;
   let maxTs = -Infinity;
   let levelMask = 0;
   let tokensComplete = true;
-  for (const entry of entries) {
+  const blocks: BlockSummary[] = [];
+  let block = { start: 0, minTs: Infinity, maxTs: -Infinity, levelMask: 0, tokensComplete: true };
+  const closeBlock = (): void => {
+    const bloom = bloomFromHashes(hashes.values.subarray(block.start, hashes.length));
+    const { minTs, maxTs, levelMask, tokensComplete } = block;
+    blocks.push({ minTs, maxTs, levelMask, tokensComplete, bloom });
+    block = { start: hashes.length, minTs: Infinity, maxTs: -Infinity, levelMask: 0, tokensComplete: true };
+  };
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0 && i % blockLogs === 0) closeBlock();
+    const entry = entries[i]!;
     const ts = entry.timestamp;
     if (ts < minTs) minTs = ts;
     if (ts > maxTs) maxTs = ts;
+    if (ts < block.minTs) block.minTs = ts;
+    if (ts > block.maxTs) block.maxTs = ts;
     const rank = levelRank(entry.level);
     levelMask |= 1 << rank;
+    block.levelMask |= 1 << rank;
     hashes.push(hashUpdate(PREFIX_SOURCE, entry.source));
-    if (hashTokens(entry.message, hashes) > MAX_TOKENS_PER_MESSAGE) tokensComplete = false;
+    if (hashTokens(entry.message, hashes) > MAX_TOKENS_PER_MESSAGE) {
+      tokensComplete = false;
+      block.tokensComplete = false;
+    }
     const fields = entry.fields;
     for (const name in fields) {
       const value = fields[name];
@@ -236,6 +334,17 @@ export function indexBatch(entries: readonly LogEntry[]): BatchIndex {
     });
     for (const [source, n] of counts.sources) fields.set(statsField(minute, "s", source), n);
   }
+  if (entries.length > 0) closeBlock();
   const bloom = bloomFromHashes(hashes.values.subarray(0, hashes.length));
-  return { count: entries.length, minTs, maxTs, levelMask, bloom, tokensComplete, stats };
+  const encodedBlocks = encodeBlocks(blockLogs, blocks);
+  return {
+    count: entries.length,
+    minTs,
+    maxTs,
+    levelMask,
+    bloom,
+    tokensComplete,
+    stats,
+    blocks: encodedBlocks,
+  };
 }

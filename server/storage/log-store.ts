@@ -18,7 +18,7 @@ const MEMORY_TRIM_ROUNDS = 8;
 /*
  * KEYS: logs, batches, stats hour hashes...
  * ARGV: n, maxEntries, minId ("0" = no age trim), statsTtlSeconds, minTs, maxTs, levelMask, tokensComplete, bloom
- *       (base64), incomingBytes, highWater, lowWater,
+ *       (base64), incomingBytes, highWater, lowWater, blocks (base64, batch-index.ts encodeBlocks),
  *       then per stats key: pair count c and c (field, increment) pairs, then the n stored entries.
  *
  * allow-oom: the tenant's Redis runs noeviction, which refuses scripts once used memory reaches maxmemory; this
@@ -54,7 +54,7 @@ if maxmemory > 0 and used + incoming > maxmemory * tonumber(ARGV[11]) then
     return redis.error_reply('OOM used memory stays above maxmemory after trimming the oldest logs')
   end
 end
-local at = 13
+local at = 14
 for k = 3, #KEYS do
   local npairs = tonumber(ARGV[at])
   for p = 1, npairs do
@@ -72,7 +72,7 @@ for i = 1, n - 1 do
   last = ms .. '-' .. string.format('%d', seq + i)
   redis.call('XADD', KEYS[1], last, 'd', ARGV[at + i])
 end
-redis.call('XADD', KEYS[2], '*', 'f', first, 'l', last, 'n', n, 't0', ARGV[5], 't1', ARGV[6], 'lv', ARGV[7], 'c', ARGV[8], 'b', ARGV[9])
+redis.call('XADD', KEYS[2], '*', 'f', first, 'l', last, 'n', n, 't0', ARGV[5], 't1', ARGV[6], 'lv', ARGV[7], 'c', ARGV[8], 'b', ARGV[9], 'k', ARGV[13])
 redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[2])
 if ARGV[3] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3]) end
 -- The index follows whatever trimmed the logs (count, age or memory): down to the oldest remaining log.
@@ -137,6 +137,7 @@ export class LogStore {
       0, // incomingBytes, set below
       LOG_MEMORY_HIGH_WATER,
       LOG_MEMORY_LOW_WATER,
+      index.blocks.toString("base64"),
       ...statsArgs,
     ];
     const incomingAt = keys.length + 10;
