@@ -24,7 +24,9 @@ import { redisMemoryMetrics } from "./ops/redis-memory-metrics.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { queryRoutes } from "./query/query-routes.ts";
 import { LogStore } from "./storage/log-store.ts";
+import { lokiReadRoutes } from "./loki-read/loki-read-routes.ts";
 import { tailRoutes } from "./tail/tail-route.ts";
+import { TailSlots } from "./tail/tail-slots.ts";
 
 /**
  * Every error as `{statusCode, code, error, message}` (plus `limit` when it names the limit it met, `withLimit`):
@@ -134,12 +136,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     forceCloseConnections: "idle",
   });
+  const metrics = createMetrics();
   const ctx: ServerContext = {
     config,
     redis,
     store: new LogStore(redis, config.tenant, config.retention),
     auth: options.auth ?? createAuthenticator(config),
-    metrics: createMetrics(),
+    metrics,
+    tailSlots: new TailSlots({ server: config.maxTailClients, perKey: config.maxTailClientsPerKey }, (open) =>
+      metrics.liveTails.set(open),
+    ),
     lifecycle: options.lifecycle ?? { shuttingDown: false, onShutdown: new Set() },
     extensions: options.extensions ?? [],
   };
@@ -179,6 +185,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => ingestRoutes(scope, ctx));
   await app.register(async (scope) => queryRoutes(scope, ctx));
   await app.register(async (scope) => tailRoutes(scope, ctx));
+  await app.register(async (scope) => lokiReadRoutes(scope, ctx));
   for (const extension of ctx.extensions) {
     if (extension.register) await extension.register(app);
   }

@@ -5,6 +5,7 @@ import type { ServerConfig } from "./config/config.ts";
 import type { ServerExtension } from "./extension.ts";
 import type { ServerMetrics } from "./ops/metrics.ts";
 import type { LogStore } from "./storage/log-store.ts";
+import type { TailSlots } from "./tail/tail-slots.ts";
 
 export interface Lifecycle {
   /** Set on SIGTERM: /readyz turns 503 so the load balancer drains us; live tails end. */
@@ -21,4 +22,6 @@ export interface ServerContext {
   readonly metrics: ServerMetrics;
   readonly lifecycle: Lifecycle;
   readonly extensions: readonly ServerExtension[];
+  /** The live tails' caps, shared by every kind of tail (SSE, Loki's WebSocket tail). */
+  readonly tailSlots: TailSlots;
 }

@@ -10,7 +10,7 @@ import { BadRequest, KeyTailLimit, ServerTailLimit, ServiceUnavailable, withLimi
 import { compileFilter, filterFromQuery } from "../query/log-filter.ts";
 import { createRedisClient } from "../storage/redis-client.ts";
 import { decodeEntry, entryData } from "../storage/stored-form.ts";
-import { TailSlots, type TailSlot, type TailTake } from "./tail-slots.ts";
+import type { TailSlot, TailTake } from "./tail-slots.ts";
 
 const BLOCK_MS = 15_000;
 const READ_COUNT = 500;
@@ -19,6 +19,8 @@ const STREAM_ID = /^\d+-\d+$/;
 const RETRY_MS = 2000;
 /** Retry-After of a tail refused at a cap: tails last minutes, a slot rarely frees within a second. */
 const REFUSED_RETRY_AFTER_S = 10;
+/** How long one blocking read waits before the tail sends a keep-alive. */
+export const TAIL_BLOCK_MS = BLOCK_MS;
 
 /** Waits for the socket to drain, or for the connection to go away (a closed socket never drains). */
 async function write(reply: FastifyReply, chunk: string): Promise<void> {
@@ -37,7 +39,11 @@ async function write(reply: FastifyReply, chunk: string): Promise<void> {
 }
 
 /** The answer to a tail over a cap: 503 for the server's, 429 for the key's, with Retry-After and the cap. */
-function refusal(reply: FastifyReply, key: string, refused: Extract<TailTake, { refused: unknown }>): Error {
+export function refusal(
+  reply: FastifyReply,
+  key: string,
+  refused: Extract<TailTake, { refused: unknown }>,
+): Error {
   reply.header("retry-after", String(REFUSED_RETRY_AFTER_S));
   if (refused.refused === "server") {
     return withLimit(
@@ -54,10 +60,7 @@ function refusal(reply: FastifyReply, key: string, refused: Extract<TailTake, { 
 }
 
 export async function tailRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const slots = new TailSlots(
-    { server: ctx.config.maxTailClients, perKey: ctx.config.maxTailClientsPerKey },
-    (open) => ctx.metrics.liveTails.set(open),
-  );
+  const slots = ctx.tailSlots;
   app.get(
     "/api/v1/logs/stream",
     {
@@ -166,7 +169,7 @@ async function serveTail(
  * A connection of the tail's own (a blocking read has no command timeout) and where the tail starts: the
  * client's Last-Event-ID, or the newest entry. A 503 when Redis cannot be reached (the reader disconnected).
  */
-async function openTailReader(
+export async function openTailReader(
   ctx: ServerContext,
   logsKey: string,
   resume: unknown,

@@ -1,0 +1,91 @@
+/**
+ * Reads the logs a selector may match, newest first, through the server's one search (`queryLogs`): the
+ * selector's exact source, level and field matchers become its filter (so its index skips what cannot match),
+ * the rest is matched by the compiled pipeline. Every read is bounded: a query that would examine more than
+ * `maxScanned` logs is refused with a 400 saying how to narrow it, never answered from a part of its range.
+ */
+import { LOG_LEVELS, type LogLevel, type StoredLogEntry } from "../logs/log-entry.ts";
+import type { LogFilter } from "../query/log-filter.ts";
+import type { LogPage, LogQuery } from "../query/query-logs.ts";
+import type { LabelMatcher, LogSelectorExpr } from "./logql-ast.ts";
+import { LEVEL_LABEL, SOURCE_LABEL } from "./log-labels.ts";
+
+export type LogSearch = (query: LogQuery) => Promise<LogPage>;
+
+/** Logs examined by one request at most (by the pipeline, after the index's filter). */
+export const MAX_SCANNED_LOGS = 1_000_000;
+const PAGE = 1000;
+
+/** A limit of Loki's API reached: a 400 whose text says which and what to change. */
+export class LokiLimitError extends Error {}
+
+export interface ScanStats {
+  /** Logs the pipeline examined. */
+  scanned: number;
+  /** Bytes of their lines. */
+  bytes: number;
+}
+
+/** What of a selector `queryLogs` can filter on itself: exact source, level (at least, then exact) and fields. */
+export function prefilter(matchers: readonly LabelMatcher[]): LogFilter {
+  let source: string | undefined;
+  let level: LogLevel | undefined;
+  const fields: Record<string, string> = {};
+  for (const m of matchers) {
+    if (m.op !== "=") continue;
+    if (m.name === SOURCE_LABEL || m.name === "source") source = m.value;
+    else if (m.name === LEVEL_LABEL && (LOG_LEVELS as readonly string[]).includes(m.value))
+      level = m.value as LogLevel;
+    // A label name with `_` may stand for a dotted field (`http_status`); only plain names map back exactly.
+    else if (/^[a-zA-Z][a-zA-Z0-9]*$/.test(m.name) && !ALIASES.has(m.name)) fields[m.name] = m.value;
+  }
+  return {
+    ...(source !== undefined ? { source } : {}),
+    ...(level ? { level } : {}),
+    ...(Object.keys(fields).length ? { fields } : {}),
+  };
+}
+
+/** Names that may mean the source (log-labels.ts): a log without such a field still matches them. */
+const ALIASES = new Set(["service", "app", "application", "job", "container", "hostname", "host"]);
+
+/**
+ * Every log in [fromMs, toMs) the selector's filter admits, newest first. `bound.maxScanned` bounds the logs
+ * handed to the caller; past it, a `LokiLimitError` (queries), or the end of the scan (label lists, which say
+ * they list what the newest logs carry).
+ */
+export async function* scanLogs(
+  search: LogSearch,
+  selector: LogSelectorExpr,
+  range: { readonly fromMs: number; readonly toMs: number },
+  stats: ScanStats,
+  bound: { readonly maxScanned: number; readonly atLimit: "refuse" | "stop" } = {
+    maxScanned: MAX_SCANNED_LOGS,
+    atLimit: "refuse",
+  },
+): AsyncGenerator<StoredLogEntry> {
+  const { maxScanned } = bound;
+  const filter: LogFilter = prefilter(selector.matchers);
+  let cursor: string | undefined;
+  for (;;) {
+    // Read at every page: a caller may narrow the range while it reads (evalLogQuery raises fromMs).
+    const page = await search({
+      ...filter,
+      from: Math.floor(range.fromMs),
+      to: Math.ceil(range.toMs),
+      limit: PAGE,
+      ...(cursor ? { cursor } : {}),
+    });
+    for (const entry of page.entries) {
+      if (++stats.scanned > maxScanned) {
+        if (bound.atLimit === "stop") return;
+        throw new LokiLimitError(
+          `the query examines more than ${maxScanned.toLocaleString("en")} logs (the limit of one query); narrow the time range or the stream selector`,
+        );
+      }
+      yield entry;
+    }
+    if (!page.nextCursor) return;
+    cursor = page.nextCursor;
+  }
+}
