@@ -258,8 +258,17 @@ function stageStep(stage: PipelineStage): Step {
 /** The selector and pipeline as one function; throws `LogqlError` for a template or regex it cannot run. */
 export function compilePipeline(expr: LogSelectorExpr): CompiledPipeline {
   const matchers = expr.matchers.map((m) => ({ name: m.name, test: compileMatcher(m) }));
-  const steps = expr.pipeline.map(stageStep);
+  // Line filters before the first other stage see the message itself: run first, they reject most logs of a
+  // search before their labels are built (filters commute with the selector's matchers).
+  const leading = expr.pipeline.findIndex((stage) => stage.kind !== "line");
+  const split = leading < 0 ? expr.pipeline.length : leading;
+  const lineFirst = expr.pipeline.slice(0, split).map((stage) => lineFilter(stage as LineFilterStage));
+  const steps = expr.pipeline.slice(split).map(stageStep);
   return (entry) => {
+    if (lineFirst.length) {
+      const probe = { line: entry.message, labels: undefined as unknown as LogLabels };
+      for (const filter of lineFirst) if (!filter(probe)) return undefined;
+    }
     const labels = new LogLabels(entry);
     for (const { name, test } of matchers) if (!test(labels.get(name) ?? "")) return undefined;
     for (const { name } of matchers) labels.adopt(name);

@@ -11,7 +11,7 @@ import { scanLogs, type LogSearch, type ScanStats } from "./log-scan.ts";
 import type { TimeRange } from "./loki-params.ts";
 
 /** Label names and values are listed from the newest logs of the range, this many at most. */
-export const MAX_METADATA_LOGS = 100_000;
+export const MAX_METADATA_LOGS = 20_000;
 
 const EVERYTHING: LogSelectorExpr = { kind: "log", matchers: [], pipeline: [] };
 
