@@ -26,6 +26,8 @@ export interface CatalogBatch {
   /** Logs per block; block i holds logs seq+i*blockLogs .. (the last block may be shorter). */
   readonly blockLogs: number;
   readonly blocks: readonly BlockSummary[];
+  /** The batch's sources, numbered as the blocks' source columns name them (absent: no source column). */
+  readonly sources?: readonly string[];
   /** Memory the decoded entry holds (its Bloom filters). */
   readonly bytes: number;
 }
@@ -48,9 +50,9 @@ function field(kv: readonly string[], name: string): string | undefined {
 }
 
 /**
- * Decodes one index entry. An entry written before blocks existed (no `k`) is one block of the whole batch; a
- * field that is missing makes the summary match everything (an empty Bloom filter rules nothing out), never
- * hide logs.
+ * Decodes one index entry. An entry written before blocks existed (no `k`), or with blocks of a format this
+ * server does not know, is one block of the whole batch; a field that is missing makes the summary match
+ * everything (an empty Bloom filter rules nothing out), never hide logs.
  */
 export function parseBatchEntry([id, kv]: RawEntry): CatalogBatch {
   const [ms, seq] = parseStreamId(field(kv, "f") ?? "0-0");
@@ -68,22 +70,25 @@ export function parseBatchEntry([id, kv]: RawEntry): CatalogBatch {
     tokensComplete: field(kv, "c") === "1",
     bloom,
   };
+  const whole = {
+    id,
+    ms,
+    seq,
+    count,
+    summary,
+    blockLogs: Math.max(1, count),
+    blocks: [summary],
+    bytes: bloom.length,
+  };
   const blocksField = field(kv, "k");
-  if (blocksField === undefined) {
-    return {
-      id,
-      ms,
-      seq,
-      count,
-      summary,
-      blockLogs: Math.max(1, count),
-      blocks: [summary],
-      bytes: bloom.length,
-    };
-  }
+  if (blocksField === undefined) return whole;
   const data = Buffer.from(blocksField, "base64");
-  const { blockLogs, blocks } = decodeBlocks(data);
-  return { id, ms, seq, count, summary, blockLogs, blocks, bytes: bloom.length + data.length };
+  try {
+    return { id, ms, seq, count, summary, ...decodeBlocks(data), bytes: bloom.length + data.length };
+  } catch {
+    // Blocks of a format this server does not know (written by a newer one): the batch as one block.
+    return whole;
+  }
 }
 
 export class BatchCatalog {

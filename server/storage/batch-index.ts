@@ -25,6 +25,12 @@ export const BLOCK_LOGS = 64;
 /** Bloom hash functions; with ~9.6 bits per distinct term this gives about 1% false positives. */
 const BLOOM_HASHES = 7;
 const BLOOM_BITS_PER_TERM = 9.6;
+/**
+ * A block's filter: ~0.13% false positives. A term in every batch but few logs (one user's logs) passes every
+ * batch filter, so the blocks' false positives are what such a search reads in vain: at 1% they were more
+ * than its hits (bench:query); the bits cost 1.4 bytes per log.
+ */
+const BLOCK_BLOOM_BITS_PER_TERM = 14.4;
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -108,7 +114,7 @@ function mix32(h: number): number {
 }
 
 /** Builds a Bloom filter from term hashes (duplicates allowed; it is sized by the distinct ones). */
-export function bloomFromHashes(hashes: Uint32Array): Buffer {
+export function bloomFromHashes(hashes: Uint32Array, bitsPerTerm = BLOOM_BITS_PER_TERM): Buffer {
   // Deduplicate with an open-addressing table (linear, no sort): a batch repeats most of its terms.
   let size = 64;
   while (size < hashes.length * 2) size *= 2;
@@ -124,7 +130,7 @@ export function bloomFromHashes(hashes: Uint32Array): Buffer {
       distinct.push(h);
     }
   }
-  const bytes = Math.max(8, Math.ceil((distinct.length * BLOOM_BITS_PER_TERM) / 8));
+  const bytes = Math.max(8, Math.ceil((distinct.length * bitsPerTerm) / 8));
   const bits = bytes * 8;
   const bloom = Buffer.alloc(bytes);
   for (const h1 of distinct) {
@@ -193,57 +199,109 @@ export interface BlockSummary {
   /** False when some message had too many tokens to index: token filters must read this block. */
   readonly tokensComplete: boolean;
   readonly bloom: Uint8Array;
+  /** Per log of the block, in order: its level's rank (a column: which logs, not only whether some). */
+  readonly levels?: Uint8Array;
+  /** Per log of the block: its source's number in the batch's `sources`, when the batch has that column. */
+  readonly sources?: Uint8Array;
 }
 
+export interface BlocksOfBatch {
+  readonly blockLogs: number;
+  readonly blocks: BlockSummary[];
+  /** The batch's distinct sources (at most MAX_SOURCE_COLUMN), numbered for the blocks' source columns. */
+  readonly sources?: readonly string[];
+}
+
+/** A batch with more distinct sources than this has no source column (sources then go by Bloom filter only). */
+const MAX_SOURCE_COLUMN = 255;
+
 /*
- * The blocks field, little-endian: u8 format (1), u8 0, u16 logs per block, u32 block count; then per block
- * f64 minTs, f64 maxTs, u8 level mask, u8 flags (1 = tokens complete), u16 0, u32 Bloom bytes, the Bloom filter.
- * Block i holds the batch's logs i*B .. i*B+B-1 (ids are contiguous), so no ids are stored.
+ * The blocks field, little-endian: u8 format (2), u8 0, u16 logs per block, u32 block count, u16 source count
+ * (0xffff: no source column) and per source u16 byte length and its UTF-8; then per block f64 minTs, f64 maxTs,
+ * u8 level mask, u8 flags (1 = tokens complete), u16 logs in the block (n), u32 Bloom bytes, the Bloom filter,
+ * n level ranks, and (with the column) n source numbers. Block i holds the batch's logs i*B .. i*B+n-1 (ids are
+ * contiguous), so no ids are stored.
  */
-const BLOCKS_FORMAT = 1;
-const BLOCKS_HEADER = 8;
+const BLOCKS_FORMAT = 2;
+const NO_SOURCE_COLUMN = 0xffff;
 const BLOCK_HEADER = 24;
 
-export function encodeBlocks(blockLogs: number, blocks: readonly BlockSummary[]): Buffer {
-  let size = BLOCKS_HEADER;
-  for (const block of blocks) size += BLOCK_HEADER + block.bloom.length;
+export function encodeBlocks({ blockLogs, blocks, sources }: BlocksOfBatch): Buffer {
+  const names = (sources ?? []).map((name) => Buffer.from(name, "utf8"));
+  let size = 10;
+  for (const name of names) size += 2 + name.length;
+  for (const block of blocks) size += BLOCK_HEADER + block.bloom.length + (block.levels?.length ?? 0) * 2;
   const out = Buffer.alloc(size);
   out.writeUInt8(BLOCKS_FORMAT, 0);
   out.writeUInt16LE(blockLogs, 2);
   out.writeUInt32LE(blocks.length, 4);
-  let at = BLOCKS_HEADER;
+  out.writeUInt16LE(sources ? names.length : NO_SOURCE_COLUMN, 8);
+  let at = 10;
+  for (const name of names) {
+    out.writeUInt16LE(name.length, at);
+    out.set(name, at + 2);
+    at += 2 + name.length;
+  }
   for (const block of blocks) {
+    const n = block.levels?.length ?? 0;
     out.writeDoubleLE(block.minTs, at);
     out.writeDoubleLE(block.maxTs, at + 8);
     out.writeUInt8(block.levelMask, at + 16);
     out.writeUInt8(block.tokensComplete ? 1 : 0, at + 17);
+    out.writeUInt16LE(n, at + 18);
     out.writeUInt32LE(block.bloom.length, at + 20);
-    out.set(block.bloom, at + BLOCK_HEADER);
-    at += BLOCK_HEADER + block.bloom.length;
+    at += BLOCK_HEADER;
+    out.set(block.bloom, at);
+    at += block.bloom.length;
+    if (block.levels) out.set(block.levels, at);
+    at += n;
+    if (sources && block.sources) {
+      out.set(block.sources, at);
+      at += n;
+    }
   }
-  return out;
+  return out.subarray(0, at);
 }
 
-/** The blocks of an entry's blocks field; the Bloom filters are views into `data`, not copies. */
-export function decodeBlocks(data: Buffer): { blockLogs: number; blocks: BlockSummary[] } {
-  if (data.length < BLOCKS_HEADER || data.readUInt8(0) !== BLOCKS_FORMAT)
+/** The blocks of an entry's blocks field; filters and columns are views into `data`, not copies. */
+export function decodeBlocks(data: Buffer): BlocksOfBatch {
+  if (data.length < 10 || data.readUInt8(0) !== BLOCKS_FORMAT)
     throw new Error(`index blocks of an unknown format (${data.length} bytes)`);
   const blockLogs = data.readUInt16LE(2);
   const count = data.readUInt32LE(4);
+  const sourceCount = data.readUInt16LE(8);
+  let at = 10;
+  let sources: string[] | undefined;
+  if (sourceCount !== NO_SOURCE_COLUMN) {
+    sources = [];
+    for (let i = 0; i < sourceCount; i++) {
+      const length = data.readUInt16LE(at);
+      sources.push(data.toString("utf8", at + 2, at + 2 + length));
+      at += 2 + length;
+    }
+  }
   const blocks: BlockSummary[] = [];
-  let at = BLOCKS_HEADER;
   for (let i = 0; i < count; i++) {
+    const n = data.readUInt16LE(at + 18);
     const bytes = data.readUInt32LE(at + 20);
-    blocks.push({
+    const summary = {
       minTs: data.readDoubleLE(at),
       maxTs: data.readDoubleLE(at + 8),
       levelMask: data.readUInt8(at + 16),
       tokensComplete: data.readUInt8(at + 17) === 1,
-      bloom: data.subarray(at + BLOCK_HEADER, at + BLOCK_HEADER + bytes),
-    });
-    at += BLOCK_HEADER + bytes;
+    };
+    at += BLOCK_HEADER;
+    const bloom = data.subarray(at, at + bytes);
+    at += bytes;
+    const levels = data.subarray(at, at + n);
+    at += n;
+    if (sources) {
+      blocks.push({ ...summary, bloom, levels, sources: data.subarray(at, at + n) });
+      at += n;
+    } else blocks.push({ ...summary, bloom, levels });
   }
-  return { blockLogs, blocks };
+  if (at !== data.length) throw new Error(`index blocks of ${data.length} bytes hold ${at}`);
+  return { blockLogs, blocks, ...(sources ? { sources } : {}) };
 }
 
 /** Collects term hashes into a growable typed array. */
@@ -287,16 +345,41 @@ export function indexBatch(entries: readonly LogEntry[], blockLogs = BLOCK_LOGS)
   let levelMask = 0;
   let tokensComplete = true;
   const blocks: BlockSummary[] = [];
-  let block = { start: 0, minTs: Infinity, maxTs: -Infinity, levelMask: 0, tokensComplete: true };
-  const closeBlock = (): void => {
-    const bloom = bloomFromHashes(hashes.values.subarray(block.start, hashes.length));
-    const { minTs, maxTs, levelMask, tokensComplete } = block;
-    blocks.push({ minTs, maxTs, levelMask, tokensComplete, bloom });
-    block = { start: hashes.length, minTs: Infinity, maxTs: -Infinity, levelMask: 0, tokensComplete: true };
+  const levelColumn = new Uint8Array(entries.length);
+  const sourceColumn = new Uint8Array(entries.length);
+  const sourceNumbers = new Map<string, number>();
+  let block = { start: 0, first: 0, minTs: Infinity, maxTs: -Infinity, levelMask: 0, tokensComplete: true };
+  const closeBlock = (end: number): void => {
+    const bloom = bloomFromHashes(
+      hashes.values.subarray(block.start, hashes.length),
+      BLOCK_BLOOM_BITS_PER_TERM,
+    );
+    const { minTs, maxTs, levelMask, tokensComplete, first } = block;
+    const levels = levelColumn.subarray(first, end);
+    blocks.push({
+      minTs,
+      maxTs,
+      levelMask,
+      tokensComplete,
+      bloom,
+      levels,
+      sources: sourceColumn.subarray(first, end),
+    });
+    block = {
+      start: hashes.length,
+      first: end,
+      minTs: Infinity,
+      maxTs: -Infinity,
+      levelMask: 0,
+      tokensComplete: true,
+    };
   };
   for (let i = 0; i < entries.length; i++) {
-    if (i > 0 && i % blockLogs === 0) closeBlock();
+    if (i > 0 && i % blockLogs === 0) closeBlock(i);
     const entry = entries[i]!;
+    let source = sourceNumbers.get(entry.source);
+    if (source === undefined) sourceNumbers.set(entry.source, (source = sourceNumbers.size));
+    sourceColumn[i] = source;
     const ts = entry.timestamp;
     if (ts < minTs) minTs = ts;
     if (ts > maxTs) maxTs = ts;
@@ -305,6 +388,7 @@ export function indexBatch(entries: readonly LogEntry[], blockLogs = BLOCK_LOGS)
     const rank = levelRank(entry.level);
     levelMask |= 1 << rank;
     block.levelMask |= 1 << rank;
+    levelColumn[i] = rank;
     hashes.push(hashUpdate(PREFIX_SOURCE, entry.source));
     if (hashTokens(entry.message, hashes) > MAX_TOKENS_PER_MESSAGE) {
       tokensComplete = false;
@@ -334,9 +418,10 @@ export function indexBatch(entries: readonly LogEntry[], blockLogs = BLOCK_LOGS)
     });
     for (const [source, n] of counts.sources) fields.set(statsField(minute, "s", source), n);
   }
-  if (entries.length > 0) closeBlock();
+  if (entries.length > 0) closeBlock(entries.length);
   const bloom = bloomFromHashes(hashes.values.subarray(0, hashes.length));
-  const encodedBlocks = encodeBlocks(blockLogs, blocks);
+  const sources = sourceNumbers.size <= MAX_SOURCE_COLUMN ? [...sourceNumbers.keys()] : undefined;
+  const encodedBlocks = encodeBlocks({ blockLogs, blocks, ...(sources ? { sources } : {}) });
   return {
     count: entries.length,
     minTs,

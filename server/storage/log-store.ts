@@ -72,7 +72,10 @@ for i = 1, n - 1 do
   last = ms .. '-' .. string.format('%d', seq + i)
   redis.call('XADD', KEYS[1], last, 'd', ARGV[at + i])
 end
-redis.call('XADD', KEYS[2], '*', 'f', first, 'l', last, 'n', n, 't0', ARGV[5], 't1', ARGV[6], 'lv', ARGV[7], 'c', ARGV[8], 'b', ARGV[9], 'k', ARGV[13])
+-- The index entry's id is the batch's last log id, so trimming the index by the oldest log's id (below) keeps
+-- every batch that still has logs; '*' only if an entry of an older layout already holds a greater id.
+local index = { 'f', first, 'l', last, 'n', n, 't0', ARGV[5], 't1', ARGV[6], 'lv', ARGV[7], 'c', ARGV[8], 'b', ARGV[9], 'k', ARGV[13] }
+if not pcall(redis.call, 'XADD', KEYS[2], last, unpack(index)) then redis.call('XADD', KEYS[2], '*', unpack(index)) end
 redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[2])
 if ARGV[3] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3]) end
 -- The index follows whatever trimmed the logs (count, age or memory): down to the oldest remaining log.
