@@ -4,7 +4,8 @@
  * and redis-benchmark's pipelined XADD rate on the same Redis as the ceiling. Last line:
  * `ingest: N logs/s, ceiling M/s, ratio R`.
  * Environment: BENCH_SECONDS (10), BENCH_BATCH (1000), BENCH_CONCURRENCY (4), BENCH_NODE_OPTIONS (the image's),
- * and the server's own variables (e.g. NEURALLOG_WORKERS=2).
+ * BENCH_APPENDONLY (yes: Redis as tenants run it, `appendonly yes`, `appendfsync everysec`, for the server and
+ * the ceiling alike; no: in memory only), and the server's own variables (e.g. NEURALLOG_WORKERS=2).
  */
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
@@ -26,10 +27,15 @@ function runNode(args: string[]): Promise<string> {
   });
 }
 
-const { url, server, redis, stop } = await startBenchServer(KEY, {
-  // The image's Node settings (image/build.ts): bounded young and old generations keep RSS in check.
-  NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-semi-space-size=16 --max-old-space-size=256",
-});
+const appendOnly = (process.env.BENCH_APPENDONLY ?? "yes") !== "no";
+const { url, server, redis, stop } = await startBenchServer(
+  KEY,
+  {
+    // The image's Node settings (image/build.ts): bounded young and old generations keep RSS in check.
+    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-semi-space-size=16 --max-old-space-size=256",
+  },
+  appendOnly ? ["--appendonly", "yes", "--appendfsync", "everysec"] : [],
+);
 try {
   let peakRss = 0;
   const cpuBefore = await cpuSeconds(server.pid!);
@@ -88,7 +94,9 @@ try {
   console.log(
     `machine load    ${load1} (1-min load average; this machine has ${availableParallelism()} cores)`,
   );
-  console.log(`redis XADD      ${ceiling}/s (redis-benchmark -P 64)`);
+  console.log(
+    `redis XADD      ${ceiling}/s (redis-benchmark -P 64, ${appendOnly ? "appendonly yes, appendfsync everysec" : "no AOF"})`,
+  );
   console.log(`ingest: ${rate} logs/s, ceiling ${ceiling}/s, ratio ${(rate / ceiling).toFixed(2)}`);
 } finally {
   await stop();

@@ -18,10 +18,11 @@ const MAX_TOKENS_PER_MESSAGE = 256;
 /** Field values longer than this are not indexed (a query for such a value scans instead). */
 export const MAX_INDEXED_VALUE_LENGTH = 128;
 /**
- * Logs per block: a hit costs reading one block, so small blocks make rare terms cheap; every block costs 22 bytes
- * of header and its own copy of the terms its logs share. 64 measured best (ADR 0013, bench:query).
+ * Logs per block: a hit costs reading one block, so small blocks make rare terms cheap; every block costs 24 bytes
+ * of header and its own copy of the terms its logs share. At 1M logs (bench:query) 32 read one user's newest 100
+ * logs in 16 ms p50 at 18.9 MB of index per million logs, 64 in 39 ms at 15.7 MB (ADR 0014).
  */
-export const BLOCK_LOGS = 64;
+export const BLOCK_LOGS = 32;
 /** Bloom hash functions; with ~9.6 bits per distinct term this gives about 1% false positives. */
 const BLOOM_HASHES = 7;
 const BLOOM_BITS_PER_TERM = 9.6;
