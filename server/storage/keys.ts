@@ -11,7 +11,8 @@ export interface TenantKeys {
   readonly logs: string;
   /**
    * The batch index stream: one entry per accepted batch, its id equal to the last log id of the batch, holding
-   * the first id, count, time range, level mask and a Bloom filter of the batch's terms.
+   * the first id, count, time range, level mask and a Bloom filter of the batch's terms, and the same per block
+   * of its logs with their level and source columns (batch-index.ts).
    */
   readonly batches: string;
   /** Per-hour hash of per-minute counts by level and source (`stats:<hour epoch seconds>`). */
