@@ -6,6 +6,7 @@
 export { formatDiagnostic, type Diagnostic } from "./model/diagnostic.ts";
 export { loadTenantTree, PLATFORM_FILE } from "./model/load.ts";
 export type { LoadResult } from "./model/loaded-tree.ts";
+export type { SynthTenant } from "./model/resolve.ts";
 export { MAX_TENANT_NAME_LENGTH } from "./model/tenant-schema.ts";
 
 export const loadRenderer = () => import("./render/synthesize.ts");

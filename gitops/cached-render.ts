@@ -10,8 +10,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { Diagnostic } from "../charts-src/index.ts";
-import type { ResolvedPlatform, ResolvedTenant } from "../contracts/resolved-tenant.ts";
+import type { Diagnostic, SynthTenant } from "../charts-src/index.ts";
+import type { ResolvedPlatform } from "../contracts/resolved-tenant.ts";
 import { codeVersion } from "./code-version.ts";
 import {
   cacheKey,
@@ -114,7 +114,7 @@ function file(folder: string, f: { name: string; content: string }): RenderedFil
 async function loadSubset(
   source: TreeSource,
   names: readonly string[],
-): Promise<{ platform?: ResolvedPlatform; tenants: ResolvedTenant[]; diagnostics: Diagnostic[] }> {
+): Promise<{ platform?: ResolvedPlatform; tenants: SynthTenant[]; diagnostics: Diagnostic[] }> {
   const { loadTenantTree, PLATFORM_FILE } = await import("../charts-src/index.ts");
   const scratch = await mkdtemp(path.join(tmpdir(), "neurallog-render-"));
   try {

@@ -1,6 +1,7 @@
 /**
  * `OUT/platform/`: what the platform runs once for all tenants: the controller, the tenant pod admission policy,
- * and, where the platform file enables them, the alerts, the controller's scrape target and the dashboard.
+ * the Tenant resource (its CRD and the policy keeping Tenants on the GitOps path), and, where the platform file
+ * enables them, the alerts, the controller's scrape target and the dashboard.
  */
 import { App, Chart } from "cdk8s";
 import { MANAGED_BY, PART_OF } from "../../contracts/tenant-configmap.ts";
@@ -11,12 +12,14 @@ import { PlatformAlerts } from "../constructs/platform-alerts.ts";
 import { PlatformDashboard } from "../constructs/platform-dashboard.ts";
 import { PodAdmissionPolicy } from "../constructs/pod-admission-policy.ts";
 import { ServiceMonitor } from "../constructs/service-monitor.ts";
+import { TenantDefinition } from "../constructs/tenant-resource.ts";
 
 export class PlatformChart extends Chart {
   constructor(scope: App, platform: ResolvedPlatform) {
     super(scope, "platform", { disableResourceNameHashes: true });
     const controller = new Controller(this, "controller", platform);
     new PodAdmissionPolicy(this, "pod-admission");
+    new TenantDefinition(this, "tenant-resource", platform);
     const monitoring = platform.monitoring;
     const namespace = platform.controller.namespace;
     const labels = (component: string) => ({

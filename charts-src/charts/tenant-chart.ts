@@ -3,7 +3,8 @@
  * per tenant keeps synth linear in the number of tenants (docs/adr/0001-one-app-per-tenant.md).
  */
 import { App, Chart } from "cdk8s";
-import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import type { ResolvedPlatform } from "../../contracts/resolved-tenant.ts";
+import type { SynthTenant } from "../model/resolve.ts";
 import { Backup } from "../constructs/backup.ts";
 import { ControllerAccess } from "../constructs/controller-access.ts";
 import { LogServer, SERVER_PORT_NAME } from "../constructs/log-server.ts";
@@ -14,11 +15,13 @@ import { TenantNamespace } from "../constructs/tenant-namespace.ts";
 import { ServiceMonitor } from "../constructs/service-monitor.ts";
 import { selectorLabels, tenantAnnotations, tenantLabels } from "../constructs/metadata.ts";
 import { objectNames, TENANT_LABEL } from "../../contracts/tenant-configmap.ts";
+import { TenantResource } from "../constructs/tenant-resource.ts";
 
 export class TenantChart extends Chart {
-  constructor(scope: App, tenant: ResolvedTenant, platform: ResolvedPlatform) {
+  constructor(scope: App, tenant: SynthTenant, platform: ResolvedPlatform) {
     super(scope, tenant.name, { disableResourceNameHashes: true });
     new TenantNamespace(this, "namespace", tenant);
+    new TenantResource(this, "tenant", tenant);
     new NetworkPolicies(this, "network", tenant, platform);
     new ControllerAccess(this, "controller-access", tenant, platform);
     new Redis(this, "redis", tenant, platform);
@@ -43,7 +46,7 @@ export class TenantChart extends Chart {
  * The tenant's Kubernetes objects as JSON (cdk8s sorts keys, so the same tenant always gives the same JSON),
  * followed by the tenant ConfigMap built from them.
  */
-export function tenantObjects(tenant: ResolvedTenant, platform: ResolvedPlatform): RenderedObject[] {
+export function tenantObjects(tenant: SynthTenant, platform: ResolvedPlatform): RenderedObject[] {
   // No outdir is ever written: the App exists only to synthesize this chart in memory.
   const objects = new TenantChart(new App(), tenant, platform).toJson() as RenderedObject[];
   return [...objects, desiredStateConfigMap(tenant, objects)];

@@ -51,6 +51,7 @@ export const TENANT_NAMESPACED_KINDS: readonly GroupKind[] = [
   { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
   { group: "networking.k8s.io", kind: "Ingress" },
   { group: "networking.k8s.io", kind: "NetworkPolicy" },
+  { group: "neurallog.io", kind: "Tenant" },
   { group: "policy", kind: "PodDisruptionBudget" },
   // Only the controller's, to the ClusterRole controller-access.ts renders (drift reports any other).
   { group: "rbac.authorization.k8s.io", kind: "RoleBinding" },

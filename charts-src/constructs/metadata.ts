@@ -17,9 +17,13 @@ export {
 } from "../../contracts/tenant-configmap.ts";
 export { MAX_TENANT_NAME_LENGTH } from "../model/tenant-schema.ts";
 
-export type Component = "namespace" | "policy" | "redis" | "server" | "backup" | "config";
+export type Component = "namespace" | "policy" | "redis" | "server" | "backup" | "config" | "tenant";
 
-/** Argo CD sync waves: namespace, then policies, then Redis, then the server, then the backup job. */
+/**
+ * Argo CD sync waves: namespace, then policies, then Redis, then the server, then the backup job, and last the
+ * Tenant object, whose health (backups, quota; argocd/argocd-cm-patch.yaml) must never hold back a wave: its first
+ * backup needs the backup job of the wave before it.
+ */
 export const SYNC_WAVE: Record<Component, number> = {
   namespace: -2,
   policy: -1,
@@ -27,6 +31,7 @@ export const SYNC_WAVE: Record<Component, number> = {
   redis: 0,
   server: 1,
   backup: 2,
+  tenant: 3,
 };
 
 /** Objects whose deletion loses data (or everything): never pruned or deleted by Argo CD. */

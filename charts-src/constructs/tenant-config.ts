@@ -8,6 +8,7 @@
  * in it are the rendered ones byte for byte, and each object is serialized only once.
  */
 import type { ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import type { SynthTenant } from "../model/resolve.ts";
 import { TENANT_API_VERSION } from "../../contracts/resolved-tenant.ts";
 import {
   DESIRED_STATE_KEY,
@@ -34,7 +35,12 @@ function desired(objects: readonly RenderedObject[], kind: string): DesiredObjec
   return objects.filter((o) => o.kind === kind).map((o) => ({ name: o.metadata.name, spec: o.spec ?? {} }));
 }
 
-export function desiredState(tenant: ResolvedTenant, objects: readonly RenderedObject[]): TenantDesiredState {
+export function desiredState(
+  synthTenant: ResolvedTenant | SynthTenant,
+  objects: readonly RenderedObject[],
+): TenantDesiredState {
+  // The file's spec as written belongs to the Tenant object; the controller's desired state is the resolved one.
+  const { fileSpec: _fileSpec, ...tenant } = synthTenant as SynthTenant;
   const [resourceQuota] = desired(objects, "ResourceQuota");
   const [limitRange] = desired(objects, "LimitRange");
   if (!resourceQuota || !limitRange)

@@ -12,10 +12,10 @@ import { secretDiagnostics } from "./checks/secret-scan.ts";
 import { checkTenant } from "./checks/tenant-checks.ts";
 import { checkTree } from "./checks/tree-checks.ts";
 import { compareDiagnostics, hasErrors, type Diagnostic } from "./diagnostic.ts";
-import { resolvePlatform } from "./resolve.ts";
+import { resolvePlatform, type SynthTenant } from "./resolve.ts";
 import { validateSchema } from "./schema-validation.ts";
 import type { PlatformFile, TenantFile } from "./tenant-schema.ts";
-import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import type { ResolvedPlatform } from "../../contracts/resolved-tenant.ts";
 import type { LoadedPlatform, LoadedTenant, LoadResult } from "./loaded-tree.ts";
 import { parseYamlSource, type YamlSource } from "./yaml-source.ts";
 
@@ -97,11 +97,11 @@ export async function loadTenantTree(dir: string): Promise<LoadResult> {
 /** The resolved tree when it is free of errors (what synth renders), otherwise `undefined`. */
 export function validTree(
   result: LoadResult,
-): { platform: ResolvedPlatform; tenants: ResolvedTenant[] } | undefined {
+): { platform: ResolvedPlatform; tenants: SynthTenant[] } | undefined {
   if (hasErrors(result.diagnostics) || !result.platform) return undefined;
   const tenants = result.tenants.map((t) => t.resolved);
   if (tenants.some((t) => t === undefined)) return undefined;
-  return { platform: result.platform.resolved, tenants: tenants as ResolvedTenant[] };
+  return { platform: result.platform.resolved, tenants: tenants as SynthTenant[] };
 }
 
 async function loadPlatform(

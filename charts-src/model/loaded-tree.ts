@@ -3,8 +3,9 @@
  * resolved where they have no errors. Apart from the loader so the checks it runs can name these shapes without
  * importing it back.
  */
-import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import type { ResolvedPlatform } from "../../contracts/resolved-tenant.ts";
 import type { Diagnostic } from "./diagnostic.ts";
+import type { SynthTenant } from "./resolve.ts";
 import type { PlatformFile, TenantFile } from "./tenant-schema.ts";
 import type { YamlSource } from "./yaml-source.ts";
 
@@ -20,7 +21,7 @@ export interface LoadedTenant {
   /** The file's content; it conforms to the schema (files that do not are reported, not listed). */
   readonly value: TenantFile;
   /** Present only when the tenant file has no errors (and the platform file conforms to its schema). */
-  readonly resolved?: ResolvedTenant;
+  readonly resolved?: SynthTenant;
   readonly source: YamlSource;
 }
 

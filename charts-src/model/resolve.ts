@@ -128,7 +128,14 @@ export function resolvePlatform(platform: PlatformFile): ResolvedPlatform {
   };
 }
 
-export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): ResolvedTenant {
+/**
+ * The resolved tenant synth renders, with the tenant file's own spec as written: the Tenant object carries it
+ * (spec = the file's spec, so `kubectl get tenant -o yaml` shows what git says, not the defaults). It is not part
+ * of the desired state the controller reads (the tenant ConfigMap leaves it out).
+ */
+export type SynthTenant = ResolvedTenant & { readonly fileSpec: TenantFile["spec"] };
+
+export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): SynthTenant {
   const platform = resolvePlatform(platformFile);
   const name = tenant.metadata.name;
   const plan = planOf(tenant, platformFile);
@@ -190,6 +197,7 @@ export function resolveTenant(tenant: TenantFile, platformFile: PlatformFile): R
       resources: BACKUP_JOB_RESOURCES,
       placement: placementOf({ nodeSelector, tolerations, affinity }),
     },
+    fileSpec: tenant.spec,
   };
 }
 

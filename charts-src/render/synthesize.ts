@@ -15,6 +15,7 @@ import { readFile, writeFile } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import type { SynthTenant } from "../model/resolve.ts";
 import { argocdObjects } from "../charts/argocd-chart.ts";
 import { platformObjects } from "../charts/platform-chart.ts";
 import { tenantObjects } from "../charts/tenant-chart.ts";
@@ -30,7 +31,7 @@ export class SynthError extends Error {}
 
 export interface SynthInput {
   readonly platform: ResolvedPlatform;
-  readonly tenants: readonly ResolvedTenant[];
+  readonly tenants: readonly SynthTenant[];
 }
 
 export interface SynthResult {
@@ -48,7 +49,7 @@ export function unrenderableReason(tenant: ResolvedTenant): string | undefined {
   return `tenant ${tenant.name}: names longer than ${MAX_TENANT_NAME_LENGTH} characters make object names Kubernetes refuses (the backup CronJob ${tenant.name}-backup may have at most 52)`;
 }
 
-export function renderTenant(tenant: ResolvedTenant, platform: ResolvedPlatform): ManifestFile[] {
+export function renderTenant(tenant: SynthTenant, platform: ResolvedPlatform): ManifestFile[] {
   const reason = unrenderableReason(tenant);
   if (reason) throw new SynthError(reason);
   return toManifestFiles(tenantObjects(tenant, platform));

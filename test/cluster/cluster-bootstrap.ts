@@ -1,12 +1,15 @@
 /**
  * What a fresh test cluster gets before anyone uses it: the fake nodes KWOK manages, the default StorageClass
  * that KWOK provisions volumes for, the real Argo CD CRDs (so Applications, ApplicationSets and AppProjects
- * are checked against Argo CD's own schemas) and the Prometheus operator's ServiceMonitor and PrometheusRule CRDs.
+ * are checked against Argo CD's own schemas), the Prometheus operator's ServiceMonitor and PrometheusRule CRDs, and
+ * NeuralLog's Tenant CRD, as rendered into platform/ (a platform is installed before its tenants: every rendered
+ * tenant has a Tenant object, and the controller watches them).
  */
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiextensionsV1Api, CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
+import { tenantCrd } from "../../charts-src/constructs/tenant-resource.ts";
 import { applyManifests } from "./apply-manifests.ts";
 import { readManifestFile } from "./manifest-files.ts";
 
@@ -105,7 +108,7 @@ export async function ensureStorageClasses(kc: KubeConfig, names: Iterable<strin
 
 export interface BootstrapOptions {
   readonly nodes: number;
-  /** Install the Argo CD and Prometheus operator CRDs (most of the bootstrap time). Default: true. */
+  /** Install the Argo CD and Prometheus operator CRDs (most of the bootstrap time). Default: true. The Tenant CRD always is. */
   readonly argoCdCrds?: boolean;
 }
 
@@ -118,8 +121,12 @@ export async function bootstrapCluster(kc: KubeConfig, options: BootstrapOptions
     fieldManager: BOOTSTRAP_FIELD_MANAGER,
   });
 
-  if (options.argoCdCrds === false) return;
-  const crds = [...argoCdCrdFiles(), ...monitoringCrdFiles()].flatMap((file) => readManifestFile(file));
+  const crds = [
+    tenantCrd(),
+    ...(options.argoCdCrds === false
+      ? []
+      : [...argoCdCrdFiles(), ...monitoringCrdFiles()].flatMap((file) => readManifestFile(file))),
+  ];
   // Server-side: the ApplicationSet CRD is larger than client-side apply's last-applied annotation allows.
   await applyManifests(kc, crds, { fieldManager: BOOTSTRAP_FIELD_MANAGER });
   await waitForCrdsEstablished(

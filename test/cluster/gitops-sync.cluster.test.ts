@@ -29,6 +29,7 @@ import { GIT_ENV } from "../gitops/git-fixtures.ts";
 import { addedPaths, addTenantByPullRequest, capture } from "../gitops/tenant-pull-request.ts";
 import { applyManifests } from "./apply-manifests.ts";
 import { syncOrder } from "./apply-order.ts";
+import { asArgoCd } from "./argocd/argo-cd.ts";
 import {
   applyBootstrap,
   type Application,
@@ -237,8 +238,12 @@ describe("real Argo CD syncs the deployment repo that neurallog publish writes",
     const rendered = readRenderedRepo(join(scratch, "rendered"));
     const objects = [...rendered.tenants.values(), rendered.argocd, rendered.platform].flatMap(objectsOf);
     // As Argo CD's own field manager: another manager would conflict on what Argo CD owns (an atomic list such as
-    // volumeClaimTemplates differs from git once defaulted); a dry run takes no ownership.
-    await applyManifests(kc, syncOrder(objects), { fieldManager: "argocd-controller", dryRun: true });
+    // volumeClaimTemplates differs from git once defaulted); a dry run takes no ownership. And as Argo CD's user:
+    // the Tenant admission policy (installed by the platform application) admits no one else.
+    await applyManifests(asArgoCd(kc), syncOrder(objects), {
+      fieldManager: "argocd-controller",
+      dryRun: true,
+    });
   });
 
   it("sync waves put the data (quota, Redis and its volume) before the workloads, and backups last", async () => {

@@ -23,6 +23,7 @@ const CLUSTER_SCOPED = new Set([
   "ClusterRoleBinding",
   "ValidatingAdmissionPolicy",
   "ValidatingAdmissionPolicyBinding",
+  "CustomResourceDefinition",
 ]);
 
 async function bootstrapObjects(): Promise<{ source: string; object: KubernetesObject }[]> {

@@ -15,7 +15,8 @@ import { Controller } from "../../charts-src/constructs/controller.ts";
 import { IN_CLUSTER, TENANT_NAMESPACED_KINDS } from "../../charts-src/constructs/argocd.ts";
 import { DESIRED_STATE_KEY, type TenantDesiredState } from "../../contracts/tenant-configmap.ts";
 import { loadTenantTree, validTree } from "../../charts-src/model/load.ts";
-import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import type { ResolvedPlatform } from "../../contracts/resolved-tenant.ts";
+import type { SynthTenant } from "../../charts-src/model/resolve.ts";
 import { parseQuantity } from "../../contracts/quantity.ts";
 import { exampleTenants, VARIANTS, writeTenantDir } from "./tenant-sets.ts";
 import { readOutput, renderTenantDir } from "./render-tree.ts";
@@ -30,7 +31,7 @@ interface Rendered {
 
 let work: string;
 let platform: ResolvedPlatform;
-let tenants: ResolvedTenant[];
+let tenants: SynthTenant[];
 let files: Rendered[];
 /** Objects of `tenants/<name>/`. */
 const tenantFolder = (name: string) => files.filter((f) => f.file.startsWith(`tenants/${name}/`));
@@ -769,8 +770,8 @@ describe("suspend and decommission", () => {
 });
 
 describe("the tenant ConfigMap (controller's desired state)", () => {
-  it("carries the resolved tenant and exactly the rendered quota, limit range and policies", () => {
-    for (const t of tenants) {
+  it("carries the resolved tenant (not the file's spec: the Tenant object has it) and exactly the rendered quota, limit range and policies", () => {
+    for (const { fileSpec: _fileSpec, ...t } of tenants) {
       const state = JSON.parse(
         one(t.name, "ConfigMap", "neurallog-tenant").data[DESIRED_STATE_KEY],
       ) as TenantDesiredState;

@@ -61,6 +61,8 @@ describe("neurallog synth output", () => {
       "tenants/acme/configmap-acme-server-config.yaml",
       "tenants/acme/configmap-neurallog-tenant.yaml",
       "tenants/acme/deployment-acme-server.yaml",
+      // The Tenant object: its spec is the file's.
+      "tenants/acme/tenant-acme.yaml",
     ]);
     expect(second.written).toBe(changed.length);
   });

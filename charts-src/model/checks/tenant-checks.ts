@@ -3,7 +3,7 @@ import { basename, extname } from "node:path";
 import type { Diagnostic } from "../diagnostic.ts";
 import type { FieldPath } from "../field-path.ts";
 import type { LoadedPlatform } from "../loaded-tree.ts";
-import type { ResolvedTenant } from "../../../contracts/resolved-tenant.ts";
+import type { SynthTenant } from "../resolve.ts";
 import { planOf, resolveTenant, tenantNamespace } from "../resolve.ts";
 import { didYouMean } from "../suggest.ts";
 import type { TenantFile } from "../tenant-schema.ts";
@@ -25,7 +25,7 @@ export function checkTenant(
   tenant: TenantFile,
   fileName: string,
   platform: LoadedPlatform | undefined,
-): { diagnostics: Diagnostic[]; resolved?: ResolvedTenant } {
+): { diagnostics: Diagnostic[]; resolved?: SynthTenant } {
   const report = reportFor(source);
   const name = tenant.metadata.name;
   const expected = basename(fileName, extname(fileName));

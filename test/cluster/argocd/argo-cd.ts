@@ -4,7 +4,13 @@
  * run directory (process groups in its `pids` file, so the cluster's stop, `cluster:down` and the watchdog end
  * them too). What an Argo CD install puts in the cluster first is applied here: the `argocd` namespace,
  * `argocd-cm` (with the NeuralLog resource customizations of `argocd/argocd-cm-patch.yaml`, merged the way the
- * argocd/ README tells a platform team to) and `argocd-secret`. No argocd-server: nothing here needs the UI/API.
+ * argocd/ README tells a platform team to), `argocd-secret`, and the application-controller's ServiceAccount with
+ * its cluster-wide rights. No argocd-server: nothing here needs the UI/API.
+ *
+ * Identity: the application-controller acts as its ServiceAccount (`system:serviceaccount:argocd:argocd-application-
+ * controller`, through impersonation by the admin credentials), as it does in a real install, because NeuralLog's
+ * Tenant admission policy admits Tenant writes from that user only. Tests that sync rendered tenants by hand do it
+ * as the same user (`asArgoCd`).
  *
  * Listeners: everything binds 127.0.0.1. The application-controller's metrics server always binds 0.0.0.0 (v3.6.1
  * has no address flag), so the controller runs in a network namespace of its own that has only a loopback
@@ -13,7 +19,7 @@
  * and bring its metrics port back to a host loopback port for the readiness check.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubeConfig, type V1ConfigMap } from "@kubernetes/client-node";
@@ -45,6 +51,21 @@ export interface ArgoCd {
 }
 
 const PART_OF = { "app.kubernetes.io/part-of": "argocd" };
+const APPLICATION_CONTROLLER = "argocd-application-controller";
+/** Who Argo CD's syncs are, to the API server (and to the Tenant admission policy). */
+export const ARGOCD_SYNC_USER = `system:serviceaccount:${ARGOCD_NAMESPACE}:${APPLICATION_CONTROLLER}`;
+
+/** The same cluster, as Argo CD's application-controller: for tests that sync rendered objects by hand. */
+export function asArgoCd(kc: KubeConfig): KubeConfig {
+  const copy = new KubeConfig();
+  copy.loadFromOptions({
+    clusters: kc.clusters,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+    users: kc.users.map((user) => ({ ...user, impersonateUser: ARGOCD_SYNC_USER })),
+  });
+  return copy;
+}
 
 function installObjects(): object[] {
   const patch = parse(readFileSync(ARGOCD_CM_PATCH, "utf8")) as { data: Record<string, string> };
@@ -60,6 +81,20 @@ function installObjects(): object[] {
   };
   return [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: ARGOCD_NAMESPACE } },
+    {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: APPLICATION_CONTROLLER, namespace: ARGOCD_NAMESPACE, labels: PART_OF },
+    },
+    {
+      // Argo CD's install gives its application-controller every verb on every resource (its ClusterRole
+      // argocd-application-controller); cluster-admin is the same.
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: APPLICATION_CONTROLLER, labels: PART_OF },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+      subjects: [{ kind: "ServiceAccount", name: APPLICATION_CONTROLLER, namespace: ARGOCD_NAMESPACE }],
+    },
     cm,
     {
       apiVersion: "v1",
@@ -226,13 +261,15 @@ export async function startArgoCd(options: ArgoCdOptions): Promise<ArgoCd> {
   );
   const repoAddress = `127.0.0.1:${repoPort}`;
   const apiPort = Number(new URL(kc.getCurrentCluster()!.server).port);
+  const controllerKubeconfig = join(base, "application-controller.kubeconfig");
+  writeFileSync(controllerKubeconfig, asArgoCd(kc).exportConfig(), { mode: 0o600 });
   const contained = await startContained(runDir, join(base, "net"), {
     name: "argocd-application-controller",
     command: command("argocd-application-controller"),
     out: [apiPort, redisPort, repoPort],
     back: controllerMetrics,
     args: [
-      `--kubeconfig=${kubeconfigPath}`,
+      `--kubeconfig=${controllerKubeconfig}`,
       `--namespace=${ARGOCD_NAMESPACE}`,
       `--redis=${redisAddress}`,
       `--repo-server=${repoAddress}`,
@@ -243,7 +280,8 @@ export async function startArgoCd(options: ArgoCdOptions): Promise<ArgoCd> {
       "--self-heal-backoff-cap-seconds=5",
       "--loglevel=warn",
     ],
-    env,
+    // ARGOCD_FAKE_IN_CLUSTER makes the in-cluster destination read KUBECONFIG: the same identity there.
+    env: { ...env, KUBECONFIG: controllerKubeconfig },
   });
   const controller = contained.child;
   const applicationSets = startProcess(

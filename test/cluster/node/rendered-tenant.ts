@@ -26,6 +26,7 @@ import {
 } from "../../../contracts/tenant-configmap.ts";
 import { generatedPasswordSecret, newRedisPassword } from "../../../controller/reconcile/redis-password.ts";
 import { applyManifests } from "../apply-manifests.ts";
+import { asArgoCd } from "../argocd/argo-cd.ts";
 import { syncOrder } from "../apply-order.ts";
 import { namespaceProblems } from "../namespace-health.ts";
 import { LOCAL_IMAGES } from "./node-images.ts";
@@ -237,9 +238,12 @@ async function createRedisPasswordSecret(core: CoreV1Api, objects: readonly Rend
 /** Real Argo CD's field manager: these tests sync by hand what Argo CD would, and change it the same way. */
 const SYNC_MANAGER = "argocd-controller";
 
-/** A re-render of the tenant applied over the running one (as Argo CD syncs a merged change), Namespace aside. */
+/**
+ * A re-render of the tenant applied over the running one (as Argo CD syncs a merged change, and as Argo CD: the
+ * Tenant admission policy admits no one else), Namespace aside.
+ */
 export async function applyRendered(kc: KubeConfig, objects: readonly RenderedObject[]): Promise<void> {
-  await applyManifests(kc, syncOrder(objects.filter((o) => o.kind !== "Namespace")), {
+  await applyManifests(asArgoCd(kc), syncOrder(objects.filter((o) => o.kind !== "Namespace")), {
     fieldManager: SYNC_MANAGER,
   });
 }
