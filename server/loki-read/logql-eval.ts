@@ -20,6 +20,8 @@ import { LokiLimitError, scanLogs, type LogSearch, type ScanStats } from "./log-
 export const MAX_SERIES = 500;
 /** Series a range aggregation may build before its aggregation (memory; `sum by` is grouped while reading). */
 export const MAX_INNER_SERIES = 10_000;
+/** Samples one range aggregation may hold (series × steps): 500 series of 11,000 points, Loki's own maxima. */
+export const MAX_QUERY_POINTS = 5_500_000;
 
 export interface LogRow {
   /** The stored log's id (stream id). */
@@ -145,7 +147,9 @@ async function evalRange(
   const first = steps[0]! - expr.offsetMs - expr.rangeMs;
   const last = steps[steps.length - 1]! - expr.offsetMs;
   const bySeries = new Map<string, Samples>();
-  const limit = grouping ? MAX_SERIES : MAX_INNER_SERIES;
+  // Every series holds a value per step: bounded by points too, so 10,000 inner series cannot take 11,000 steps.
+  const bySteps = Math.max(1, Math.floor(MAX_QUERY_POINTS / steps.length));
+  const limit = Math.min(grouping ? MAX_SERIES : MAX_INNER_SERIES, bySteps);
   for await (const entry of scanLogs(search, expr.log, { fromMs: first, toMs: last + 1 }, stats)) {
     const ms = entryMillis(entry);
     if (ms <= first || ms > last) continue;
@@ -157,7 +161,12 @@ async function evalRange(
     const key = seriesKey(metric);
     let samples = bySeries.get(key);
     if (!samples) {
-      if (bySeries.size >= limit) throw seriesLimit(limit, grouping !== undefined);
+      if (bySeries.size >= limit)
+        throw limit === bySteps && limit < (grouping ? MAX_SERIES : MAX_INNER_SERIES)
+          ? new LokiLimitError(
+              `the query needs more than ${MAX_QUERY_POINTS.toLocaleString("en")} points (${limit.toLocaleString("en")} series × ${steps.length.toLocaleString("en")} steps); use a larger step or aggregate with sum by (...)`,
+            )
+          : seriesLimit(limit, grouping !== undefined);
       samples = { metric, times: [], bytes: [] };
       bySeries.set(key, samples);
     }
