@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { StoredLogEntry } from "../logs/log-entry.ts";
 import { compilePipeline } from "./log-pipeline.ts";
 import { parseLogSelector } from "./logql-parser.ts";
+import { prefilter, wholeTokens } from "./log-scan.ts";
 
 function log(message: string, fields: StoredLogEntry["fields"] = {}, more: Partial<StoredLogEntry> = {}) {
   return {
@@ -122,5 +123,27 @@ describe("log pipelines", () => {
     });
     // A field of that name wins over the alias.
     expect(run(`{job="billing"}`, log("x", { job: "nightly" }, { source: "billing" }))).toBeUndefined();
+  });
+});
+
+describe("what the index may narrow a read by", () => {
+  it("only the tokens a matching line must hold whole", () => {
+    expect(wholeTokens("connection refused by peer")).toEqual(["refused", "by"]);
+    expect(wholeTokens(" status=500 ")).toEqual(["status", "500"]);
+    expect(wholeTokens("tatus=50")).toEqual([]);
+    expect(wholeTokens("zqxneedle")).toEqual([]);
+    expect(wholeTokens('msg="Upstream Timeout"')).toEqual(["upstream", "timeout"]);
+  });
+
+  it("exact source, level and field matchers, and the leading |= filters' whole tokens", () => {
+    const { matchers, pipeline } = parseLogSelector(
+      `{service_name="api", level="warn", env="prod", http_status="500", job="x", region=~"eu.*"} |= " a=b " != " c " |= "x y z" | logfmt |= " late "`,
+    );
+    expect(prefilter({ matchers, pipeline })).toEqual({
+      source: "api",
+      level: "warn",
+      fields: { env: "prod" },
+      q: "a b y",
+    });
   });
 });

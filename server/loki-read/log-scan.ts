@@ -7,7 +7,8 @@
 import { LOG_LEVELS, type LogLevel, type StoredLogEntry } from "../logs/log-entry.ts";
 import type { LogFilter } from "../query/log-filter.ts";
 import type { LogPage, LogQuery } from "../query/query-logs.ts";
-import type { LabelMatcher, LogSelectorExpr } from "./logql-ast.ts";
+import { tokenize } from "../storage/batch-index.ts";
+import type { LogSelectorExpr } from "./logql-ast.ts";
 import { LEVEL_LABEL, SOURCE_LABEL } from "./log-labels.ts";
 
 export type LogSearch = (query: LogQuery) => Promise<LogPage>;
@@ -26,8 +27,31 @@ export interface ScanStats {
   bytes: number;
 }
 
-/** What of a selector `queryLogs` can filter on itself: exact source, level (at least, then exact) and fields. */
-export function prefilter(matchers: readonly LabelMatcher[]): LogFilter {
+/**
+ * The tokens any line containing `text` holds whole: those with a non-token character on both sides inside
+ * `text` (in `"connection refused by peer"`: refused, by). The ends may be parts of longer tokens of the line.
+ */
+export function wholeTokens(text: string): string[] {
+  const tokens = tokenize(text);
+  const isTokenChar = (char: string | undefined): boolean => char !== undefined && tokenize(char).length > 0;
+  const from = isTokenChar(text[0]) ? 1 : 0;
+  const to = tokens.length - (isTokenChar(text[text.length - 1]) ? 1 : 0);
+  return tokens.slice(from, Math.max(from, to));
+}
+
+/**
+ * What of a selector `queryLogs` can filter on itself: exact source, level (at least, then exact) and fields, and
+ * the whole tokens of the leading `|=` filters as its token search (`q`, every term must occur): a superset of
+ * the lines the filters keep, which the pipeline then matches exactly.
+ */
+export function prefilter(selector: Pick<LogSelectorExpr, "matchers" | "pipeline">): LogFilter {
+  const { matchers } = selector;
+  const terms = new Set<string>();
+  for (const stage of selector.pipeline) {
+    if (stage.kind !== "line") break;
+    if (stage.op === "|=" && stage.values.length === 1)
+      for (const t of wholeTokens(stage.values[0]!)) terms.add(t);
+  }
   let source: string | undefined;
   let level: LogLevel | undefined;
   const fields: Record<string, string> = {};
@@ -43,6 +67,7 @@ export function prefilter(matchers: readonly LabelMatcher[]): LogFilter {
     ...(source !== undefined ? { source } : {}),
     ...(level ? { level } : {}),
     ...(Object.keys(fields).length ? { fields } : {}),
+    ...(terms.size ? { q: [...terms].join(" ") } : {}),
   };
 }
 
@@ -65,7 +90,7 @@ export async function* scanLogs(
   },
 ): AsyncGenerator<StoredLogEntry> {
   const { maxScanned } = bound;
-  const filter: LogFilter = prefilter(selector.matchers);
+  const filter: LogFilter = prefilter(selector);
   let cursor: string | undefined;
   for (;;) {
     // Read at every page: a caller may narrow the range while it reads (evalLogQuery raises fromMs).

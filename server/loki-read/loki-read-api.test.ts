@@ -175,6 +175,24 @@ describe("log queries through the Loki SDK", () => {
     expect(logs).toEqual(expected);
   });
 
+  it("|= is a substring match whether or not the index's token search can narrow it", async () => {
+    // " status=500 " holds the whole tokens status and 500 (the index narrows the read by them);
+    // "tatus=50" holds none whole (both ends may be parts of longer tokens): the read is not narrowed.
+    for (const needle of [" status=500 ", "tatus=50", "=/orders/1"]) {
+      const { logs } = await reader.Loki.queryRange(`{env="prod"} |= ${JSON.stringify(needle)}`, {
+        start: nsOf(START_MS),
+        end: nsOf(END_MS),
+        limit: 1000,
+      });
+      const expected = sent
+        .filter((l) => l.env === "prod" && l.line.includes(needle))
+        .sort((a, b) => (a.ns < b.ns ? 1 : -1))
+        .map((l) => l.line);
+      expect(expected.length, needle).toBeGreaterThan(5);
+      expect(logs, needle).toEqual(expected);
+    }
+  });
+
   it("categorize-labels splits stream labels, structured metadata and parsed labels as Grafana asks", async () => {
     const body = await fetch(
       `${url}/loki/api/v1/query_range?${new URLSearchParams({ query: '{service_name="web"} | logfmt', start: nsOf(START_MS), end: nsOf(END_MS), limit: "1" })}`,
