@@ -1,11 +1,14 @@
 /**
- * `npm run bench:synth`: `neurallog synth` as users run it (loading and validation included) over generated
- * sets of 10, 100 and 1000 tenants in a temp folder (`BENCH_SYNTH_DIR` picks another parent folder, e.g. a
- * tmpfs, to separate synth from the disk). Each size runs in a fresh child process, so its peak RSS (VmHWM)
- * and CPU time are its own. The machine is shared: the load average is printed so a slow figure can be read
- * in context. The last line is `synth: 1000 tenants in S s`.
+ * `npm run bench:synth`: `neurallog synth` over generated sets of 10, 100 and 1000 tenants in a temp folder
+ * (`BENCH_SYNTH_DIR` picks another parent folder, e.g. a tmpfs, to separate synth from the disk), measured three
+ * ways: the command as users run it (`npx neurallog synth`, into a fresh output folder, then again over its own
+ * output, which writes nothing), the same without npx (`node bin/neurallog.ts synth`: what npx itself costs is
+ * the difference), and the library call in a fresh child process (its own peak RSS and CPU time). Commands are
+ * timed by bash's `time` (wall, and user + system CPU of the process and its threads). The machine is shared:
+ * the load average is printed before each size. The last line is `synth: 1000 tenants in S s (npx neurallog
+ * synth)`.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,14 +64,65 @@ async function child(count: number): Promise<void> {
   }
 }
 
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+interface CommandTime {
+  readonly wall: number;
+  readonly cpu: number;
+}
+
+/** `command` run by bash from the repository root as a user would type it, timed by bash's `time`. */
+function timed(command: string): CommandTime {
+  const result = spawnSync("bash", ["-c", `TIMEFORMAT='%R %U %S'; time (${command}) >/dev/null`], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: CHILD_TIMEOUT_MS,
+  });
+  if (result.status !== 0) throw new Error(`${command} failed:\n${result.stderr}`);
+  const [wall, user, sys] = result.stderr.trim().split("\n").pop()!.split(" ").map(Number);
+  return { wall: wall!, cpu: user! + sys! };
+}
+
+/** The commands users run, over `count` generated tenants. */
+function commands(count: number): Record<string, CommandTime> {
+  const work = mkdtempSync(join(process.env.BENCH_SYNTH_DIR ?? tmpdir(), "nl-bench-synth-cmd-"));
+  try {
+    const tenants = join(work, "tenants");
+    writeTenantDir(
+      tenants,
+      Object.fromEntries(
+        Array.from({ length: count }, (_, i) => generatedTenant(i)).map((t) => [t.name, t.text]),
+      ),
+    );
+    const synth = (runner: string, out: string) =>
+      `${runner} synth --tenants ${tenants} --out ${join(work, out)}`;
+    return {
+      "npx neurallog synth": timed(synth("npx --no-install neurallog", "npx")),
+      "npx neurallog synth (unchanged)": timed(synth("npx --no-install neurallog", "npx")),
+      "node bin/neurallog.ts synth": timed(synth("node bin/neurallog.ts", "node")),
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function loadLine(): string {
+  return `load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")} (2 cores)`;
+}
+
 function parent(): void {
-  console.log(
-    `load average ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(" ")} (2 cores)`,
-  );
   const results: Measurement[] = [];
+  const npx = new Map<number, number>();
   for (const size of SIZES) {
+    console.log(loadLine());
+    for (const [command, t] of Object.entries(commands(size))) {
+      if (command === "npx neurallog synth") npx.set(size, t.wall);
+      console.log(
+        `${String(size).padStart(5)} tenants: ${command}: ${t.wall.toFixed(2)} s wall, ${t.cpu.toFixed(2)} s CPU`,
+      );
+    }
     const output = execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--child", String(size)], {
       encoding: "utf8",
       timeout: CHILD_TIMEOUT_MS,
@@ -77,13 +131,12 @@ function parent(): void {
     const m = JSON.parse(output.trim().split("\n").pop()!) as Measurement;
     results.push(m);
     console.log(
-      `${String(m.tenants).padStart(5)} tenants: ${m.seconds.toFixed(2)} s wall, ${m.cpuSeconds.toFixed(2)} s CPU, ` +
+      `${String(m.tenants).padStart(5)} tenants: library call: ${m.seconds.toFixed(2)} s wall, ${m.cpuSeconds.toFixed(2)} s CPU, ` +
         `${m.files} files, peak RSS ${m.peakRssMiB.toFixed(0)} MiB`,
     );
   }
-  const at = (n: number) => results.find((r) => r.tenants === n)!;
-  console.log(`1000/100 time ratio: ${(at(1000).seconds / at(100).seconds).toFixed(1)}`);
-  console.log(`synth: 1000 tenants in ${at(1000).seconds.toFixed(2)} s`);
+  console.log(`1000/100 time ratio (npx neurallog synth): ${(npx.get(1000)! / npx.get(100)!).toFixed(1)}`);
+  console.log(`synth: 1000 tenants in ${npx.get(1000)!.toFixed(2)} s (npx neurallog synth)`);
 }
 
 const childIndex = process.argv.indexOf("--child");

@@ -10,6 +10,8 @@ import ts from "typescript";
 
 export const ENTRY = "bin/neurallog.ts";
 
+const MODULE_URL = /new URL\(\s*["'](\.{1,2}\/[^"']+\.ts)["']\s*,\s*import\.meta\.url\s*\)/g;
+
 /** Repository-relative paths of every module the CLI can load, sorted. */
 export function traceSources(root: string, entry = ENTRY): string[] {
   const seen = new Set<string>();
@@ -20,8 +22,11 @@ export function traceSources(root: string, entry = ENTRY): string[] {
     const absolute = path.join(root, file);
     if (!existsSync(absolute)) throw new Error(`image sources: ${file} is imported but does not exist`);
     seen.add(file);
-    const { importedFiles } = ts.preProcessFile(readFileSync(absolute, "utf8"), true, true);
-    for (const { fileName } of importedFiles) {
+    const text = readFileSync(absolute, "utf8");
+    const { importedFiles } = ts.preProcessFile(text, true, true);
+    // Modules started by URL rather than imported (worker threads: `new Worker(new URL("./x.ts", import.meta.url))`).
+    const byUrl = [...text.matchAll(MODULE_URL)].map((m) => m[1]!);
+    for (const fileName of [...importedFiles.map((f) => f.fileName), ...byUrl]) {
       if (!fileName.startsWith(".")) continue;
       pending.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), fileName)));
     }

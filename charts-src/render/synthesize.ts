@@ -9,25 +9,23 @@
  *
  * Tenant folders are written while the next tenants render (a bounded number in flight): file creation is
  * the slowest part of synth on a disk, and on this machine's disk overlapping it through libuv's threads took
- * a third of the time of writing file after file.
+ * a third of the time of writing file after file. Large trees render in worker threads (render-pool.ts).
  */
 import { readFile, writeFile } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import type { SynthTenant } from "../model/resolve.ts";
-import { argocdObjects } from "../charts/argocd-chart.ts";
-import { platformObjects } from "../charts/platform-chart.ts";
-import { tenantObjects } from "../charts/tenant-chart.ts";
-import { MAX_TENANT_NAME_LENGTH } from "../constructs/metadata.ts";
-import { type ManifestFile, toManifestFiles } from "./manifest-file.ts";
+import type { ManifestFile } from "./manifest-file.ts";
+import { RenderPool, renderThreads } from "./render-pool.ts";
+import { renderArgocd, renderPlatform, renderTenant, unrenderableReason } from "./render-tenant.ts";
+import { SynthError } from "./synth-error.ts";
+
+export { renderArgocd, renderPlatform, renderTenant, unrenderableReason, SynthError };
 
 export const TENANTS_FOLDER = "tenants";
 export const ARGOCD_FOLDER = "argocd";
 export const PLATFORM_FOLDER = "platform";
-
-/** Input synth refuses as a whole, before it writes anything. */
-export class SynthError extends Error {}
 
 export interface SynthInput {
   readonly platform: ResolvedPlatform;
@@ -41,26 +39,6 @@ export interface SynthResult {
   readonly written: number;
   /** Tenant folders removed because their tenant no longer exists. */
   readonly removedTenants: readonly string[];
-}
-
-/** Why synth cannot render this tenant (a limit of the rendered objects, not of the tenant file), if so. */
-export function unrenderableReason(tenant: ResolvedTenant): string | undefined {
-  if (tenant.name.length <= MAX_TENANT_NAME_LENGTH) return undefined;
-  return `tenant ${tenant.name}: names longer than ${MAX_TENANT_NAME_LENGTH} characters make object names Kubernetes refuses (the backup CronJob ${tenant.name}-backup may have at most 52)`;
-}
-
-export function renderTenant(tenant: SynthTenant, platform: ResolvedPlatform): ManifestFile[] {
-  const reason = unrenderableReason(tenant);
-  if (reason) throw new SynthError(reason);
-  return toManifestFiles(tenantObjects(tenant, platform));
-}
-
-export function renderArgocd(tenants: readonly ResolvedTenant[], platform: ResolvedPlatform): ManifestFile[] {
-  return toManifestFiles(argocdObjects(tenants, platform));
-}
-
-export function renderPlatform(platform: ResolvedPlatform): ManifestFile[] {
-  return toManifestFiles(platformObjects(platform));
 }
 
 // The callback forms: per file, `fs/promises` spends about twice the CPU (a FileHandle and a promise per step).
@@ -101,7 +79,19 @@ async function writeFolder(dir: string, files: readonly ManifestFile[]): Promise
   return written.reduce<number>((sum, n) => sum + n, 0);
 }
 
-export async function synthesize(input: SynthInput, outDir: string): Promise<SynthResult> {
+export interface SynthOptions {
+  /**
+   * Render threads, started by the caller (so they load cdk8s while it still loads and validates); synthesize
+   * does not close it. Default: a pool of its own when the tree is large enough (render-pool.ts), else in process.
+   */
+  readonly pool?: RenderPool;
+}
+
+export async function synthesize(
+  input: SynthInput,
+  outDir: string,
+  options: SynthOptions = {},
+): Promise<SynthResult> {
   const names = input.tenants.map((t) => t.name);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   const problems = [
@@ -110,34 +100,15 @@ export async function synthesize(input: SynthInput, outDir: string): Promise<Syn
   ];
   if (problems.length > 0) throw new SynthError(problems.join("\n"));
 
+  const threads = options.pool ? 0 : renderThreads(input.tenants.length);
+  const ownPool = threads > 0 ? new RenderPool(threads) : undefined;
   const tenantsDir = join(resolve(outDir), TENANTS_FOLDER);
-  await mkdir(tenantsDir, { recursive: true });
-  let files = 0;
-  let written = 0;
-  const inFlight = new Set<Promise<void>>();
-  const failures: unknown[] = [];
-  let renderError: unknown;
+  let counts: { files: number; written: number };
   try {
-    for (const tenant of input.tenants) {
-      if (failures.length > 0) break;
-      const rendered = renderTenant(tenant, input.platform);
-      files += rendered.length;
-      const folder = join(tenantsDir, tenant.name);
-      // Never rejects (failures are collected), so no write can fail unobserved.
-      const writing: Promise<void> = writeFolder(folder, rendered)
-        .then((n) => void (written += n))
-        .catch((error: unknown) => void failures.push(new Error(`cannot write ${folder}`, { cause: error })))
-        .finally(() => inFlight.delete(writing));
-      inFlight.add(writing);
-      if (inFlight.size >= FOLDERS_IN_FLIGHT) await Promise.race(inFlight);
-    }
-  } catch (error) {
-    renderError = error;
+    counts = await writeTenants(input, tenantsDir, options.pool ?? ownPool);
+  } finally {
+    await ownPool?.close();
   }
-  // Also after a render error: no write may still be running when synthesize returns.
-  await Promise.all(inFlight);
-  if (renderError !== undefined) throw renderError;
-  if (failures.length > 0) throw failures[0];
 
   const current = new Set(names);
   const removedTenants: string[] = [];
@@ -150,9 +121,58 @@ export async function synthesize(input: SynthInput, outDir: string): Promise<Syn
 
   const argocd = renderArgocd(input.tenants, input.platform);
   const platform = renderPlatform(input.platform);
+  let { files, written } = counts;
   written += await writeFolder(join(resolve(outDir), ARGOCD_FOLDER), argocd);
   written += await writeFolder(join(resolve(outDir), PLATFORM_FOLDER), platform);
   files += argocd.length + platform.length;
 
   return { tenants: input.tenants.length, files, written, removedTenants: removedTenants.sort() };
+}
+
+/**
+ * Renders every tenant (in `pool`'s threads, or in process) and writes its folder, a bounded number of tenants
+ * in flight. The first render error is thrown as it is; a write error says which folder.
+ */
+async function writeTenants(
+  input: SynthInput,
+  tenantsDir: string,
+  pool: RenderPool | undefined,
+): Promise<{ files: number; written: number }> {
+  await mkdir(tenantsDir, { recursive: true });
+  let files = 0;
+  let written = 0;
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  const failed = (error: unknown): void => void (failure ??= error);
+  try {
+    for (const tenant of input.tenants) {
+      if (failure !== undefined) break;
+      const rendered = pool
+        ? pool.render(tenant, input.platform)
+        : Promise.resolve(renderTenant(tenant, input.platform));
+      const folder = join(tenantsDir, tenant.name);
+      // Never rejects (failures are kept), so no render or write can fail unobserved.
+      const job: Promise<void> = rendered
+        .then(
+          (manifests) => {
+            files += manifests.length;
+            return writeFolder(folder, manifests).then(
+              (n) => void (written += n),
+              (error: unknown) => failed(new Error(`cannot write ${folder}`, { cause: error })),
+            );
+          },
+          (error: unknown) => failed(error),
+        )
+        .finally(() => inFlight.delete(job));
+      inFlight.add(job);
+      if (inFlight.size >= FOLDERS_IN_FLIGHT) await Promise.race(inFlight);
+    }
+  } catch (error) {
+    // An in-process render error, thrown synchronously.
+    failed(error);
+  }
+  // Also after an error: no write may still be running when synth returns.
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure;
+  return { files, written };
 }

@@ -3,8 +3,10 @@
  * errors, renders `OUT/tenants/<name>/`, `OUT/argocd/` and `OUT/platform/` (one file per object), removing the
  * folders of tenants that no longer exist. With any error nothing is rendered or removed.
  */
+import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { formatDiagnostic, loadTenantTree, validTree } from "../../charts-src/model/load.ts";
+import { RenderPool, renderThreads } from "../../charts-src/render/render-pool.ts";
 import { SynthError, synthesize, TENANTS_FOLDER } from "../../charts-src/render/synthesize.ts";
 import { parseFlags, UsageError } from "../args.ts";
 
@@ -31,6 +33,30 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--out ${outDir} would overwrite the tenant files in ${tenantsDir}`);
   }
 
+  // Render threads start first, so they load cdk8s while this thread loads and validates the tenant files.
+  const threads = renderThreads(await countTenantFiles(tenantsDir));
+  const pool = threads > 0 ? new RenderPool(threads) : undefined;
+  try {
+    return await validateAndRender(tenantsDir, outDir, pool);
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** About how many tenants DIR holds (its YAML files; 0 when it cannot be read: loading will say why). */
+async function countTenantFiles(dir: string): Promise<number> {
+  try {
+    return (await readdir(dir)).filter((name) => /\.ya?ml$/.test(name)).length;
+  } catch {
+    return 0;
+  }
+}
+
+async function validateAndRender(
+  tenantsDir: string,
+  outDir: string,
+  pool: RenderPool | undefined,
+): Promise<number> {
   const loaded = await loadTenantTree(tenantsDir);
   for (const diagnostic of loaded.diagnostics) console.error(formatDiagnostic(diagnostic));
   const tree = validTree(loaded);
@@ -44,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   const started = performance.now();
   let result;
   try {
-    result = await synthesize(tree, outDir);
+    result = await synthesize(tree, outDir, { pool });
   } catch (error) {
     if (error instanceof SynthError) console.error(`neurallog synth: nothing rendered:\n${error.message}`);
     else {
