@@ -16,7 +16,7 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 function run(args: string[]): { status: number | null; cache: string } {
   const temp = mkdtempSync(join(tmpdir(), "nl-cli-cache-"));
   dirs.push(temp);
-  const env = { ...process.env, TMPDIR: temp };
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: temp };
   delete env.NODE_COMPILE_CACHE;
   const result = spawnSync(process.execPath, [BIN, ...args], { env, encoding: "utf8" });
   return { status: result.status, cache: join(temp, "node-compile-cache") };
