@@ -14,7 +14,7 @@
 import { readFile, writeFile } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
+import type { ResolvedPlatform } from "../../contracts/resolved-tenant.ts";
 import type { SynthTenant } from "../model/resolve.ts";
 import type { ManifestFile } from "./manifest-file.ts";
 import { RenderPool, renderThreads } from "./render-pool.ts";
