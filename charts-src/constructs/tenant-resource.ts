@@ -1,5 +1,5 @@
 /**
- * The `Tenant` resource (`tenants.neurallog.io`, ADR 0014): the CRD and the admission policy that keeps Tenant
+ * The `Tenant` resource (`tenants.neurallog.io`, ADR 0015): the CRD and the admission policy that keeps Tenant
  * objects on the GitOps path, both rendered with the platform, and the one Tenant object of each tenant, rendered
  * into that tenant's namespace (its Argo CD application), its spec the tenant file's spec as written.
  *
