@@ -6,6 +6,8 @@
  * What the tenant role grants, and why:
  * - create secrets: the tenant's generated Redis password Secret (`<tenant>-redis-auth`), created once and never
  *   read back (a create answered 409 means it exists), so the controller can make a Secret but read none;
+ * - patch tenants/status: the Tenant's status (server-side apply through the status subresource); never the
+ *   Tenant itself, which only Argo CD writes (ADR 0014);
  * - create/patch resourcequotas, limitranges and networkpolicies, in self-heal mode only (ADR 0005): server-side
  *   apply of a missing or drifted object.
  * Report-only and self-heal render the same RoleBinding; the mode only changes the ClusterRole's rules.
@@ -15,6 +17,7 @@ import * as k8s from "cdk8s-plus-33/lib/imports/k8s.js";
 import type { ResolvedPlatform, ResolvedTenant } from "../../contracts/resolved-tenant.ts";
 import type { DesiredRoleBinding } from "../../contracts/tenant-configmap.ts";
 import { tenantMetadata } from "./metadata.ts";
+import { TENANT_GROUP, TENANT_PLURAL } from "../../contracts/tenant-status.ts";
 
 export const CONTROLLER_NAME = "neurallog-controller";
 /** The ClusterRole every tenant namespace binds the controller to. */
@@ -27,6 +30,8 @@ const SELF_HEAL_WRITE = ["create", "patch"];
 export function controllerTenantRules(platform: ResolvedPlatform): k8s.PolicyRule[] {
   return [
     { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+    // The status subresource only (server-side apply is a patch); the Tenant itself is git's.
+    { apiGroups: [TENANT_GROUP], resources: [`${TENANT_PLURAL}/status`], verbs: ["patch"] },
     ...(platform.controller.mode === "self-heal"
       ? [
           { apiGroups: [""], resources: ["resourcequotas", "limitranges"], verbs: SELF_HEAL_WRITE },

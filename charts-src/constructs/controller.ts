@@ -13,6 +13,7 @@
  *   the RoleBinding synth renders into each tenant namespace grants it, so no other namespace can be written;
  * - read, create and patch events: it reads FailedCreate events (pods refused by quota) and tells humans what
  *   it found through Events of its own;
+ * - read tenants (tenants.neurallog.io): their stored status, compared with the new one before any write;
  * - leases in its own namespace only (a Role): leader election between its replicas.
  * Nothing else: no reading secrets, no pods, no update or delete of tenant objects.
  */
@@ -32,6 +33,7 @@ import { CONTROLLER_NAME, CONTROLLER_TENANT_ROLE, controllerTenantRules } from "
 import { nodeOptionsEnv } from "./node-heap.ts";
 import { podPlacement } from "./placement.ts";
 import { POD_SECURITY_LABELS } from "./tenant-namespace.ts";
+import { TENANT_GROUP, TENANT_PLURAL } from "../../contracts/tenant-status.ts";
 
 export { CONTROLLER_NAME } from "./controller-access.ts";
 export const CONTROLLER_METRICS_PORT = 8081;
@@ -178,6 +180,8 @@ function addRbac(scope: Construct, platform: ResolvedPlatform, metadata: ObjectM
       { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: READ },
       { apiGroups: ["batch"], resources: ["cronjobs"], verbs: READ },
       { apiGroups: [""], resources: ["events"], verbs: [...READ, "create", "patch"] },
+      // Its stored status is what a new status is compared with; writing it is the tenant role's.
+      { apiGroups: [TENANT_GROUP], resources: [TENANT_PLURAL], verbs: READ },
     ],
   });
   new k8s.KubeClusterRole(scope, "tenant-role", {

@@ -1,7 +1,9 @@
 /**
  * `neurallog status [TENANT] [--kubeconfig PATH] [-o table|json]`: every tenant's health from the terminal, judged
  * exactly as the controller judges it (`assessTenant` over one snapshot of what its informers watch) and worded
- * as its Events: desired state, drift, quota use, pods refused by quota, overcommit, backups. Read-only: it lists,
+ * as its Events: desired state, drift, quota use, pods refused by quota, overcommit, backups; and the status the
+ * controller last wrote into the tenant's Tenant object (its conditions, in the details and the JSON as
+ * `tenantStatus`), which is what `kubectl get tenants` and Argo CD show. Read-only: it lists,
  * and needs the controller's read rights, nothing more. Exit code 0 when it could judge (whatever it found), 1
  * when it could not (no cluster, no such tenant).
  */
@@ -9,6 +11,7 @@ import { parseFlags, UsageError } from "../args.ts";
 import { loadKubeConfig } from "../kube-config.ts";
 import { formatAge } from "../../controller/reconcile/backup-health.ts";
 import type { TenantStatus } from "../../controller/reconcile/reconcile-tenant.ts";
+import type { TenantStatusFields } from "../../contracts/tenant-status.ts";
 
 const USAGE =
   "usage: neurallog status [TENANT] [--kubeconfig PATH] [-o table|json]\n" +
@@ -51,8 +54,15 @@ export async function run(argv: string[]): Promise<number> {
   if (tenant && statuses.length === 0)
     throw new UsageError(`no tenant ${tenant}: no namespace carries ${TENANT_LABEL}=${tenant}`);
 
-  if (output === "json") console.log(JSON.stringify(tenant ? statuses[0] : statuses, null, 2));
-  else if (tenant) console.log(details(statuses[0]!, eventsFor(statuses[0]!)));
+  // What the controller wrote into each Tenant object (absent before its first judgement or without a Tenant).
+  const stored = (s: TenantStatus) => cache.tenants.get(s.tenant, s.namespace)?.status;
+  const withStored = (s: TenantStatus) => {
+    const tenantStatus = stored(s);
+    return tenantStatus ? { ...s, tenantStatus } : s;
+  };
+  if (output === "json")
+    console.log(JSON.stringify(tenant ? withStored(statuses[0]!) : statuses.map(withStored), null, 2));
+  else if (tenant) console.log(details(statuses[0]!, eventsFor(statuses[0]!), stored(statuses[0]!)));
   else console.log(table(statuses.map((s) => row(s, eventsFor(s).length))));
   return 0;
 }
@@ -99,12 +109,21 @@ function table(rows: readonly string[][]): string {
 }
 
 /** One tenant: the table's line, then every finding in the words of the controller's Events. */
-function details(s: TenantStatus, warnings: readonly { reason: string; message: string }[]): string {
+function details(
+  s: TenantStatus,
+  warnings: readonly { reason: string; message: string }[],
+  stored: TenantStatusFields | undefined,
+): string {
   const lines = [table([row(s, warnings.length)]), ""];
   if (s.backup) lines.push(`backup: ${s.backup.detail}`);
   for (const q of s.quota) lines.push(`quota ${q.quota} ${q.resource}: ${q.used}/${q.hard} (${q.level})`);
   lines.push(
     ...(warnings.length > 0 ? warnings.map((w) => `warning ${w.reason}: ${w.message}`) : ["no warnings"]),
+  );
+  lines.push(
+    ...(stored?.conditions
+      ? stored.conditions.map((c) => `condition ${c.type}=${c.status} ${c.reason}: ${c.message}`)
+      : [`condition: none yet (the controller writes them into Tenant ${s.namespace}/${s.tenant})`]),
   );
   return lines.join("\n");
 }

@@ -15,6 +15,7 @@ import type {
   V1Role,
   V1RoleBinding,
 } from "@kubernetes/client-node";
+import type { TenantObject } from "../../contracts/tenant-status.ts";
 
 export interface TenantCache {
   readonly namespaces: ObjectCache<V1Namespace>;
@@ -27,6 +28,8 @@ export interface TenantCache {
   readonly cronJobs: ObjectCache<V1CronJob>;
   /** Only `FailedCreate` Events (the informer's field selector). */
   readonly failedCreateEvents: ObjectCache<CoreV1Event>;
+  /** The Tenant objects (tenants.neurallog.io) whose status the controller writes. */
+  readonly tenants: ObjectCache<TenantObject>;
 }
 
 /**

@@ -4,9 +4,11 @@
  * side; ResourceQuotas, LimitRanges, NetworkPolicies, Roles and RoleBindings are watched in every namespace
  * (there are few, and an object without the tenant label, or that lost it, must still be seen), and their changes count only in tenant namespaces.
  * Events are only those with reason FailedCreate (field selector): the trace of pods rejected at admission.
+ * Tenant objects (tenants.neurallog.io) are watched everywhere and count in tenant namespaces, like the quotas.
  */
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { TENANT_CONFIGMAP_NAME, TENANT_LABEL } from "../../contracts/tenant-configmap.ts";
+import { TENANTS_PATH } from "../../contracts/tenant-status.ts";
 import { RawApi, type ListSelectors } from "../kube/raw-api.ts";
 import { RestartingInformer } from "./restarting-informer.ts";
 import type { TenantCache } from "./tenant-cache.ts";
@@ -57,6 +59,8 @@ export function watchedResources(
     roleBindings: { resource: "rolebindings", path: "/apis/rbac.authorization.k8s.io/v1/rolebindings" },
     cronJobs: { resource: "cronjobs", path: "/apis/batch/v1/cronjobs", labelSelector: TENANT_LABEL },
     failedCreateEvents: { resource: "events", path: "/api/v1/events", fieldSelector: "reason=FailedCreate" },
+    // Its status is the controller's: the stored status is what a change is compared with (also after failover).
+    tenants: { resource: "tenants", path: TENANTS_PATH },
   };
 }
 

@@ -3,7 +3,7 @@
  * with the informers' own paths and selectors (`watchedResources`), into static caches. `neurallog status` judges
  * tenants from it with the reconcile's own `assessTenant`, so the terminal and the controller say the same thing.
  */
-import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { ApiException, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { RawApi } from "../kube/raw-api.ts";
 import { staticCache, type TenantCache } from "./tenant-cache.ts";
 import { watchedResources } from "./tenant-informers.ts";
@@ -16,7 +16,14 @@ export async function readTenantSnapshot(
   const entries = await Promise.all(
     Object.entries(watchedResources(tenantSelector)).map(
       async ([field, { path, labelSelector, fieldSelector }]) => {
-        const list = await raw.lister<KubernetesObject>(path, { labelSelector, fieldSelector })();
+        const list = await raw
+          .lister<KubernetesObject>(path, { labelSelector, fieldSelector })()
+          .catch((error: unknown) => {
+            // A platform from before the Tenant CRD: every other finding still stands, there is no stored status.
+            if (field === "tenants" && error instanceof ApiException && error.code === 404)
+              return { items: [] };
+            throw error;
+          });
         return [field, staticCache(list.items)] as const;
       },
     ),

@@ -11,6 +11,13 @@ import {
   type KubernetesObject,
   type V1Secret,
 } from "@kubernetes/client-node";
+import {
+  TENANT_API_VERSION,
+  TENANT_KIND,
+  tenantStatusPath,
+  type TenantObject,
+  type TenantStatusFields,
+} from "../../contracts/tenant-status.ts";
 import { RawApi, REQUEST_TIMEOUT_MS } from "./raw-api.ts";
 
 export const FIELD_MANAGER = "neurallog-controller";
@@ -42,6 +49,11 @@ export interface KubeActions {
     resourceVersion: string,
     fields: readonly (readonly string[])[],
   ): Promise<void>;
+  /**
+   * Server-side apply of a Tenant's whole status through the status subresource, forced, as
+   * `neurallog-controller` (the only writer of status; the Tenant admission policy matches only the main resource).
+   */
+  applyTenantStatus(tenant: TenantObject, status: TenantStatusFields): Promise<void>;
 }
 
 export class AlreadyExistsError extends Error {}
@@ -125,6 +137,20 @@ export class ClientKubeActions implements KubeActions {
         query: { fieldManager: FIELD_MANAGER },
         body,
         contentType: PatchStrategy.JsonPatch,
+      }),
+    );
+  }
+
+  async applyTenantStatus(tenant: TenantObject, status: TenantStatusFields): Promise<void> {
+    this.#guard();
+    const { name = "", namespace = "" } = tenant.metadata ?? {};
+    await translate(() =>
+      this.#raw.send({
+        method: "PATCH",
+        path: tenantStatusPath(namespace, name),
+        query: { fieldManager: FIELD_MANAGER, force: "true", fieldValidation: "Strict" },
+        body: { apiVersion: TENANT_API_VERSION, kind: TENANT_KIND, metadata: { name, namespace }, status },
+        contentType: PatchStrategy.ServerSideApply,
       }),
     );
   }

@@ -9,6 +9,7 @@ import {
   type EventPatch,
   type KubeActions,
 } from "../kube/kube-actions.ts";
+import type { TenantObject, TenantStatusFields } from "../../contracts/tenant-status.ts";
 import { EventRecorder, eventName } from "./event-recorder.ts";
 import { RedisPasswords } from "./redis-password.ts";
 import { CorrectionMode, reconcileTenant, type ReconcileDependencies } from "./reconcile-tenant.ts";
@@ -18,6 +19,7 @@ import {
   cacheOf,
   clusterObjects,
   tenantConfigMap,
+  tenantObject,
   type ClusterObjects,
 } from "../../test/support/test-tenant.ts";
 
@@ -26,7 +28,8 @@ type Action =
   | { verb: "create"; resource: "secrets"; name: string; body: V1Secret }
   | { verb: "patch"; resource: "events"; name: string; count?: number; message: string }
   | { verb: "apply"; resource: string; name: string; body: KubernetesObject }
-  | { verb: "remove"; resource: string; name: string; resourceVersion: string; fields: string[][] };
+  | { verb: "remove"; resource: string; name: string; resourceVersion: string; fields: string[][] }
+  | { verb: "apply"; resource: "tenants/status"; name: string; status: TenantStatusFields };
 
 /** Records every write; Events it was asked to create exist afterwards (AlreadyExists / NotFound like the API). */
 class RecordingActions implements KubeActions {
@@ -91,6 +94,10 @@ class RecordingActions implements KubeActions {
       resourceVersion,
       fields: fields.map((f) => [...f]),
     });
+  }
+
+  async applyTenantStatus(tenant: TenantObject, status: TenantStatusFields): Promise<void> {
+    this.actions.push({ verb: "apply", resource: "tenants/status", name: tenant.metadata!.name!, status });
   }
 
   take(): Action[] {
@@ -619,5 +626,109 @@ describe("reconcileTenant", () => {
         extraFields: [],
       },
     ]);
+  });
+});
+
+describe("the Tenant status", () => {
+  const withTenant = (objects = clusterObjects()) => ({ ...objects, tenant: tenantObject() });
+  /** The stored object after a status write, as the informer's watch brings it back. */
+  const stored = (status: TenantStatusFields) => ({
+    ...tenantObject(),
+    status: JSON.parse(JSON.stringify(status)),
+  });
+
+  it("is written once for a new Tenant, and not again while nothing changes (a new leader included)", async () => {
+    const objects = withTenant();
+    const { reconcile, actions, advance, withObjects, deps } = setup(objects);
+    await reconcile();
+    const [write] = actions.take();
+    expect(write).toMatchObject({ verb: "apply", resource: "tenants/status", name: "acme" });
+    const status = (write as { status: TenantStatusFields }).status;
+    expect(status.conditions!.map((c) => `${c.type}=${c.status} ${c.reason}`)).toEqual([
+      "Ready=True AllHealthy",
+      "BackupHealthy=True BackupSucceeded",
+      "QuotaHealthy=True QuotaWithinLimits",
+      "InSync=True NoDrift",
+    ]);
+    expect(status).toMatchObject({ observedGeneration: 1, phase: "Active", plan: "standard" });
+    expect(status.lastBackup).toEqual({ time: "2026-11-27T01:31:10Z" });
+
+    withObjects({ ...objects, tenant: stored(status) });
+    advance(5 * 60_000);
+    await reconcile();
+    expect(actions.take()).toEqual([]);
+    // A new leader: no memory, the same cache.
+    const next = new RecordingActions();
+    await reconcileTenant(NS, {
+      ...deps,
+      actions: next,
+      events: new EventRecorder(next, { instance: "test-1" }),
+    });
+    expect(next.take().filter((a) => a.resource === "tenants/status")).toEqual([]);
+  });
+
+  it("turns InSync False on drift and back, keeping each unchanged condition's transition time", async () => {
+    const objects = withTenant();
+    const { reconcile, actions, advance, withObjects } = setup(objects);
+    await reconcile();
+    const first = (actions.take()[0] as { status: TenantStatusFields }).status;
+    advance(60_000);
+    withObjects({ ...editedQuota(objects), tenant: stored(first) });
+    await reconcile();
+    const drifted = (
+      actions.take().find((a) => a.resource === "tenants/status") as { status: TenantStatusFields }
+    ).status;
+    const byType = (s: TenantStatusFields) => Object.fromEntries(s.conditions!.map((c) => [c.type, c]));
+    expect(byType(drifted).InSync).toMatchObject({ status: "False", reason: "DriftDetected" });
+    expect(byType(drifted).InSync!.message).toContain("ResourceQuota/neurallog-quota different");
+    expect(byType(drifted).Ready).toMatchObject({ status: "False", reason: "DriftDetected" });
+    expect(byType(drifted).InSync!.lastTransitionTime).toBe("2026-11-27T12:01:00Z");
+    expect(byType(drifted).BackupHealthy!.lastTransitionTime).toBe(
+      byType(first).BackupHealthy!.lastTransitionTime,
+    );
+    expect(drifted.drift).toEqual({
+      count: 1,
+      objects: [
+        { kind: "ResourceQuota", name: "neurallog-quota", state: "different", fields: ["spec.hard.pods"] },
+      ],
+    });
+  });
+
+  it("says QuotaHealthy=False at 96% (near the limit) and at 100% (exhausted), and Unknown while the first backup is pending", async () => {
+    const conditions = async (objects: ClusterObjects) => {
+      const { reconcile, actions } = setup(objects);
+      await reconcile();
+      const write = actions.take().find((a) => a.resource === "tenants/status") as {
+        status: TenantStatusFields;
+      };
+      return Object.fromEntries(write.status.conditions!.map((c) => [c.type, `${c.status} ${c.reason}`]));
+    };
+    const at = (pods: string) => {
+      const objects = withTenant();
+      objects.quota.status!.hard!.pods = "25";
+      objects.quota.status!.used!.pods = pods;
+      return objects;
+    };
+    expect(await conditions(at("24"))).toMatchObject({
+      QuotaHealthy: "False QuotaNearLimit",
+      Ready: "False QuotaNearLimit",
+    });
+    expect(await conditions(at("25"))).toMatchObject({ QuotaHealthy: "False QuotaExhausted" });
+    const pending = withTenant();
+    pending.cronJob = {
+      ...pending.cronJob!,
+      metadata: { ...pending.cronJob!.metadata, creationTimestamp: NOW },
+      status: {},
+    };
+    expect(await conditions(pending)).toMatchObject({
+      BackupHealthy: "Unknown BackupPending",
+      Ready: "Unknown BackupPending",
+    });
+  });
+
+  it("is not written without a Tenant object (before Argo CD synced it)", async () => {
+    const { reconcile, actions } = setup(clusterObjects());
+    await reconcile();
+    expect(actions.take()).toEqual([]);
   });
 });

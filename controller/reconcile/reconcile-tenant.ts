@@ -27,6 +27,7 @@ import type { EventRecorder, TenantEvent } from "./event-recorder.ts";
 import { overcommit, type OvercommitFinding } from "./overcommit.ts";
 import type { RedisPasswords } from "./redis-password.ts";
 import { quotaRejections, quotaUsage, type QuotaRejection, type QuotaUsage } from "./quota-usage.ts";
+import { statusDiffers, tenantStatus } from "./tenant-status.ts";
 
 export const CorrectionMode = { ReportOnly: "report-only", SelfHeal: "self-heal" } as const;
 export type CorrectionMode = (typeof CorrectionMode)[keyof typeof CorrectionMode];
@@ -282,5 +283,23 @@ export async function reconcileTenant(
     }
   }
   await deps.events.record(namespace, [...eventsFor(status), ...corrections], now);
+  await writeTenantStatus(status, desired, deps, now);
   return { ...status, corrected };
+}
+
+/**
+ * The Tenant object's status, written only when it differs from what the informer holds (the API's copy): an
+ * unchanged tenant costs no write, a new leader continues from the stored status. No Tenant (not yet synced by
+ * Argo CD): nothing to write.
+ */
+async function writeTenantStatus(
+  status: TenantStatus,
+  desired: DesiredState | undefined,
+  deps: ReconcileDependencies,
+  now: Date,
+): Promise<void> {
+  const tenant = deps.cache.tenants.get(status.tenant, status.namespace);
+  if (!tenant) return;
+  const next = tenantStatus(status, desired, tenant, now);
+  if (statusDiffers(tenant, next)) await deps.actions.applyTenantStatus(tenant, next);
 }

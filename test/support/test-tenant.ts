@@ -21,6 +21,7 @@ import { tenantObjects } from "../../charts-src/charts/tenant-chart.ts";
 import { resolvePlatform, resolveTenant } from "../../charts-src/model/resolve.ts";
 import type { PlatformFile, TenantFile } from "../../charts-src/model/tenant-schema.ts";
 import { staticCache, type TenantCache } from "../../controller/informers/tenant-cache.ts";
+import type { TenantObject } from "../../contracts/tenant-status.ts";
 
 const read = (file: string) => parse(readFileSync(new URL(`../../tenants/${file}`, import.meta.url), "utf8"));
 
@@ -43,6 +44,13 @@ function renderedObject<T>(kind: string, name?: string): T {
 
 export function renderedNetworkPolicies(): V1NetworkPolicy[] {
   return rendered.filter((o) => o.kind === "NetworkPolicy").map((o) => structuredClone(o) as V1NetworkPolicy);
+}
+
+/** The rendered Tenant object as the API server returns it (generation 1, no status yet). */
+export function tenantObject(): TenantObject {
+  const tenant = renderedObject<TenantObject & { metadata: { generation?: number } }>("Tenant");
+  tenant.metadata.generation = 1;
+  return tenant;
 }
 
 export function tenantConfigMap(): V1ConfigMap {
@@ -79,6 +87,8 @@ export function clusterObjects() {
     roles: [] as V1Role[],
     // The controller's own, as synth renders it.
     roleBindings: [renderedObject<V1RoleBinding>("RoleBinding")],
+    /** Left out by default (as before Argo CD synced it): tests of the status add `tenantObject()`. */
+    tenant: undefined as TenantObject | undefined,
   };
 }
 
@@ -96,5 +106,6 @@ export function cacheOf(objects: Partial<ClusterObjects>): TenantCache {
     roleBindings: staticCache(objects.roleBindings ?? []),
     cronJobs: staticCache(some(objects.cronJob)),
     failedCreateEvents: staticCache(objects.events ?? []),
+    tenants: staticCache(some(objects.tenant)),
   };
 }

@@ -893,7 +893,7 @@ describe("the platform folder", () => {
     expect(bindings.map((b) => b.object.roleRef.name)).toEqual(["neurallog-controller"]);
   });
 
-  it("writes to tenant namespaces only through their RoleBinding: Secrets create-only, self-heal writes by mode", () => {
+  it("writes to tenant namespaces only through their RoleBinding: Secrets create-only, Tenant status, self-heal writes by mode", () => {
     const tenantRole = (mode: "report-only" | "self-heal") => {
       const chart = new Chart(new App(), "platform");
       new Controller(chart, "controller", { ...platform, controller: { ...platform.controller, mode } });
@@ -902,11 +902,14 @@ describe("the platform folder", () => {
       )!;
     };
     expect(platform.controller.mode).toBe("report-only");
+    const status = { apiGroups: ["neurallog.io"], resources: ["tenants/status"], verbs: ["patch"] };
     expect(tenantRole("report-only").rules).toEqual([
       { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+      status,
     ]);
     expect(tenantRole("self-heal").rules).toEqual([
       { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+      status,
       { apiGroups: [""], resources: ["resourcequotas", "limitranges"], verbs: ["create", "patch"] },
       { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["create", "patch"] },
     ]);
