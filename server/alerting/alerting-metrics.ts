@@ -3,6 +3,7 @@
  * dead-letter stream's length, rule evaluation errors, alerts fired.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
+import { withinScrapeWait } from "../ops/metrics.ts";
 
 export interface AlertingMetrics {
   /** Dead letters this replica wrote, by action type (webhook, slack). */
@@ -26,7 +27,9 @@ export function alertingMetrics(
     aggregator: "max",
     async collect() {
       try {
-        this.set(await deadLetterLength());
+        // A paused or busy Redis keeps the last value rather than holding the scrape.
+        const length = await withinScrapeWait(deadLetterLength());
+        if (length !== undefined) this.set(length);
       } catch (error) {
         // Redis unreachable: keep the last value; /metrics itself must still answer.
         onError(error as Error);

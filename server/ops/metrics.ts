@@ -65,3 +65,18 @@ export function createMetrics(): ServerMetrics {
     }),
   };
 }
+
+/** A scrape waits this long for Redis; a slower (paused, busy) Redis leaves the gauges at their last values. */
+export const SCRAPE_WAIT_MS = 500;
+
+/**
+ * `read`'s value, or undefined once SCRAPE_WAIT_MS passed: a gauge read from Redis at scrape time must not hold
+ * /metrics (and Prometheus' scrape timeout) for as long as Redis is paused or busy.
+ */
+export function withinScrapeWait<T>(read: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<undefined>(
+    (resolve) => (timer = setTimeout(resolve, SCRAPE_WAIT_MS, undefined)),
+  );
+  return Promise.race([read, waited]).finally(() => clearTimeout(timer));
+}

@@ -2,6 +2,7 @@
  * The Redis memory gauges the "Redis memory near maxmemory" alert divides: a real redis-server with a
  * maxmemory, the real app's /metrics, and the same app once Redis is gone (the scrape still answers).
  */
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ADMIN_KEY,
@@ -68,6 +69,27 @@ describe("Redis memory in /metrics", () => {
       max: 0,
     });
     expect(parseInfoMemory("# Memory\r\nused_memory_human:1.2K\r\n")).toBeUndefined();
+  });
+
+  it("answers /metrics while Redis is paused, the gauges at their last values", async () => {
+    const before = await gauges();
+    const admin = new Redis(redisServer.url);
+    const other = new Redis(redisServer.url);
+    try {
+      await other.ping();
+      await admin.client("PAUSE", 2000, "ALL");
+      // A command sent now waits for the pause to end: while it has not answered, Redis is still paused.
+      let pinged = false;
+      const ping = other.ping().then(() => (pinged = true));
+      const during = await gauges();
+      expect(pinged).toBe(false);
+      expect(during.status).toBe(200);
+      expect(during.max).toBe(before.max);
+      await ping;
+    } finally {
+      admin.disconnect();
+      other.disconnect();
+    }
   });
 
   it("still answers /metrics, without the gauges' fresh values, when Redis is unreachable", async () => {

@@ -5,6 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import { Gauge, type Registry } from "prom-client";
+import { withinScrapeWait } from "./metrics.ts";
 
 /** `used_memory` and `maxmemory` from an `INFO memory` answer (bytes; maxmemory 0 means unlimited). */
 export function parseInfoMemory(info: string): { used: number; max: number } | undefined {
@@ -21,15 +22,16 @@ export function redisMemoryMetrics(registry: Registry, redis: Redis, onError: (e
   let last: Promise<{ used: number; max: number } | undefined> | undefined;
   // Both gauges are collected in one scrape: one INFO call serves them (the second reuses the first's answer).
   const read = (): Promise<{ used: number; max: number } | undefined> => {
-    last ??= redis
+    if (last) return last;
+    const info = redis
       .info("memory")
       .then(parseInfoMemory)
       .catch((error: unknown) => {
         // Redis unreachable: no value this scrape; /metrics itself must still answer.
         onError(error as Error);
         return undefined;
-      })
-      .finally(() => setImmediate(() => (last = undefined)));
+      });
+    last = withinScrapeWait(info).finally(() => setImmediate(() => (last = undefined)));
     return last;
   };
   for (const [name, help, pick] of [
