@@ -224,4 +224,15 @@ describe("queryLogs against a full scan", () => {
     const again = await ingest(store, random(3), 0, 600);
     await expectSameAsFullScan(redis, "trim", 23, 20, again);
   });
+
+  it("stores and finds a batch when the index stream already holds a greater id (an older layout's '*' ids)", async () => {
+    const keys = tenantKeys("upgrade");
+    // An index entry from the future: the batch's last log id cannot be its id, so the script falls back to '*'.
+    await redis.xadd(keys.batches, `${Date.now() + 3_600_000}-0`, "f", "0-1", "l", "0-1", "n", "1");
+    const store = new LogStore(redis, "upgrade", { maxAgeSeconds: 0, maxEntries: 1_000_000 });
+    const stored = await store.append([makeLog(random(4), 0), makeLog(random(5), 1)]);
+    expect(await redis.xlen(keys.batches)).toBe(2);
+    const page = await queryLogs(redis, "upgrade", {});
+    expect(page.entries.map((e) => e.id)).toEqual(stored.map((e) => e.id).reverse());
+  });
 });
