@@ -338,77 +338,86 @@ function hashTokens(message: string, out: HashList): number {
   return tokens;
 }
 
-export function indexBatch(entries: readonly LogEntry[], blockLogs = BLOCK_LOGS): BatchIndex {
-  const hashes = new HashList();
-  const perMinute = new Map<number, { levels: number[]; sources: Map<string, number> }>();
-  let minTs = Infinity;
-  let maxTs = -Infinity;
-  let levelMask = 0;
-  let tokensComplete = true;
-  const blocks: BlockSummary[] = [];
-  const levelColumn = new Uint8Array(entries.length);
-  const sourceColumn = new Uint8Array(entries.length);
-  const sourceNumbers = new Map<string, number>();
-  let block = { start: 0, first: 0, minTs: Infinity, maxTs: -Infinity, levelMask: 0, tokensComplete: true };
-  const closeBlock = (end: number): void => {
+/** The blocks of one batch as they are built: each block's time range, levels, token completeness, filter. */
+class BlockBuilder {
+  readonly blocks: BlockSummary[] = [];
+  readonly levels: Uint8Array;
+  readonly sources: Uint8Array;
+  #start = 0;
+  #first = 0;
+  #minTs = Infinity;
+  #maxTs = -Infinity;
+  #levelMask = 0;
+  #tokensComplete = true;
+
+  readonly hashes: HashList;
+
+  constructor(hashes: HashList, logs: number) {
+    this.hashes = hashes;
+    this.levels = new Uint8Array(logs);
+    this.sources = new Uint8Array(logs);
+  }
+
+  add(i: number, ts: number, rank: number, source: number, tokensComplete: boolean): void {
+    if (ts < this.#minTs) this.#minTs = ts;
+    if (ts > this.#maxTs) this.#maxTs = ts;
+    this.#levelMask |= 1 << rank;
+    this.#tokensComplete &&= tokensComplete;
+    this.levels[i] = rank;
+    this.sources[i] = source;
+  }
+
+  /** Ends the block at log `end` (exclusive): its filter holds the hashes pushed since the last close. */
+  close(end: number): void {
     const bloom = bloomFromHashes(
-      hashes.values.subarray(block.start, hashes.length),
+      this.hashes.values.subarray(this.#start, this.hashes.length),
       BLOCK_BLOOM_BITS_PER_TERM,
     );
-    const { minTs, maxTs, levelMask, tokensComplete, first } = block;
-    const levels = levelColumn.subarray(first, end);
-    blocks.push({
-      minTs,
-      maxTs,
-      levelMask,
-      tokensComplete,
+    this.blocks.push({
+      minTs: this.#minTs,
+      maxTs: this.#maxTs,
+      levelMask: this.#levelMask,
+      tokensComplete: this.#tokensComplete,
       bloom,
-      levels,
-      sources: sourceColumn.subarray(first, end),
+      levels: this.levels.subarray(this.#first, end),
+      sources: this.sources.subarray(this.#first, end),
     });
-    block = {
-      start: hashes.length,
-      first: end,
-      minTs: Infinity,
-      maxTs: -Infinity,
-      levelMask: 0,
-      tokensComplete: true,
-    };
-  };
-  for (let i = 0; i < entries.length; i++) {
-    if (i > 0 && i % blockLogs === 0) closeBlock(i);
-    const entry = entries[i]!;
-    let source = sourceNumbers.get(entry.source);
-    if (source === undefined) sourceNumbers.set(entry.source, (source = sourceNumbers.size));
-    sourceColumn[i] = source;
-    const ts = entry.timestamp;
-    if (ts < minTs) minTs = ts;
-    if (ts > maxTs) maxTs = ts;
-    if (ts < block.minTs) block.minTs = ts;
-    if (ts > block.maxTs) block.maxTs = ts;
-    const rank = levelRank(entry.level);
-    levelMask |= 1 << rank;
-    block.levelMask |= 1 << rank;
-    levelColumn[i] = rank;
-    hashes.push(hashUpdate(PREFIX_SOURCE, entry.source));
-    if (hashTokens(entry.message, hashes) > MAX_TOKENS_PER_MESSAGE) {
-      tokensComplete = false;
-      block.tokensComplete = false;
-    }
-    const fields = entry.fields;
-    for (const name in fields) {
-      const value = fields[name];
-      const text = typeof value === "string" ? value : fieldText(value);
-      if (text.length <= MAX_INDEXED_VALUE_LENGTH) {
-        hashes.push(hashUpdate(hashUpdate(hashUpdate(PREFIX_FIELD, name), "="), text));
-      }
-    }
-    const minute = Math.floor(ts / 60_000);
-    let counts = perMinute.get(minute);
-    if (!counts) perMinute.set(minute, (counts = { levels: [0, 0, 0, 0, 0, 0], sources: new Map() }));
-    counts.levels[rank]!++;
-    counts.sources.set(entry.source, (counts.sources.get(entry.source) ?? 0) + 1);
+    this.#start = this.hashes.length;
+    this.#first = end;
+    this.#minTs = Infinity;
+    this.#maxTs = -Infinity;
+    this.#levelMask = 0;
+    this.#tokensComplete = true;
   }
+}
+
+/** Hashes the entry's terms (source, message tokens, short field values) into `out`; false when tokens were cut. */
+function hashEntryTerms(entry: LogEntry, out: HashList): boolean {
+  out.push(hashUpdate(PREFIX_SOURCE, entry.source));
+  const complete = hashTokens(entry.message, out) <= MAX_TOKENS_PER_MESSAGE;
+  const fields = entry.fields;
+  for (const name in fields) {
+    const value = fields[name];
+    const text = typeof value === "string" ? value : fieldText(value);
+    if (text.length <= MAX_INDEXED_VALUE_LENGTH) {
+      out.push(hashUpdate(hashUpdate(hashUpdate(PREFIX_FIELD, name), "="), text));
+    }
+  }
+  return complete;
+}
+
+type MinuteCounts = Map<number, { levels: number[]; sources: Map<string, number> }>;
+
+function countMinute(perMinute: MinuteCounts, ts: number, rank: number, source: string): void {
+  const minute = Math.floor(ts / 60_000);
+  let counts = perMinute.get(minute);
+  if (!counts) perMinute.set(minute, (counts = { levels: [0, 0, 0, 0, 0, 0], sources: new Map() }));
+  counts.levels[rank]!++;
+  counts.sources.set(source, (counts.sources.get(source) ?? 0) + 1);
+}
+
+/** The per-minute counts as increments of the per-hour stats hashes. */
+function statsIncrements(perMinute: MinuteCounts): StatsIncrements {
   const stats: StatsIncrements = new Map();
   for (const [minute, counts] of perMinute) {
     const hour = Math.floor(minute / 60) * 3600;
@@ -419,10 +428,37 @@ export function indexBatch(entries: readonly LogEntry[], blockLogs = BLOCK_LOGS)
     });
     for (const [source, n] of counts.sources) fields.set(statsField(minute, "s", source), n);
   }
-  if (entries.length > 0) closeBlock(entries.length);
+  return stats;
+}
+
+export function indexBatch(entries: readonly LogEntry[], blockLogs = BLOCK_LOGS): BatchIndex {
+  const hashes = new HashList();
+  const perMinute: MinuteCounts = new Map();
+  let minTs = Infinity;
+  let maxTs = -Infinity;
+  let levelMask = 0;
+  let tokensComplete = true;
+  const builder = new BlockBuilder(hashes, entries.length);
+  const sourceNumbers = new Map<string, number>();
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0 && i % blockLogs === 0) builder.close(i);
+    const entry = entries[i]!;
+    let source = sourceNumbers.get(entry.source);
+    if (source === undefined) sourceNumbers.set(entry.source, (source = sourceNumbers.size));
+    const ts = entry.timestamp;
+    if (ts < minTs) minTs = ts;
+    if (ts > maxTs) maxTs = ts;
+    const rank = levelRank(entry.level);
+    levelMask |= 1 << rank;
+    const complete = hashEntryTerms(entry, hashes);
+    tokensComplete &&= complete;
+    builder.add(i, ts, rank, source, complete);
+    countMinute(perMinute, ts, rank, entry.source);
+  }
+  if (entries.length > 0) builder.close(entries.length);
   const bloom = bloomFromHashes(hashes.values.subarray(0, hashes.length));
   const sources = sourceNumbers.size <= MAX_SOURCE_COLUMN ? [...sourceNumbers.keys()] : undefined;
-  const encodedBlocks = encodeBlocks({ blockLogs, blocks, ...(sources ? { sources } : {}) });
+  const blocks = builder.blocks;
   return {
     count: entries.length,
     minTs,
@@ -430,7 +466,7 @@ export function indexBatch(entries: readonly LogEntry[], blockLogs = BLOCK_LOGS)
     levelMask,
     bloom,
     tokensComplete,
-    stats,
-    blocks: encodedBlocks,
+    stats: statsIncrements(perMinute),
+    blocks: encodeBlocks({ blockLogs, blocks, ...(sources ? { sources } : {}) }),
   };
 }
