@@ -10,7 +10,7 @@ import { parseQuantity } from "../../contracts/quantity.ts";
 import { workloadFootprint } from "../../contracts/workload-footprint.ts";
 import type { TenantCache } from "../informers/tenant-cache.ts";
 import type { KubeActions } from "../kube/kube-actions.ts";
-import { backupHealth, type BackupHealth } from "./backup-health.ts";
+import { backupHealth } from "./backup-health.ts";
 import {
   DRIFT_KINDS,
   readDesiredState,
@@ -21,30 +21,19 @@ import {
   rbacSpec,
   SELF_HEALED_KINDS,
 } from "./desired-state.ts";
-import { detectDrift, type DriftFinding } from "./drift.ts";
+import { detectDrift } from "./drift.ts";
 import { EventReason, EventType } from "./event-reasons.ts";
 import type { EventRecorder, TenantEvent } from "./event-recorder.ts";
-import { overcommit, type OvercommitFinding } from "./overcommit.ts";
+import { overcommit } from "./overcommit.ts";
 import type { RedisPasswords } from "./redis-password.ts";
-import { quotaRejections, quotaUsage, type QuotaRejection, type QuotaUsage } from "./quota-usage.ts";
+import { quotaRejections, quotaUsage } from "./quota-usage.ts";
+import type { TenantStatus } from "./tenant-assessment.ts";
 import { statusDiffers, tenantStatus } from "./tenant-status.ts";
 
 export const CorrectionMode = { ReportOnly: "report-only", SelfHeal: "self-heal" } as const;
 export type CorrectionMode = (typeof CorrectionMode)[keyof typeof CorrectionMode];
 
-export interface TenantStatus {
-  readonly tenant: string;
-  readonly namespace: string;
-  readonly observedAt: string;
-  readonly desiredState: { readonly state: "ok" | "missing" | "invalid"; readonly detail?: string };
-  readonly drift: readonly DriftFinding[];
-  readonly quota: readonly QuotaUsage[];
-  readonly rejectedPods: readonly QuotaRejection[];
-  readonly overcommit: readonly OvercommitFinding[];
-  readonly backup?: BackupHealth;
-  /** Objects restored in this reconcile (self-heal mode). */
-  readonly corrected: readonly string[];
-}
+export type { TenantStatus };
 
 export interface ReconcileDependencies {
   readonly cache: TenantCache;

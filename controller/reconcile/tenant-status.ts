@@ -18,7 +18,7 @@ import {
 } from "../../contracts/tenant-status.ts";
 import type { BackupHealth } from "./backup-health.ts";
 import type { DesiredState } from "./desired-state.ts";
-import type { TenantStatus } from "./reconcile-tenant.ts";
+import type { TenantStatus } from "./tenant-assessment.ts";
 
 type ConditionStatus = Condition["status"];
 interface Judgement {
