@@ -135,7 +135,7 @@ describe("what the index may narrow a read by", () => {
     expect(wholeTokens('msg="Upstream Timeout"')).toEqual(["upstream", "timeout"]);
   });
 
-  it("exact source, level and field matchers, and the leading |= filters' whole tokens", () => {
+  it("exact source, level and field matchers, and the leading |= filters' whole tokens and texts", () => {
     const { matchers, pipeline } = parseLogSelector(
       `{service_name="api", level="warn", env="prod", http_status="500", job="x", region=~"eu.*"} |= " a=b " != " c " |= "x y z" | logfmt |= " late "`,
     );
@@ -144,6 +144,11 @@ describe("what the index may narrow a read by", () => {
       level: "warn",
       fields: { env: "prod" },
       q: "a b y",
+      // `!= " c "` and the `|=` after `| logfmt` are the pipeline's alone.
+      contains: [" a=b ", "x y z"],
+    });
+    expect(prefilter(parseLogSelector(`{service_name=~".+"} |= "zqxneedle" |= "a" or "b"`))).toEqual({
+      contains: ["zqxneedle"],
     });
   });
 });

@@ -40,17 +40,21 @@ export function wholeTokens(text: string): string[] {
 }
 
 /**
- * What of a selector `queryLogs` can filter on itself: exact source, level (at least, then exact) and fields, and
- * the whole tokens of the leading `|=` filters as its token search (`q`, every term must occur): a superset of
- * the lines the filters keep, which the pipeline then matches exactly.
+ * What of a selector `queryLogs` can filter on itself: exact source, level (at least, then exact) and fields, the
+ * whole tokens of the leading `|=` filters as its token search (`q`, every term must occur; the index skips
+ * batches and blocks without them) and their texts as `contains` (checked in Redis, so a log without them is
+ * neither sent nor decoded): a superset of the lines the filters keep, which the pipeline then matches exactly.
  */
 export function prefilter(selector: Pick<LogSelectorExpr, "matchers" | "pipeline">): LogFilter {
   const { matchers } = selector;
   const terms = new Set<string>();
+  const contains: string[] = [];
   for (const stage of selector.pipeline) {
     if (stage.kind !== "line") break;
-    if (stage.op === "|=" && stage.values.length === 1)
+    if (stage.op === "|=" && stage.values.length === 1) {
       for (const t of wholeTokens(stage.values[0]!)) terms.add(t);
+      contains.push(stage.values[0]!);
+    }
   }
   let source: string | undefined;
   let level: LogLevel | undefined;
@@ -68,6 +72,7 @@ export function prefilter(selector: Pick<LogSelectorExpr, "matchers" | "pipeline
     ...(level ? { level } : {}),
     ...(Object.keys(fields).length ? { fields } : {}),
     ...(terms.size ? { q: [...terms].join(" ") } : {}),
+    ...(contains.length ? { contains } : {}),
   };
 }
 

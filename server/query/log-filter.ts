@@ -31,6 +31,11 @@ export interface LogFilter {
   readonly q?: string;
   /** Exact field values (`field.http.status=500`), compared as text. */
   readonly fields?: Readonly<Record<string, string>>;
+  /**
+   * Substrings of the message, each must occur as is (case-sensitive, like LogQL's `|=`): unlike a token of `q`,
+   * `needle` also finds `zqxneedle7`. No index rules a batch out for it; Redis checks each log's stored JSON.
+   */
+  readonly contains?: readonly string[];
 }
 
 /** A filter prepared for matching: tokens and phrases split, bloom terms listed. */
@@ -81,7 +86,8 @@ export function compileFilter(filter: LogFilter): CompiledFilter {
   const tokens = [...new Set([...search.terms, ...search.phrases.flat()])];
   const tokenTerms = tokens.map(tokenTerm);
   const needsTokens = search.terms.length > 0 || search.phrases.length > 0;
-  const storedText = storedFormText(minRank, filter.source, fieldEntries, tokens);
+  const contains = (filter.contains ?? []).filter((needle) => needle !== "");
+  const storedText = storedFormText(minRank, filter.source, fieldEntries, tokens, contains);
   return {
     filter,
     levelMask: levelMaskAtLeast(filter.level ?? LOG_LEVELS[0]),
@@ -97,6 +103,7 @@ export function compileFilter(filter: LogFilter): CompiledFilter {
         const actual = entry.fields[name];
         if (actual === undefined || fieldText(actual) !== value) return false;
       }
+      for (const needle of contains) if (!entry.message.includes(needle)) return false;
       if (needsTokens) {
         const tokens = tokenize(entry.message);
         const set = new Set(tokens);
@@ -119,6 +126,7 @@ function storedFormText(
   source: string | undefined,
   fields: readonly (readonly [string, string])[],
   tokens: readonly string[],
+  contains: readonly string[],
 ): StoredFormText {
   // A field value matches as a JSON string or as the literal it is the text of (500, true, null).
   const anyOf: string[][] = fields.map(([name, value]) => {
@@ -126,11 +134,24 @@ function storedFormText(
     return [key + JSON.stringify(value), key + value];
   });
   if (minRank > 0) anyOf.push(LOG_LEVELS.slice(minRank).map((level) => `"l":"${level}"`));
+  const exact = source === undefined ? [] : [`"s":${JSON.stringify(source)}`];
+  exact.push(...contains.flatMap(storedNeedle));
   return {
-    exact: source === undefined ? [] : [`"s":${JSON.stringify(source)}`],
+    exact,
     anyOf,
     words: tokens.filter((token) => /^[a-z0-9_]+$/.test(token)),
   };
+}
+
+/**
+ * How a substring of the message reads inside its stored JSON string, or nothing to check in Redis. JSON.stringify
+ * escapes a well-formed string code point by code point (`"` as `\"`, `\` as `\\`, controls as `\n` or `\u00XX`),
+ * so the escaped needle occurs in the escaped message whenever the needle occurs in the message. A needle with a
+ * lone surrogate is not well-formed: it may be half of a pair the stored form holds as UTF-8, so only `matches`
+ * (on UTF-16 code units) can tell.
+ */
+function storedNeedle(needle: string): string[] {
+  return needle.isWellFormed() ? [JSON.stringify(needle).slice(1, -1)] : [];
 }
 
 /** A compiled filter's Bloom terms, hashed once for all the batches and blocks one query probes. */

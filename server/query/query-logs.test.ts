@@ -30,11 +30,20 @@ const SOURCES = ["api", "auth", "billing", "svc-ü", 'we"ird|src'];
 const WORDS = ["alpha", "Beta", "GAMMA", "gamma", "delta", "überweisung", "ÜBERWEISUNG", "x_1", "42", "v1"];
 const RARE = ["needle7", "Needle8", "haystackless"];
 const BASE_TS = Date.UTC(2026, 11, 1);
+/** Message parts JSON escapes (quotes, backslashes, controls) or writes as multi-byte UTF-8. */
+const ESCAPED = ['say "hi"', "C:\\tmp\\x", "one\ntwo", "tab\there", "bell\u0007", "😀 grin", "sep\u2028x", "zqxneedle7"];
+/** `contains` needles: parts of words, ESCAPED's parts, a lone surrogate (half of 😀), stored-form look-alikes. */
+const NEEDLES = [
+  ...["eedle", "Needle", "lph", "amma", "überw", "ÜBER", "x_", ",", " "],
+  ...['"hi"', '"', "\\tmp\\", "\\", "e\nt", "\n", "\t", "\u0007", "😀", "\ud83d", "\u2028", "zqxneedle"],
+  ...['"s":"api"', '\\ "http', "\\u0007", "absent"],
+];
 
 function makeLog(rand: () => number, n: number): LogEntry {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
   const words = Array.from({ length: 1 + Math.floor(rand() * 8) }, () => pick(WORDS));
   if (rand() < 0.01) words.push(pick(RARE));
+  if (rand() < 0.05) words.push(pick(ESCAPED));
   if (rand() < 0.05) words.push(`"s":"api" "user":"u3" \\ "http.status":500`); // stored-form look-alikes
   if (rand() < 0.01) words.push(...Array.from({ length: 300 }, (_, i) => `w${i}`)); // past the indexed tokens
   const fields: Record<string, string | number | boolean | null> = { user: `u${Math.floor(rand() * 20)}` };
@@ -87,6 +96,9 @@ function makeFilter(rand: () => number, logs: number): LogFilter {
       { 'q"uote': 'a"b\\c' },
       { missing: "x" },
     ]);
+  }
+  if (rand() < 0.4) {
+    filter.contains = Array.from({ length: 1 + Math.floor(rand() * 2) }, () => pick(NEEDLES));
   }
   if (rand() < 0.3) {
     const from = BASE_TS + Math.floor(rand() * logs * 10);
@@ -143,6 +155,31 @@ async function ingestOldFormat(redis: Redis, tenant: string, rand: () => number,
   );
 }
 
+/** The pages of one filter against the scan of `all`; returns how many logs matched. */
+async function expectFilterSameAsScan(
+  redis: Redis,
+  tenant: string,
+  all: readonly StoredLogEntry[],
+  filter: LogFilter,
+  limit: number,
+  context: string,
+): Promise<number> {
+  // `contains` is checked apart from compileFilter: a plain `includes` on the message, as LogQL's `|=`.
+  const { contains = [], ...rest } = filter;
+  const compiled = compileFilter(rest);
+  const expected = all
+    .filter((entry) => compiled.matches(entry) && contains.every((needle) => entry.message.includes(needle)))
+    .map((entry) => entry.id);
+  const where = `${context}: ${JSON.stringify(filter)}, limit ${limit}`;
+  expect(await allPages(redis, tenant, filter, limit), where).toEqual(expected);
+  const first = await queryLogs(redis, tenant, { ...filter, limit });
+  expect(
+    first.entries.map((e) => e.id),
+    where,
+  ).toEqual(expected.slice(0, limit));
+  return expected.length;
+}
+
 async function expectSameAsFullScan(
   redis: Redis,
   tenant: string,
@@ -155,17 +192,23 @@ async function expectSameAsFullScan(
   for (let i = 0; i < filters; i++) {
     const filter = makeFilter(rand, logs);
     const limit = [7, 40, 250][Math.floor(rand() * 3)]!;
-    const compiled = compileFilter(filter);
-    const expected = all.filter((entry) => compiled.matches(entry)).map((entry) => entry.id);
-    const context = `seed ${seed}, filter ${i}: ${JSON.stringify(filter)}, limit ${limit}`;
-    expect(await allPages(redis, tenant, filter, limit), context).toEqual(expected);
-    const first = await queryLogs(redis, tenant, { ...filter, limit });
-    expect(
-      first.entries.map((e) => e.id),
-      context,
-    ).toEqual(expected.slice(0, limit));
+    await expectFilterSameAsScan(redis, tenant, all, filter, limit, `seed ${seed}, filter ${i}`);
   }
+  // Every needle on its own, whatever the seed picked: each escape (and the lone surrogate) is exercised.
+  let found = 0;
+  for (const needle of NEEDLES) {
+    const n = await expectFilterSameAsScan(redis, tenant, all, { contains: [needle] }, 40, `needle ${needle}`);
+    if (n > 0) found++;
+  }
+  expect(found).toBe(NEEDLES.length - 2); // all but "absent" and the look-alike text \\u0007
 }
+
+describe("the text a stored log must contain", () => {
+  it("holds a contains needle as JSON escapes it, and leaves a lone surrogate to the exact match", () => {
+    const { storedText } = compileFilter({ source: "api", contains: ['say "hi"', "a\\b\n", "\ud83d", ""] });
+    expect(storedText.exact).toEqual(['"s":"api"', 'say \\"hi\\"', "a\\\\b\\n"]);
+  });
+});
 
 describe("queryLogs against a full scan", () => {
   let server: RedisServerHandle;
