@@ -119,7 +119,7 @@ export function compileFilter(filter: LogFilter): CompiledFilter {
  * Substrings the stored JSON of every matching log contains. encodeEntry writes `"s":<JSON string>` and each field
  * as `<JSON name>:<JSON value>`, and JSON never escapes ASCII letters, digits or `_`, so each one is a necessary
  * condition (a message may contain the text too: that only costs a decode). Non-ASCII tokens are left to `matches`
- * (lowercasing outside ASCII is not a per-byte affair).
+ * (lowercasing outside ASCII is not a per-byte affair). A `contains` needle is part of the message's JSON string.
  */
 function storedFormText(
   minRank: number,

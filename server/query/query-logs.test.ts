@@ -31,7 +31,16 @@ const WORDS = ["alpha", "Beta", "GAMMA", "gamma", "delta", "überweisung", "ÜBE
 const RARE = ["needle7", "Needle8", "haystackless"];
 const BASE_TS = Date.UTC(2026, 11, 1);
 /** Message parts JSON escapes (quotes, backslashes, controls) or writes as multi-byte UTF-8. */
-const ESCAPED = ['say "hi"', "C:\\tmp\\x", "one\ntwo", "tab\there", "bell\u0007", "😀 grin", "sep\u2028x", "zqxneedle7"];
+const ESCAPED = [
+  'say "hi"',
+  "C:\\tmp\\x",
+  "one\ntwo",
+  "tab\there",
+  "bell\u0007",
+  "😀 grin",
+  "sep\u2028x",
+  "zqxneedle7",
+];
 /** `contains` needles: parts of words, ESCAPED's parts, a lone surrogate (half of 😀), stored-form look-alikes. */
 const NEEDLES = [
   ...["eedle", "Needle", "lph", "amma", "überw", "ÜBER", "x_", ",", " "],
@@ -197,7 +206,14 @@ async function expectSameAsFullScan(
   // Every needle on its own, whatever the seed picked: each escape (and the lone surrogate) is exercised.
   let found = 0;
   for (const needle of NEEDLES) {
-    const n = await expectFilterSameAsScan(redis, tenant, all, { contains: [needle] }, 40, `needle ${needle}`);
+    const n = await expectFilterSameAsScan(
+      redis,
+      tenant,
+      all,
+      { contains: [needle] },
+      40,
+      `needle ${needle}`,
+    );
     if (n > 0) found++;
   }
   expect(found).toBe(NEEDLES.length - 2); // all but "absent" and the look-alike text \\u0007
