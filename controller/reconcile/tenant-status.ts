@@ -27,6 +27,9 @@ interface Judgement {
   readonly message: string;
 }
 
+/** API time: RFC 3339 to the second, as metav1.Time writes it. */
+const apiTime = (iso: string | undefined) => iso?.replace(/\.\d+Z$/, "Z");
+
 const judged = (status: ConditionStatus, reason: string, message: string): Judgement => ({
   status,
   reason,
@@ -39,24 +42,24 @@ function backupJudgement(backup: BackupHealth | undefined): Judgement {
   if (!backup) return judged("Unknown", R.DesiredStateUnavailable, "the tenant ConfigMap cannot be read");
   switch (backup.state) {
     case "healthy":
-      return judged("True", R.BackupSucceeded, `last good backup at ${backup.lastSuccess}`);
+      return judged("True", R.BackupSucceeded, `last good backup at ${apiTime(backup.lastSuccess)}`);
     case "pending":
       return judged(
         "Unknown",
         R.BackupPending,
-        `no backup yet; the first is due by ${backup.firstSuccessDue}`,
+        `no backup yet; the first is due by ${apiTime(backup.firstSuccessDue)}`,
       );
     case "stale":
       return judged(
         "False",
         R.BackupStale,
-        `last good backup at ${backup.lastSuccess}, more than 2 schedule intervals ago ("${backup.schedule}"): see the backup Jobs of CronJob ${backup.cronJob}`,
+        `last good backup at ${apiTime(backup.lastSuccess)}, more than 2 schedule intervals ago ("${backup.schedule}"): see the backup Jobs of CronJob ${backup.cronJob}`,
       );
     case "never-succeeded":
       return judged(
         "False",
         R.BackupMissing,
-        `no successful backup since the CronJob was created; the first was due by ${backup.firstSuccessDue}: see the backup Jobs of CronJob ${backup.cronJob}`,
+        `no successful backup since the CronJob was created; the first was due by ${apiTime(backup.firstSuccessDue)}: see the backup Jobs of CronJob ${backup.cronJob}`,
       );
     case "missing":
       return judged("False", R.BackupCronJobMissing, backup.detail);
@@ -142,9 +145,7 @@ export function tenantStatus(
       reason: j.reason,
       message: j.message,
       lastTransitionTime:
-        before && before.status === j.status
-          ? before.lastTransitionTime
-          : now.toISOString().replace(/\.\d+Z$/, "Z"),
+        before && before.status === j.status ? before.lastTransitionTime : apiTime(now.toISOString())!,
       observedGeneration: generation,
     };
   };
@@ -159,7 +160,7 @@ export function tenantStatus(
       condition(ConditionType.Ready, readyJudgement(parts)),
       ...parts.map(([t, j]) => condition(t, j)),
     ],
-    ...(lastSuccess ? { lastBackup: { time: lastSuccess.replace(/\.\d+Z$/, "Z") } } : {}),
+    ...(lastSuccess ? { lastBackup: { time: apiTime(lastSuccess)! } } : {}),
     quota: {
       highest: highest ? `${Math.floor(highest.ratio * 100)}% ${highest.resource}` : "-",
       resources: assessed.quota.map((q) => ({

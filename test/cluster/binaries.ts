@@ -20,6 +20,7 @@ const SET_OF = {
   "kube-proxy": "kubernetes",
   kubectl: "kubernetes",
   kwok: "kwok",
+  argocd: "argocd",
   "argocd-repo-server": "argocd",
   "argocd-application-controller": "argocd",
   "argocd-applicationset-controller": "argocd",
