@@ -682,6 +682,7 @@ describe("controller with the RBAC synth renders", () => {
             "rolebindings",
             "cronjobs",
             "events",
+            "tenants",
           ].map((resource) => [resource, { synced: true, restarts: 0 }]),
         ),
       );
