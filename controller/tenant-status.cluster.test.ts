@@ -124,7 +124,9 @@ beforeAll(async () => {
   const policy = platformObjects(resolvePlatform(platformFile)).filter((o) =>
     String(o.kind).startsWith("ValidatingAdmissionPolicy"),
   ) as KubernetesObject[];
-  await applyManifests(kc, policy, { fieldManager: "neurallog-tenant-status-test" });
+  // Applied as Argo CD's platform Application syncs it: the same manager as the other files that install the
+  // platform's policies on the shared cluster, so whichever comes first, no field conflicts.
+  await applyManifests(kc, policy, { fieldManager: "argocd-controller" });
 
   const file = {
     apiVersion: "neurallog.io/v1alpha1",

@@ -8,6 +8,7 @@
  */
 import { ApiException, CoreV1Api, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { READ_ONLY_ROOT_POLICY } from "../../../charts-src/constructs/pod-admission-policy.ts";
 import { platformObjects } from "../../../charts-src/charts/platform-chart.ts";
 import { resolvePlatform } from "../../../charts-src/model/resolve.ts";
 import { applyManifests } from "../apply-manifests.ts";
@@ -96,8 +97,11 @@ beforeAll(async () => {
   await core.createNamespace({
     body: { metadata: { name: namespace, labels: renderedNamespace.metadata!.labels } },
   });
-  const admission = platformObjects(resolvePlatform(localPlatform())).filter((o) =>
-    String(o.kind).startsWith("ValidatingAdmissionPolicy"),
+  // The read-only-root pair only: the platform also renders the Tenant resource's policy, not this test's subject.
+  const admission = platformObjects(resolvePlatform(localPlatform())).filter(
+    (o) =>
+      String(o.kind).startsWith("ValidatingAdmissionPolicy") &&
+      (o.metadata as { name?: string }).name === READ_ONLY_ROOT_POLICY,
   ) as KubernetesObject[];
   expect(admission.map((o) => o.kind)).toEqual([
     "ValidatingAdmissionPolicy",
