@@ -11,6 +11,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { startBenchServer } from "./bench-server.ts";
+import { seededRandom as random } from "../test/support/seeded-random.ts";
 
 const { values } = parseArgs({
   options: { logs: { type: "string", default: "200000" }, runs: { type: "string", default: "20" } },
@@ -24,15 +25,6 @@ const END = Date.now();
 const START = END - LOGS * STEP_MS;
 const NEEDLE = "zqxneedle";
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = random(14);
 
 function batch(from: number, size: number): string {

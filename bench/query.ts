@@ -22,6 +22,7 @@ import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { startBenchServer } from "./bench-server.ts";
+import { seededRandom as random } from "../test/support/seeded-random.ts";
 
 const { values } = parseArgs({
   options: {
@@ -54,17 +55,6 @@ const T0 = Date.UTC(2026, 10, 1);
 const STEP_MS = 10;
 const KEY = "bench-query-key-0123456789";
 const run = promisify(execFile);
-
-/** A fixed pseudo-random sequence (mulberry32), so every run stores the same logs. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = random(14);
 const needleEvery = Math.floor(LOGS / NEEDLES);

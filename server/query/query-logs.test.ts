@@ -13,18 +13,7 @@ import { decodeEntry, encodeEntry, entryData } from "../storage/stored-form.ts";
 import { batchCatalog } from "./batch-catalog.ts";
 import { compileFilter, type LogFilter } from "./log-filter.ts";
 import { queryLogs } from "./query-logs.ts";
-
-/** A small seeded generator (mulberry32): a failure names its seed and reproduces. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from "../../test/support/seeded-random.ts";
 
 const SOURCES = ["api", "auth", "billing", "svc-ü", 'we"ird|src'];
 const WORDS = ["alpha", "Beta", "GAMMA", "gamma", "delta", "überweisung", "ÜBERWEISUNG", "x_1", "42", "v1"];
